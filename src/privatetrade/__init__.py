@@ -1,0 +1,81 @@
+"""privatetrade: a self-hosted stock backtesting platform for KRX and US equities.
+
+The library API is small::
+
+    import privatetrade as pt
+
+    result = pt.run_backtest(frame, "sma_cross", {"fast": 10, "slow": 30}, costs="krx")
+    print(result.metrics.sharpe, result.final_equity)
+    document = result.to_dict()          # the versioned result document
+
+    grid = {"fast": range(5, 51), "slow": range(20, 201, 5)}
+    table = pt.sweep(frame, "sma_cross", grid).to_frame()
+
+Heavy modules load on first use, so ``import privatetrade`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from privatetrade._version_info import __version__
+
+if TYPE_CHECKING:
+    from privatetrade.engine.api import ENGINE_VERSION, default_registry, run_backtest
+    from privatetrade.engine.costs import CostModel
+    from privatetrade.engine.result import BacktestResult, DataInfo
+    from privatetrade.engine.settings import SimulationSettings, Sizing, Stops
+    from privatetrade.engine.strategies.base import Bars, Signals, Strategy, StrategyParams
+    from privatetrade.engine.sweep import SweepResult, sweep
+
+__all__ = [
+    "ENGINE_VERSION",
+    "BacktestResult",
+    "Bars",
+    "CostModel",
+    "DataInfo",
+    "Signals",
+    "SimulationSettings",
+    "Sizing",
+    "Stops",
+    "Strategy",
+    "StrategyParams",
+    "SweepResult",
+    "__version__",
+    "default_registry",
+    "run_backtest",
+    "sweep",
+]
+
+_LAZY = {
+    "ENGINE_VERSION": "privatetrade.engine.api",
+    "default_registry": "privatetrade.engine.api",
+    "run_backtest": "privatetrade.engine.api",
+    "CostModel": "privatetrade.engine.costs",
+    "BacktestResult": "privatetrade.engine.result",
+    "DataInfo": "privatetrade.engine.result",
+    "SimulationSettings": "privatetrade.engine.settings",
+    "Sizing": "privatetrade.engine.settings",
+    "Stops": "privatetrade.engine.settings",
+    "Bars": "privatetrade.engine.strategies.base",
+    "Signals": "privatetrade.engine.strategies.base",
+    "Strategy": "privatetrade.engine.strategies.base",
+    "StrategyParams": "privatetrade.engine.strategies.base",
+    "SweepResult": "privatetrade.engine.sweep",
+    "sweep": "privatetrade.engine.sweep",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'privatetrade' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

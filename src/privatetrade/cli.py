@@ -1,0 +1,243 @@
+"""Command line: ``privatetrade backtest``, ``privatetrade strategies``, ...
+
+Errors print one line on stderr and exit non-zero: 2 for bad input (arguments,
+files, data), 1 for anything else privatetrade reports, 130 on cancellation.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+
+from privatetrade import __version__
+from privatetrade.errors import CancelledError, DataError, InputError, PrivatetradeError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from privatetrade.engine.result import BacktestResult
+
+app = typer.Typer(
+    name="privatetrade",
+    help="Self-hosted stock backtesting for KRX and US equities.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_PROGRESS_MIN_BARS = 200_000
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"privatetrade {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
+    ] = False,
+) -> None:
+    """Self-hosted stock backtesting for KRX and US equities."""
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--param expects NAME=VALUE, got {pair!r}", field="param")
+        params[name.strip()] = _parse_value(raw.strip())
+    return params
+
+
+def _parse_value(raw: str) -> Any:
+    lowered = raw.lower()
+    if lowered in {"true", "false"}:
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(raw)
+        except ValueError:
+            continue
+    return raw
+
+
+def _default_tz(costs: str) -> str:
+    return {"krx": "Asia/Seoul", "us": "America/New_York"}.get(costs, "UTC")
+
+
+def _load_bars(symbol: str | None, csv_path: Path | None, tz: str) -> tuple[pd.DataFrame, str]:
+    if (symbol is None) == (csv_path is None):
+        raise InputError("give either a SYMBOL or --csv FILE", field="symbol")
+    if symbol is not None:
+        from privatetrade.data.sample import load_sample_bars
+
+        return load_sample_bars(symbol), "sample"
+    from privatetrade.data.files import read_bars_file
+
+    return read_bars_file(csv_path, tz=tz), "csv"  # type: ignore[arg-type]
+
+
+def _slice(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        lower = None if start is None else pd.Timestamp(start)
+        upper = None if end is None else pd.Timestamp(end)
+    except ValueError as exc:
+        raise InputError(f"bad date: {exc}", field="start/end") from exc
+    tz = frame.index.tz
+    if lower is not None:
+        frame = frame[frame.index >= (lower.tz_localize(tz) if lower.tzinfo is None else lower)]
+    if upper is not None:
+        upper = upper.tz_localize(tz) if upper.tzinfo is None else upper
+        frame = frame[frame.index < upper + pd.Timedelta(days=1)]
+    if frame.empty:
+        raise InputError("no bars in the chosen date range", field="start/end")
+    return frame
+
+
+@app.command()
+def backtest(
+    symbol: Annotated[
+        str | None, typer.Argument(help="Sample symbol (AAPL, GOOG, IBM, MSFT, FB).")
+    ] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="OHLCV file (CSV) instead of a symbol.")
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="Strategy name (see `strategies`).")] = "sma_cross",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Strategy parameter NAME=VALUE.")
+    ] = None,
+    cash: Annotated[float, typer.Option(help="Initial cash.")] = 10_000_000.0,
+    costs: Annotated[str, typer.Option(help="Cost preset: krx, us, zero.")] = "zero",
+    market: Annotated[str | None, typer.Option(help="KRX market for krx costs.")] = None,
+    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+    fill_at: Annotated[str, typer.Option(help="next_open or close.")] = "next_open",
+    stop_loss: Annotated[float | None, typer.Option(help="Stop-loss fraction, 0.05 = 5%.")] = None,
+    take_profit: Annotated[float | None, typer.Option(help="Take-profit fraction.")] = None,
+    trailing_stop: Annotated[float | None, typer.Option(help="Trailing stop fraction.")] = None,
+    allow_short: Annotated[bool, typer.Option(help="Trade short signals too.")] = False,
+    tz: Annotated[str | None, typer.Option(help="Time zone of CSV timestamps.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the result document here.")
+    ] = None,
+    trades_csv: Annotated[Path | None, typer.Option(help="Write the trades as CSV here.")] = None,
+    equity_csv: Annotated[Path | None, typer.Option(help="Write the equity series here.")] = None,
+) -> None:
+    """Backtest a strategy on a sample symbol or a CSV file and print a report."""
+    from privatetrade.engine.api import run_backtest
+    from privatetrade.engine.result import DataInfo
+
+    params = _parse_params(param or [])
+    frame, source = _load_bars(symbol, csv, tz or _default_tz(costs))
+    frame = _slice(frame, start, end)
+    stops = {"stop_loss": stop_loss, "take_profit": take_profit, "trailing_stop": trailing_stop}
+    with _progress(len(frame)) as on_progress:
+        result = run_backtest(
+            frame,
+            strategy,
+            params,
+            cash=cash,
+            costs=costs,  # type: ignore[arg-type]
+            market=market,
+            fill_at=fill_at,
+            stops={key: value for key, value in stops.items() if value is not None},
+            allow_short=allow_short,
+            progress=on_progress,
+            data_info=DataInfo(
+                symbol=symbol.upper() if symbol else csv.name if csv else None,
+                source=source,
+                adjusted=False,
+            ),
+        )
+    _write_outputs(result, json_out, trades_csv, equity_csv)
+    from privatetrade.report import print_report
+
+    print_report(result)
+
+
+def _write_outputs(
+    result: BacktestResult,
+    json_out: Path | None,
+    trades_csv: Path | None,
+    equity_csv: Path | None,
+) -> None:
+    from privatetrade.files import write_text_atomic
+
+    if json_out is not None:
+        write_text_atomic(json_out, result.to_json(indent=1))
+    if trades_csv is not None:
+        write_text_atomic(trades_csv, result.trades_csv())
+    if equity_csv is not None:
+        write_text_atomic(equity_csv, result.equity_csv())
+
+
+class _progress:  # noqa: N801 - used as a context manager like a function
+    """A rich progress bar for long runs on a terminal; a no-op otherwise."""
+
+    def __init__(self, bars: int) -> None:
+        self._enabled = bars >= _PROGRESS_MIN_BARS and sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Any:
+        if not self._enabled:
+            return None
+        from rich.progress import Progress
+
+        self._bar = Progress(transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("backtest", total=1.0)
+        return self._update
+
+    def _update(self, fraction: float) -> None:
+        self._bar.update(self._task, completed=fraction)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@app.command()
+def strategies() -> None:
+    """List the built-in strategies and their parameters."""
+    from privatetrade.report import print_strategies
+
+    print_strategies()
+
+
+def main() -> None:
+    """Run the command line, turning errors into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.UsageError as exc:
+        _fail(exc.format_message(), 2)
+    except CancelledError as exc:
+        _fail(str(exc), 130)
+    except (InputError, DataError) as exc:
+        _fail(str(exc), 2)
+    except PrivatetradeError as exc:
+        _fail(str(exc), 1)
+    except OSError as exc:
+        _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 2)
+
+
+def _fail(message: str, code: int) -> None:
+    first_line = " ".join(message.split())
+    sys.stderr.write(f"error: {first_line}\n")
+    sys.exit(code)

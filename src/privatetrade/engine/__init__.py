@@ -1,0 +1,1 @@
+"""The compute engine: arrays in, arrays out; no web, database or file access."""

@@ -1,0 +1,219 @@
+"""Run a backtest: validate inputs, compute signals, simulate, measure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import ValidationError
+
+from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
+from privatetrade.engine.costs import CostModel, CostPreset, resolve_costs
+from privatetrade.engine.metrics import compute_metrics, infer_periods_per_year, metric_warnings
+from privatetrade.engine.result import BacktestResult, DataInfo
+from privatetrade.engine.settings import SimulationSettings, Sizing, Stops
+from privatetrade.engine.simulation import CancelToken, ProgressCallback, simulate
+from privatetrade.engine.strategies.base import Strategy, StrategyParams
+from privatetrade.engine.strategies.registry import (
+    StrategyRegistry,
+    load_entry_point_strategies,
+    validate_signals,
+)
+from privatetrade.errors import ConfigurationError, DataError
+
+__all__ = ["ENGINE_VERSION", "default_registry", "make_settings", "run_backtest"]
+
+# Version of the execution semantics; bumped whenever the same inputs could give
+# different numbers.
+ENGINE_VERSION = "1.0.0"
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> StrategyRegistry:
+    """Return the registry of built-in strategies plus installed entry-point strategies."""
+    registry = StrategyRegistry.with_builtins()
+    load_entry_point_strategies(registry)
+    return registry
+
+
+def make_settings(
+    settings: SimulationSettings | None = None,
+    *,
+    market: str | None = None,
+    **overrides: Any,
+) -> SimulationSettings:
+    """Return settings with ``overrides`` applied, validated.
+
+    ``costs`` may be a preset name (``krx``, ``us``, ``zero``) or a CostModel;
+    ``sizing`` and ``stops`` may be mappings; ``cash`` is a shorthand for
+    ``initial_cash``.
+
+    Raises:
+        ConfigurationError: Naming the offending field.
+    """
+    values: dict[str, Any] = {} if settings is None else settings.model_dump()
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if "cash" in given:
+        given["initial_cash"] = given.pop("cash")
+    if "costs" in given and not isinstance(given["costs"], (CostModel, Mapping)):
+        given["costs"] = resolve_costs(given["costs"], market)
+    values |= given
+    try:
+        return SimulationSettings.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        raise ConfigurationError(f"{where}: {error['msg']}", field=where) from exc
+
+
+def run_backtest(
+    bars: BarsInput,
+    strategy: str | type[Strategy[Any]],
+    params: Mapping[str, Any] | StrategyParams | None = None,
+    *,
+    settings: SimulationSettings | None = None,
+    cash: float | None = None,
+    costs: CostModel | CostPreset | None = None,
+    market: str | None = None,
+    sizing: Sizing | Mapping[str, Any] | None = None,
+    stops: Stops | Mapping[str, Any] | None = None,
+    fill_at: str | None = None,
+    allow_short: bool | None = None,
+    close_at_end: bool | None = None,
+    benchmark: Any = None,
+    benchmark_name: str | None = None,
+    data_info: DataInfo | None = None,
+    tz: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    window: int | None = None,
+    registry: StrategyRegistry | None = None,
+) -> BacktestResult:
+    """Backtest a strategy on bars and return the result.
+
+    Args:
+        bars: A DataFrame with a timezone-aware DatetimeIndex and OHLCV columns, or a
+            mapping of arrays (``time`` plus OHLCV; then pass ``tz``).
+        strategy: Registry name (``"sma_cross"``) or a Strategy class.
+        params: Strategy parameters; missing ones take their defaults.
+        settings: Base settings; the keyword arguments below override them.
+        cash: Initial cash (default 10,000,000).
+        costs: ``"krx"``, ``"us"``, ``"zero"`` (default) or a CostModel.
+        market: KRX market for the ``krx`` preset (KOSPI default, KOSDAQ, KONEX).
+        sizing: e.g. ``{"mode": "fraction", "value": 0.5}``.
+        stops: e.g. ``{"stop_loss": 0.05, "trailing_stop": 0.1}``.
+        fill_at: ``"next_open"`` (default) or ``"close"``.
+        allow_short: Trade short signals too.
+        close_at_end: Close an open position at the last close (default True).
+        benchmark: Benchmark prices: a pandas Series (aligned to the bars by time,
+            forward-filled) or an array of the bars' length.
+        benchmark_name: Label of the benchmark in the result.
+        data_info: Symbol, source and adjustment of the bars, recorded in the result.
+        tz: Time zone of array bars.
+        progress: Called with the fraction done (0..1) as the run proceeds.
+        cancel: A token whose ``is_set()`` stops the run with CancelledError.
+        window: Bars per kernel call (progress granularity).
+        registry: Strategy registry (default: built-ins plus installed entry points).
+
+    Returns:
+        The backtest result.
+
+    Raises:
+        DataError: The bars are invalid (the message names the first bad row).
+        ParameterError: A strategy parameter is invalid (``field`` names it).
+        ConfigurationError: A setting is invalid.
+        StrategyError: The strategy is unknown or returned malformed signals.
+        CancelledError: The cancel token was set.
+
+    Example:
+        >>> import privatetrade as pt
+        >>> result = pt.run_backtest(frame, "sma_cross", {"fast": 10, "slow": 30}, costs="krx")
+        >>> result.metrics.total_return  # doctest: +SKIP
+    """
+    prepared = prepare_bars(bars, tz=tz)
+    chosen = registry or default_registry()
+    instance = chosen.build(strategy, params)
+    resolved = make_settings(
+        settings,
+        market=market,
+        cash=cash,
+        costs=costs,
+        sizing=sizing,
+        stops=stops,
+        fill_at=fill_at,
+        allow_short=allow_short,
+        close_at_end=close_at_end,
+    )
+    signals = validate_signals(instance.signals(prepared.bars), len(prepared))
+    output = simulate(prepared, signals, resolved, progress=progress, cancel=cancel, window=window)
+    bench = _align_benchmark(benchmark, prepared)
+    periods = resolved.periods_per_year or infer_periods_per_year(prepared.bars.time)
+    metrics = compute_metrics(
+        prepared.local_time_ns,
+        output.equity,
+        output.position,
+        prepared.bars.close,
+        output.fills,
+        output.trades,
+        initial_cash=resolved.initial_cash,
+        benchmark_close=bench,
+        periods_per_year=periods,
+        risk_free_rate=resolved.risk_free_rate,
+    )
+    warnings = metric_warnings(metrics, len(prepared))
+    if len(prepared) <= instance.warmup_bars():
+        warnings.insert(
+            0,
+            f"only {len(prepared)} bars but the strategy needs {instance.warmup_bars()} "
+            "before its first signal",
+        )
+    return BacktestResult(
+        strategy=instance.name,
+        params=instance.params.model_dump(mode="json"),
+        settings=resolved,
+        prepared=prepared,
+        output=output,
+        metrics=metrics,
+        benchmark_close=bench,
+        benchmark_name=benchmark_name,
+        data_info=data_info or DataInfo(),
+        engine_version=ENGINE_VERSION,
+        warnings=warnings,
+    )
+
+
+def _align_benchmark(benchmark: Any, prepared: PreparedBars) -> npt.NDArray[np.float64] | None:
+    if benchmark is None:
+        return None
+    n = len(prepared)
+    if type(benchmark).__module__.startswith("pandas"):
+        return _align_series(benchmark, prepared)
+    values = np.asarray(benchmark, dtype=np.float64)
+    if values.shape != (n,):
+        raise DataError(f"benchmark has {values.shape[0]} values; the bars have {n}")
+    if np.any(values[np.isfinite(values)] <= 0.0):
+        raise DataError("benchmark prices must be positive")
+    return values
+
+
+def _align_series(series: Any, prepared: PreparedBars) -> npt.NDArray[np.float64]:
+    import pandas as pd
+
+    if isinstance(series, pd.DataFrame):
+        lowered = {str(c).lower(): c for c in series.columns}
+        if "close" not in lowered:
+            raise DataError("benchmark frame has no 'close' column")
+        series = series[lowered["close"]]
+    if not isinstance(series.index, pd.DatetimeIndex) or series.index.tz is None:
+        raise DataError("benchmark needs a timezone-aware DatetimeIndex")
+    index = pd.DatetimeIndex(prepared.bars.time, tz="UTC")
+    source = series.astype("float64").sort_index()
+    source = source[~source.index.duplicated(keep="last")]
+    aligned = source.tz_convert("UTC").reindex(index, method="ffill")
+    values = np.ascontiguousarray(aligned.to_numpy(dtype=np.float64))
+    if np.any(values[np.isfinite(values)] <= 0.0):
+        raise DataError("benchmark prices must be positive")
+    return values

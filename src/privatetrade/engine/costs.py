@@ -1,0 +1,372 @@
+"""Trading costs and market microstructure: presets for KRX and US equities.
+
+A :class:`CostModel` describes commission, sell-side taxes and fees, slippage,
+the tick grid, the daily price limit and the lot size. :func:`cost_arrays`
+turns it into the per-bar arrays the simulation kernel reads. Sources for the
+preset numbers are listed in ``docs/engine.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from privatetrade.errors import ConfigurationError
+
+__all__ = [
+    "CostModel",
+    "CostPreset",
+    "KrxMarket",
+    "TaxStep",
+    "cost_arrays",
+    "krx_sell_tax_rate",
+    "krx_tick_size",
+    "resolve_costs",
+]
+
+CostPreset = Literal["krx", "us", "zero", "custom"]
+KrxMarket = Literal["KOSPI", "KOSDAQ", "KONEX"]
+TickTable = Literal["none", "krx", "us"]
+
+_INF = float("inf")
+
+
+class TaxStep(BaseModel):
+    """A sell-side tax rate in force from ``since`` (inclusive) on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    since: dt.date
+    rate: float = Field(ge=0.0, le=0.05)
+
+
+# Securities transaction tax plus, on KOSPI, the rural special tax (농어촌특별세 0.15%):
+# the total a seller pays, by trade date.
+_KRX_TAX: dict[str, tuple[tuple[dt.date, float], ...]] = {
+    "KOSPI": (
+        (dt.date(1900, 1, 1), 0.0030),
+        (dt.date(2019, 5, 30), 0.0025),
+        (dt.date(2021, 1, 1), 0.0023),
+        (dt.date(2023, 1, 1), 0.0020),
+        (dt.date(2024, 1, 1), 0.0018),
+        (dt.date(2025, 1, 1), 0.0015),
+        (dt.date(2026, 1, 1), 0.0020),
+    ),
+    "KOSDAQ": (
+        (dt.date(1900, 1, 1), 0.0030),
+        (dt.date(2019, 5, 30), 0.0025),
+        (dt.date(2021, 1, 1), 0.0023),
+        (dt.date(2023, 1, 1), 0.0020),
+        (dt.date(2024, 1, 1), 0.0018),
+        (dt.date(2025, 1, 1), 0.0015),
+        (dt.date(2026, 1, 1), 0.0020),
+    ),
+    "KONEX": ((dt.date(1900, 1, 1), 0.0010),),
+}
+
+# Tick tables as (upper bounds, tick sizes); the last bound is infinite.
+_KRX_TICKS_2023 = ((2_000, 1), (5_000, 5), (20_000, 10), (50_000, 50), (200_000, 100), (500_000, 500), (_INF, 1_000))
+_KOSPI_TICKS_OLD = ((1_000, 1), (5_000, 5), (10_000, 10), (50_000, 50), (100_000, 100), (500_000, 500), (_INF, 1_000))
+_KOSDAQ_TICKS_OLD = ((1_000, 1), (5_000, 5), (10_000, 10), (50_000, 50), (_INF, 100))
+_US_TICKS = ((1.0, 0.0001), (_INF, 0.01))
+_NO_TICKS = ((_INF, 0.0),)
+_KRX_UNIFIED_TICKS_SINCE = dt.date(2023, 1, 25)
+_KRX_LIMIT_30_SINCE = dt.date(2015, 6, 15)
+
+
+class CostModel(BaseModel):
+    """Costs and market rules applied to every fill.
+
+    Attributes:
+        preset: Which preset this model came from (``custom`` when hand-made).
+        market: KRX market for the tax schedule and tick table (``krx`` only).
+        commission_rate: Broker commission as a fraction of traded value, both sides.
+        min_commission: Minimum commission per fill, in the quote currency.
+        sell_tax: Sell-side tax schedule; the step in force on the trade date applies.
+        sell_fee_rate: Regulatory fee on sells as a fraction of value (US SEC fee).
+        sell_fee_per_share: Regulatory fee on sells per share (US FINRA TAF).
+        sell_fee_per_share_max: Cap of the per-share fee per fill (0 = no cap).
+        slippage: Adverse price move per market fill, in ``slippage_unit``.
+        slippage_unit: ``bps`` (1/10,000 of price) or ``ticks``.
+        tick_table: Price grid fills are rounded onto.
+        price_limit: Daily price limit as a fraction of the previous close (KRX: 0.30);
+            ``None`` for no limit. Buys cannot fill on a bar locked at the upper
+            limit, sells not on one locked at the lower limit.
+        lot_size: Quantities are whole multiples of this.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    preset: CostPreset = "custom"
+    market: KrxMarket | None = None
+    commission_rate: float = Field(0.0, ge=0.0, le=0.05)
+    min_commission: float = Field(0.0, ge=0.0)
+    sell_tax: tuple[TaxStep, ...] = ()
+    sell_fee_rate: float = Field(0.0, ge=0.0, le=0.01)
+    sell_fee_per_share: float = Field(0.0, ge=0.0)
+    sell_fee_per_share_max: float = Field(0.0, ge=0.0)
+    slippage: float = Field(0.0, ge=0.0, le=1_000.0)
+    slippage_unit: Literal["bps", "ticks"] = "bps"
+    tick_table: TickTable = "none"
+    price_limit: float | None = Field(None, gt=0.0, le=1.0)
+    lot_size: int = Field(1, ge=1)
+
+    @field_validator("sell_tax")
+    @classmethod
+    def _sorted_steps(cls, steps: tuple[TaxStep, ...]) -> tuple[TaxStep, ...]:
+        dates = [step.since for step in steps]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError("sell_tax steps must have strictly increasing 'since' dates")
+        return steps
+
+    @classmethod
+    def krx(cls, market: KrxMarket = "KOSPI", **overrides: object) -> CostModel:
+        """Return the KRX preset: 0.015% commission, sell tax by date, tick table, ±30%."""
+        steps = tuple(TaxStep(since=since, rate=rate) for since, rate in _KRX_TAX[market])
+        base: dict[str, object] = {
+            "preset": "krx",
+            "market": market,
+            "commission_rate": 0.00015,
+            "sell_tax": steps,
+            "tick_table": "krx",
+            "price_limit": 0.30,
+            "lot_size": 1,
+        }
+        return cls.model_validate(base | overrides)
+
+    @classmethod
+    def us(cls, *, regulatory_fees: bool = False, **overrides: object) -> CostModel:
+        """Return the US preset: no commission, $0.01 ticks, optional SEC fee and FINRA TAF.
+
+        Args:
+            regulatory_fees: Charge the SEC fee ($27.80 per million of sell value) and the
+                FINRA TAF ($0.000166 per share sold, at most $8.30 per fill) on sells.
+            **overrides: Any other field of the model.
+        """
+        base: dict[str, object] = {"preset": "us", "tick_table": "us", "lot_size": 1}
+        if regulatory_fees:
+            base |= {
+                "sell_fee_rate": 27.80e-6,
+                "sell_fee_per_share": 0.000166,
+                "sell_fee_per_share_max": 8.30,
+            }
+        return cls.model_validate(base | overrides)
+
+    @classmethod
+    def zero(cls) -> CostModel:
+        """Return a frictionless model: no costs, no tick grid, no limits."""
+        return cls(preset="zero")
+
+    def tax_rate_on(self, day: dt.date) -> float:
+        """Return the sell-side tax rate in force on ``day``."""
+        rate = 0.0
+        for step in self.sell_tax:
+            if step.since <= day:
+                rate = step.rate
+        return rate
+
+
+def resolve_costs(costs: CostModel | CostPreset | None, market: str | None = None) -> CostModel:
+    """Return a cost model from a preset name or a model.
+
+    Args:
+        costs: A :class:`CostModel`, a preset name, or None for ``zero``.
+        market: KRX market (KOSPI, KOSDAQ, KONEX) for the ``krx`` preset.
+
+    Raises:
+        ConfigurationError: When the preset or market is unknown.
+    """
+    if isinstance(costs, CostModel):
+        return costs
+    if costs is None or costs == "zero":
+        return CostModel.zero()
+    if costs == "krx":
+        krx_market = (market or "KOSPI").upper()
+        if krx_market not in _KRX_TAX:
+            raise ConfigurationError(
+                f"unknown KRX market {market!r}; use KOSPI, KOSDAQ or KONEX", field="market"
+            )
+        return CostModel.krx(krx_market)  # type: ignore[arg-type]
+    if costs == "us":
+        return CostModel.us()
+    if costs == "custom":
+        return CostModel()
+    raise ConfigurationError(
+        f"unknown cost preset {costs!r}; use krx, us, zero or a CostModel", field="costs"
+    )
+
+
+def _krx_tick_rows(market: str | None) -> tuple[tuple[tuple[float, float], ...], ...]:
+    old = _KOSDAQ_TICKS_OLD if market == "KOSDAQ" else _KOSPI_TICKS_OLD
+    return (old, _KRX_TICKS_2023)
+
+
+def krx_tick_size(price: float, day: dt.date, market: KrxMarket = "KOSPI") -> float:
+    """Return the KRX tick size for ``price`` on ``day``."""
+    old, new = _krx_tick_rows(market)
+    table = new if day >= _KRX_UNIFIED_TICKS_SINCE else old
+    for bound, size in table:
+        if price < bound:
+            return float(size)
+    return float(table[-1][1])
+
+
+def krx_sell_tax_rate(day: dt.date, market: KrxMarket = "KOSPI") -> float:
+    """Return the KRX sell-side tax (transaction tax plus rural special tax) on ``day``."""
+    return CostModel.krx(market).tax_rate_on(day)
+
+
+@dataclass(frozen=True, slots=True)
+class CostArrays:
+    """Per-bar cost inputs of the simulation kernel (see ``simulate_window_nb``)."""
+
+    tax_rate: npt.NDArray[np.float64]
+    buy_blocked: npt.NDArray[np.bool_]
+    sell_blocked: npt.NDArray[np.bool_]
+    tick_regime: npt.NDArray[np.int64]
+    tick_bounds: npt.NDArray[np.float64]
+    tick_sizes: npt.NDArray[np.float64]
+
+    def as_tuple(
+        self,
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+    ]:
+        """Return the arrays in the kernel's argument order."""
+        return (
+            self.tax_rate,
+            self.buy_blocked,
+            self.sell_blocked,
+            self.tick_regime,
+            self.tick_bounds,
+            self.tick_sizes,
+        )
+
+
+def _tick_tables(
+    rows: tuple[tuple[tuple[float, float], ...], ...],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    width = max(len(row) for row in rows)
+    bounds = np.full((len(rows), width), _INF)
+    sizes = np.zeros((len(rows), width))
+    for i, row in enumerate(rows):
+        for j, (bound, size) in enumerate(row):
+            bounds[i, j] = bound
+            sizes[i, j] = size
+        sizes[i, len(row) :] = row[-1][1]
+    return bounds, sizes
+
+
+_NS_PER_DAY = 86_400 * 1_000_000_000
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _day_number(day: dt.date) -> int:
+    return (day - _EPOCH).days
+
+
+def _days(local_time_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Return the local calendar day of each bar as days since 1970-01-01."""
+    return local_time_ns // _NS_PER_DAY
+
+
+def _stepwise(
+    days: npt.NDArray[np.int64], since: list[dt.date], values: list[float]
+) -> npt.NDArray[np.float64]:
+    if not since:
+        return np.zeros(days.shape[0])
+    if len(values) == 1 and days[0] >= _day_number(since[0]):
+        return np.full(days.shape[0], values[0])
+    edges = np.array([_day_number(day) for day in since], dtype=np.int64)
+    index = np.searchsorted(edges, days, side="right")
+    table = np.concatenate(([0.0], np.asarray(values, dtype=np.float64)))
+    return table[index]
+
+
+def _limit_locks(
+    model: CostModel,
+    days: npt.NDArray[np.int64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    n = close.shape[0]
+    no_lock = np.zeros(n, dtype=np.bool_)
+    if model.price_limit is None or n < 2:
+        return no_lock, no_lock.copy()
+    limit = np.full(n, model.price_limit)
+    if model.tick_table == "krx" and days[0] < _day_number(_KRX_LIMIT_30_SINCE):
+        limit = np.where(days < _day_number(_KRX_LIMIT_30_SINCE), 0.15, model.price_limit)
+    # A bar that traded at one price only, at (or beyond) the limit, had no other side.
+    flat = np.flatnonzero(high[1:] == low[1:]) + 1
+    prev_close = close[flat - 1]
+    upper = prev_close * (1.0 + limit[flat])
+    lower = prev_close * (1.0 - limit[flat])
+    span = np.maximum(prev_close * 1e-9, _max_tick(model, prev_close))
+    buy_blocked = no_lock
+    sell_blocked = no_lock.copy()
+    buy_blocked[flat] = high[flat] >= upper - span
+    sell_blocked[flat] = low[flat] <= lower + span
+    return buy_blocked, sell_blocked
+
+
+def _max_tick(model: CostModel, price: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    # The limit price is truncated onto the tick grid, so it can sit up to one tick
+    # inside the exact percentage.
+    if model.tick_table == "none":
+        return np.zeros_like(price)
+    return np.where(price < 1.0, 0.0001, 0.01) if model.tick_table == "us" else _krx_ticks(price)
+
+
+def _krx_ticks(price: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    bounds = np.array([b for b, _ in _KRX_TICKS_2023[:-1]], dtype=np.float64)
+    sizes = np.array([s for _, s in _KRX_TICKS_2023], dtype=np.float64)
+    return sizes[np.searchsorted(bounds, np.nan_to_num(price), side="right")]
+
+
+def _never(n: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    return np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)
+
+
+def cost_arrays(
+    model: CostModel,
+    local_time_ns: npt.NDArray[np.int64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+) -> CostArrays:
+    """Expand a cost model into the per-bar arrays the kernel reads.
+
+    Args:
+        model: The cost model.
+        local_time_ns: Bar times as exchange wall-clock nanoseconds (dates decide taxes).
+        high: Highest prices.
+        low: Lowest prices.
+        close: Closing prices.
+    """
+    n = local_time_ns.shape[0]
+    if model.tick_table == "none" and model.price_limit is None and not model.sell_tax:
+        return CostArrays(np.zeros(n), *_never(n), np.zeros(n, dtype=np.int64), *_tick_tables((_NO_TICKS,)))
+    days = _days(local_time_ns)
+    tax_rate = _stepwise(
+        days, [step.since for step in model.sell_tax], [step.rate for step in model.sell_tax]
+    )
+    buy_blocked, sell_blocked = _limit_locks(model, days, high, low, close)
+    if model.tick_table == "krx":
+        rows = _krx_tick_rows(model.market)
+        regime = (days >= _day_number(_KRX_UNIFIED_TICKS_SINCE)).astype(np.int64)
+    else:
+        rows = (_US_TICKS,) if model.tick_table == "us" else (_NO_TICKS,)
+        regime = np.zeros(days.shape[0], dtype=np.int64)
+    bounds, sizes = _tick_tables(rows)
+    return CostArrays(tax_rate, buy_blocked, sell_blocked, regime, bounds, sizes)

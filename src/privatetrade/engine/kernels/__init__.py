@@ -1,0 +1,1 @@
+"""Numba kernels of the engine: arrays and scalars in, arrays out (names end in ``_nb``)."""

@@ -1,0 +1,422 @@
+"""Bar-by-bar simulation of one position over a window of bars (numba).
+
+The kernel is resumable: everything it needs to continue lives in a one-element
+``STATE_DTYPE`` array, so a run over ``[0, n)`` equals runs over ``[0, k)`` and
+``[k, n)`` with the same state array. Per bar ``t`` the order of events is:
+
+1. pending orders decided at ``t-1`` fill at ``t``'s open (exit first, then entry);
+2. stop-loss / take-profit / trailing stop of a position entered before ``t``;
+3. excursions (MAE/MFE, trailing anchor) updated with ``t``'s range;
+4. the decisions of bar ``t`` (signals at its close) become pending orders, or fill
+   at ``t``'s close in same-close mode;
+5. cash, position and equity are recorded at ``t``'s close.
+
+Prices are adjusted for slippage, rounded to the tick grid (buys up, sells down,
+limit orders toward their limit) and clamped into the bar's ``[low, high]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from privatetrade.engine.records import (
+    Direction,
+    ExitReason,
+    FillTiming,
+    SizingMode,
+    SlippageMode,
+)
+
+_BUY = 1
+_SELL = -1
+_LONG = int(Direction.LONG)
+_SHORT = int(Direction.SHORT)
+_SIGNAL = int(ExitReason.SIGNAL)
+_STOP_LOSS = int(ExitReason.STOP_LOSS)
+_TAKE_PROFIT = int(ExitReason.TAKE_PROFIT)
+_TRAILING = int(ExitReason.TRAILING_STOP)
+_END = int(ExitReason.END_OF_DATA)
+_NONE = int(ExitReason.NONE)
+_NEXT_OPEN = int(FillTiming.NEXT_OPEN)
+_FRACTION = int(SizingMode.FRACTION)
+_FIXED_AMOUNT = int(SizingMode.FIXED_AMOUNT)
+_FIXED_SHARES = int(SizingMode.FIXED_SHARES)
+_SLIP_TICKS = int(SlippageMode.TICKS)
+_EPS = 1e-9
+
+
+@njit(cache=True)
+def tick_size_nb(price, bounds, sizes):  # type: ignore[no-untyped-def]
+    """Return the tick size at ``price`` from a table of upper bounds and sizes."""
+    for i in range(bounds.shape[0]):
+        if price < bounds[i]:
+            return sizes[i]
+    return sizes[sizes.shape[0] - 1]
+
+
+@njit(cache=True)
+def round_to_tick_nb(price, tick, up):  # type: ignore[no-untyped-def]
+    """Round ``price`` onto a grid of ``tick`` (up or down); ``tick <= 0`` leaves it."""
+    if tick <= 0.0:
+        return price
+    steps = price / tick
+    nearest = np.round(steps)
+    if abs(steps - nearest) < _EPS:
+        steps = nearest
+    elif up:
+        steps = np.ceil(steps)
+    else:
+        steps = np.floor(steps)
+    if tick < 1.0:
+        # 18628 / 100 is the double nearest 186.28; 18628 * 0.01 is not.
+        return steps / np.round(1.0 / tick)
+    return steps * tick
+
+
+@njit(cache=True)
+def _fill_price_nb(base, side, slippage_on, t, high, low, cfg, regime, bounds, sizes):  # type: ignore[no-untyped-def]
+    """Return the fill price of an order at ``base`` (slippage, tick grid, bar range)."""
+    row = regime[t]
+    price = base
+    if slippage_on and cfg.slippage > 0.0:
+        if cfg.slippage_mode == _SLIP_TICKS:
+            price = base + side * cfg.slippage * tick_size_nb(base, bounds[row], sizes[row])
+        else:
+            price = base * (1.0 + side * cfg.slippage * 1e-4)
+    tick = tick_size_nb(price, bounds[row], sizes[row])
+    price = round_to_tick_nb(price, tick, side == _BUY)
+    return min(max(price, low[t]), high[t])
+
+
+@njit(cache=True)
+def _limit_price_nb(base, side, t, high, low, regime, bounds, sizes):  # type: ignore[no-untyped-def]
+    """Return the fill price of a limit order at ``base``: on the grid, never worse."""
+    row = regime[t]
+    tick = tick_size_nb(base, bounds[row], sizes[row])
+    price = round_to_tick_nb(base, tick, side == _SELL)
+    return min(max(price, low[t]), high[t])
+
+
+@njit(cache=True)
+def _commission_nb(value, quantity, side, cfg):  # type: ignore[no-untyped-def]
+    """Return broker commission plus sell-side regulatory fees for one fill."""
+    fee = max(value * cfg.commission_rate, cfg.min_commission)
+    if side == _SELL:
+        fee += value * cfg.sell_fee_rate
+        per_share = quantity * cfg.sell_fee_per_share
+        if cfg.sell_fee_per_share_max > 0.0:
+            per_share = min(per_share, cfg.sell_fee_per_share_max)
+        fee += per_share
+    return fee
+
+
+@njit(cache=True)
+def _entry_quantity_nb(price, side, cash, equity, cfg, tax_rate):  # type: ignore[no-untyped-def]
+    """Return the whole-lot quantity an entry at ``price`` can afford."""
+    lot = cfg.lot_size
+    if cfg.sizing_mode == _FIXED_SHARES:
+        quantity = np.floor(cfg.sizing_value / lot + _EPS) * lot
+        budget = cash if side == _BUY else np.inf
+    else:
+        if cfg.sizing_mode == _FRACTION:
+            budget = equity * cfg.sizing_value
+        elif cfg.sizing_mode == _FIXED_AMOUNT:
+            budget = cfg.sizing_value
+        else:
+            budget = equity if side == _SELL else cash
+        if side == _BUY:
+            budget = min(budget, cash)
+        rate = cfg.commission_rate + (tax_rate if side == _SELL else 0.0)
+        quantity = np.floor(budget / (price * (1.0 + rate)) / lot) * lot
+        if cfg.min_commission > 0.0 and quantity * price * cfg.commission_rate < cfg.min_commission:
+            quantity = np.floor((budget - cfg.min_commission) / price / lot) * lot
+    if side == _BUY:
+        while quantity > 0.0 and quantity * price + _commission_nb(
+            quantity * price, quantity, side, cfg
+        ) > cash + _EPS:
+            quantity -= lot
+    return max(quantity, 0.0)
+
+
+@njit(cache=True)
+def _record_fill_nb(fills, state, t, side, quantity, price, commission, tax, slippage, reason):  # type: ignore[no-untyped-def]
+    """Append one fill record when a record buffer is present."""
+    k = state.n_fills
+    if k < fills.shape[0]:
+        fill = fills[k]
+        fill.bar = t
+        fill.side = side
+        fill.quantity = quantity
+        fill.price = price
+        fill.commission = commission
+        fill.tax = tax
+        fill.slippage = slippage
+        fill.reason = reason
+    state.n_fills = k + 1
+
+
+@njit(cache=True)
+def _open_position_nb(state, fills, t, direction, price, base, cfg, tax_rate):  # type: ignore[no-untyped-def]
+    """Enter a position at ``price`` if one lot is affordable; return whether it filled."""
+    side = _BUY if direction == _LONG else _SELL
+    equity = state.cash
+    quantity = _entry_quantity_nb(price, side, state.cash, equity, cfg, tax_rate[t])
+    if quantity <= 0.0:
+        return False
+    value = quantity * price
+    commission = _commission_nb(value, quantity, side, cfg)
+    tax = value * tax_rate[t] if side == _SELL else 0.0
+    state.cash -= side * value + commission + tax
+    state.position = direction * quantity
+    state.entry_bar = t
+    state.entry_price = price
+    state.entry_commission = commission
+    state.entry_tax = tax
+    state.extreme_high = price
+    state.extreme_low = price
+    _record_fill_nb(
+        fills, state, t, side, quantity, price, commission, tax, abs(price - base) * quantity, _NONE
+    )
+    return True
+
+
+@njit(cache=True)
+def _close_position_nb(state, fills, trades, t, price, base, reason, cfg, tax_rate):  # type: ignore[no-untyped-def]
+    """Close the whole position at ``price`` and record the trade."""
+    direction = _LONG if state.position > 0.0 else _SHORT
+    side = -direction
+    quantity = abs(state.position)
+    value = quantity * price
+    commission = _commission_nb(value, quantity, side, cfg)
+    tax = value * tax_rate[t] if side == _SELL else 0.0
+    state.cash += direction * value - commission - tax
+    state.position = 0.0
+    _record_fill_nb(
+        fills, state, t, side, quantity, price, commission, tax, abs(price - base) * quantity, reason
+    )
+    state.extreme_high = max(state.extreme_high, price)
+    state.extreme_low = min(state.extreme_low, price)
+    k = state.n_trades
+    if k < trades.shape[0]:
+        trade = trades[k]
+        entry_price = state.entry_price
+        trade.direction = direction
+        trade.entry_bar = state.entry_bar
+        trade.exit_bar = t
+        trade.quantity = quantity
+        trade.entry_price = entry_price
+        trade.exit_price = price
+        trade.gross_pnl = direction * (price - entry_price) * quantity
+        trade.commission = state.entry_commission + commission
+        trade.tax = state.entry_tax + tax
+        trade.net_pnl = trade.gross_pnl - trade.commission - trade.tax
+        trade.return_pct = trade.net_pnl / (entry_price * quantity + state.entry_commission)
+        trade.exit_reason = reason
+        if direction == _LONG:
+            trade.mae = state.extreme_low / entry_price - 1.0
+            trade.mfe = state.extreme_high / entry_price - 1.0
+        else:
+            trade.mae = 1.0 - state.extreme_high / entry_price
+            trade.mfe = 1.0 - state.extreme_low / entry_price
+    state.n_trades = k + 1
+    state.entry_bar = -1
+
+
+@njit(cache=True)
+def _fill_pending_nb(state, fills, trades, t, open_, high, low, cfg, costs):  # type: ignore[no-untyped-def]
+    """Fill the orders decided at ``t-1`` at bar ``t``'s open (exit first, then entry)."""
+    tax_rate, buy_blocked, sell_blocked, regime, bounds, sizes = costs
+    if state.pending_exit:
+        if state.position == 0.0:
+            state.pending_exit = False
+        else:
+            side = _SELL if state.position > 0.0 else _BUY
+            blocked = sell_blocked[t] if side == _SELL else buy_blocked[t]
+            if not blocked:
+                price = _fill_price_nb(open_[t], side, True, t, high, low, cfg, regime, bounds, sizes)
+                _close_position_nb(state, fills, trades, t, price, open_[t], _SIGNAL, cfg, tax_rate)
+                state.pending_exit = False
+    if state.pending_entry == 0 or state.position != 0.0 or state.pending_exit:
+        return
+    direction = state.pending_entry
+    side = _BUY if direction == _LONG else _SELL
+    if (buy_blocked[t] if side == _BUY else sell_blocked[t]):
+        if not np.isnan(state.pending_offset):
+            state.pending_entry = 0
+        return
+    base = open_[t]
+    if not np.isnan(state.pending_offset):
+        level = open_[t] + side * state.pending_offset
+        state.pending_entry = 0
+        if (side == _BUY and high[t] < level) or (side == _SELL and low[t] > level):
+            return
+        base = max(open_[t], level) if side == _BUY else min(open_[t], level)
+    price = _fill_price_nb(base, side, True, t, high, low, cfg, regime, bounds, sizes)
+    # An entry that cannot afford one lot is dropped, not retried.
+    _open_position_nb(state, fills, t, direction, price, base, cfg, tax_rate)
+    state.pending_entry = 0
+
+
+@njit(cache=True)
+def _check_stops_nb(state, fills, trades, t, open_, high, low, cfg, costs):  # type: ignore[no-untyped-def]
+    """Exit on stop-loss, trailing stop or take-profit touched during bar ``t``."""
+    tax_rate, buy_blocked, sell_blocked, regime, bounds, sizes = costs
+    direction = _LONG if state.position > 0.0 else _SHORT
+    side = -direction
+    if (sell_blocked[t] if side == _SELL else buy_blocked[t]):
+        return
+    entry = state.entry_price
+    stop = np.nan
+    reason = _STOP_LOSS
+    if cfg.stop_loss > 0.0:
+        stop = entry * (1.0 - direction * cfg.stop_loss)
+    if cfg.trailing_stop > 0.0:
+        anchor = state.extreme_high if direction == _LONG else state.extreme_low
+        trail = anchor * (1.0 - direction * cfg.trailing_stop)
+        if np.isnan(stop) or direction * (trail - stop) > 0.0:
+            stop = trail
+            reason = _TRAILING
+    target = np.nan
+    if cfg.take_profit > 0.0:
+        target = entry * (1.0 + direction * cfg.take_profit)
+    worst = low[t] if direction == _LONG else high[t]
+    best = high[t] if direction == _LONG else low[t]
+    if not np.isnan(stop) and direction * (open_[t] - stop) <= 0.0:
+        price = _fill_price_nb(open_[t], side, True, t, high, low, cfg, regime, bounds, sizes)
+        _close_position_nb(state, fills, trades, t, price, open_[t], reason, cfg, tax_rate)
+    elif not np.isnan(target) and direction * (open_[t] - target) >= 0.0:
+        price = _fill_price_nb(open_[t], side, True, t, high, low, cfg, regime, bounds, sizes)
+        _close_position_nb(state, fills, trades, t, price, open_[t], _TAKE_PROFIT, cfg, tax_rate)
+    elif not np.isnan(stop) and direction * (worst - stop) <= 0.0:
+        price = _fill_price_nb(stop, side, True, t, high, low, cfg, regime, bounds, sizes)
+        _close_position_nb(state, fills, trades, t, price, stop, reason, cfg, tax_rate)
+    elif not np.isnan(target) and direction * (best - target) >= 0.0:
+        price = _limit_price_nb(target, side, t, high, low, regime, bounds, sizes)
+        _close_position_nb(state, fills, trades, t, price, target, _TAKE_PROFIT, cfg, tax_rate)
+
+
+@njit(cache=True)
+def decide_nb(position, pending_exit, pending_entry, entry, exit_, short_entry, short_exit):  # type: ignore[no-untyped-def]
+    """Return ``(pending_exit, pending_entry)`` after the signals of one bar.
+
+    ``short_entry``/``short_exit`` must already be False when shorting is off. An
+    entry and an exit signalled together cancel out. A pending entry that an exit
+    signal contradicts before it filled is dropped.
+    """
+    long_entry = entry and not exit_
+    short_entry = short_entry and not short_exit
+    if long_entry and short_entry:
+        return pending_exit, pending_entry
+    if position > 0.0:
+        if exit_ or short_entry:
+            pending_exit = True
+        if short_entry:
+            pending_entry = _SHORT
+    elif position < 0.0:
+        if short_exit or long_entry:
+            pending_exit = True
+        if long_entry:
+            pending_entry = _LONG
+    elif long_entry:
+        pending_entry = _LONG
+    elif short_entry:
+        pending_entry = _SHORT
+    elif (pending_entry == _LONG and exit_) or (pending_entry == _SHORT and short_exit):
+        pending_entry = 0
+    return pending_exit, pending_entry
+
+
+@njit(cache=True)
+def _fill_at_close_nb(state, fills, trades, t, close, high, low, cfg, costs):  # type: ignore[no-untyped-def]
+    """Same-close mode: fill market orders decided at bar ``t`` at its close."""
+    tax_rate, buy_blocked, sell_blocked, regime, bounds, sizes = costs
+    if state.pending_exit and state.position != 0.0:
+        side = _SELL if state.position > 0.0 else _BUY
+        if not (sell_blocked[t] if side == _SELL else buy_blocked[t]):
+            price = _fill_price_nb(close[t], side, True, t, high, low, cfg, regime, bounds, sizes)
+            _close_position_nb(state, fills, trades, t, price, close[t], _SIGNAL, cfg, tax_rate)
+            state.pending_exit = False
+    if state.pending_entry == 0 or state.position != 0.0 or not np.isnan(state.pending_offset):
+        return
+    side = _BUY if state.pending_entry == _LONG else _SELL
+    if (buy_blocked[t] if side == _BUY else sell_blocked[t]):
+        return
+    price = _fill_price_nb(close[t], side, True, t, high, low, cfg, regime, bounds, sizes)
+    _open_position_nb(state, fills, t, state.pending_entry, price, close[t], cfg, tax_rate)
+    state.pending_entry = 0
+
+
+@njit(cache=True)
+def simulate_window_nb(  # type: ignore[no-untyped-def]
+    start,
+    stop,
+    prices,
+    signals,
+    costs,
+    config,
+    state_array,
+    fills,
+    trades,
+    cash_out,
+    position_out,
+    equity_out,
+):
+    """Simulate bars ``[start, stop)`` and continue from/into ``state_array``.
+
+    Args:
+        start: First bar of the window; must equal ``state_array[0].next_bar``.
+        stop: One past the last bar of the window.
+        prices: Tuple ``(open, high, low, close)`` of float64 arrays.
+        signals: Tuple ``(entries, exits, short_entries, short_exits, entry_offset)``.
+        costs: Tuple ``(tax_rate, buy_blocked, sell_blocked, tick_regime,
+            tick_bounds, tick_sizes)``: per-bar sell tax rate, limit-locked flags,
+            tick table row per bar, and the tick tables (rows of upper bounds/sizes).
+        config: One-element ``CONFIG_DTYPE`` array.
+        state_array: One-element ``STATE_DTYPE`` array, updated in place.
+        fills: ``FILL_DTYPE`` buffer (records beyond its size are counted, not written).
+        trades: ``TRADE_DTYPE`` buffer (same rule).
+        cash_out: Cash at each bar's close, written for ``[start, stop)``.
+        position_out: Signed shares at each bar's close.
+        equity_out: ``cash + position * close`` at each bar's close.
+    """
+    open_, high, low, close = prices
+    entries, exits, short_entries, short_exits, entry_offset = signals
+    cfg = config[0]
+    allow_short = cfg.allow_short
+    state = state_array[0]
+    n = close.shape[0]
+    next_open = cfg.fill_timing == _NEXT_OPEN
+    has_stops = cfg.stop_loss > 0.0 or cfg.take_profit > 0.0 or cfg.trailing_stop > 0.0
+    for t in range(start, stop):
+        if state.pending_exit or state.pending_entry != 0:
+            _fill_pending_nb(state, fills, trades, t, open_, high, low, cfg, costs)
+        if has_stops and state.position != 0.0 and state.entry_bar < t:
+            _check_stops_nb(state, fills, trades, t, open_, high, low, cfg, costs)
+        if state.position != 0.0:
+            state.extreme_high = max(state.extreme_high, high[t])
+            state.extreme_low = min(state.extreme_low, low[t])
+        was_entry = state.pending_entry
+        state.pending_exit, state.pending_entry = decide_nb(
+            state.position,
+            state.pending_exit,
+            state.pending_entry,
+            entries[t],
+            exits[t],
+            allow_short and short_entries[t],
+            allow_short and short_exits[t],
+        )
+        if state.pending_entry != was_entry:
+            state.pending_offset = entry_offset[t] if state.pending_entry == _LONG else np.nan
+        if not next_open:
+            _fill_at_close_nb(state, fills, trades, t, close, high, low, cfg, costs)
+        if t == n - 1 and cfg.close_at_end and state.position != 0.0:
+            side = _SELL if state.position > 0.0 else _BUY
+            price = _fill_price_nb(
+                close[t], side, True, t, high, low, cfg, costs[3], costs[4], costs[5]
+            )
+            _close_position_nb(state, fills, trades, t, price, close[t], _END, cfg, costs[0])
+        cash_out[t] = state.cash
+        position_out[t] = state.position
+        equity_out[t] = state.cash + state.position * close[t]
+    state.next_bar = stop

@@ -1,0 +1,85 @@
+"""How a backtest trades: capital, costs, sizing, stops and fill timing."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from privatetrade.engine.costs import CostModel
+
+__all__ = ["SimulationSettings", "Sizing", "Stops"]
+
+SizingName = Literal["all_in", "fraction", "amount", "shares"]
+
+
+class Sizing(BaseModel):
+    """How many shares an entry takes.
+
+    Attributes:
+        mode: ``all_in`` spends all cash (after costs); ``fraction`` a fraction of
+            equity; ``amount`` a fixed amount of money; ``shares`` a fixed count.
+        value: The fraction (0 < f <= 1), amount (> 0) or share count (>= 1).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: SizingName = "all_in"
+    value: float | None = Field(None, gt=0.0)
+
+    @model_validator(mode="after")
+    def _value_fits_mode(self) -> Sizing:
+        if self.mode == "all_in":
+            if self.value is not None:
+                raise ValueError("sizing 'all_in' takes no value")
+        elif self.value is None:
+            raise ValueError(f"sizing {self.mode!r} needs a value")
+        elif self.mode == "fraction" and self.value > 1.0:
+            raise ValueError("a fraction of equity must be at most 1 (no margin)")
+        elif self.mode == "shares" and self.value < 1.0:
+            raise ValueError("a share count must be at least 1")
+        return self
+
+
+class Stops(BaseModel):
+    """Protective exits, as fractions of the entry price (0.05 = 5%).
+
+    Checked from the bar after entry on the bar's high and low. A gap through a
+    level fills at the open; when the stop and the target are both touched in one
+    bar, the stop wins (the intrabar order is unknown, so assume the worse).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stop_loss: float | None = Field(None, gt=0.0, lt=1.0)
+    take_profit: float | None = Field(None, gt=0.0, le=100.0)
+    trailing_stop: float | None = Field(None, gt=0.0, lt=1.0)
+
+
+class SimulationSettings(BaseModel):
+    """Everything about a backtest except the bars and the strategy.
+
+    Attributes:
+        initial_cash: Starting cash in the quote currency.
+        costs: Commission, taxes, slippage, tick grid, limits and lot size.
+        sizing: Position sizing of entries.
+        stops: Stop-loss, take-profit and trailing stop.
+        fill_at: ``next_open`` (default, no look-ahead) or ``close`` (same bar).
+        allow_short: Trade the strategy's short signals too.
+        close_at_end: Close a position still open after the last bar at its close,
+            paying costs, so the final equity is realized.
+        risk_free_rate: Annual risk-free rate for Sharpe, Sortino and alpha.
+        periods_per_year: Annualization factor; inferred from the bar spacing if None.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    initial_cash: float = Field(10_000_000.0, gt=0.0, le=1e15)
+    costs: CostModel = Field(default_factory=CostModel.zero)
+    sizing: Sizing = Field(default_factory=Sizing)
+    stops: Stops = Field(default_factory=Stops)
+    fill_at: Literal["next_open", "close"] = "next_open"
+    allow_short: bool = False
+    close_at_end: bool = True
+    risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0)
+    periods_per_year: float | None = Field(None, gt=0.0)

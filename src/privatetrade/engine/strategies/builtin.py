@@ -1,0 +1,521 @@
+"""The built-in strategies: typed parameters in, vectorized long (and short) signals out.
+
+Every rule decides at bar ``t``'s close from bars ``0..t`` only; the engine
+executes the decision on a later bar. Indicator warm-ups yield no signal.
+
+==========================  ==========================================================
+name                        rule
+==========================  ==========================================================
+``buy_and_hold``            enter on the first bar, never exit
+``sma_cross``               enter when SMA(fast) crosses above SMA(slow), exit below
+``ema_cross``               the same with exponential averages
+``rsi_reversion``           enter while RSI < lower, exit while RSI > upper
+``macd_cross``              enter when MACD crosses above its signal line, exit below
+``bollinger_reversion``     enter while close < lower band, exit while close > middle
+``donchian_breakout``       enter above the previous N-bar high, exit below the M-bar low
+``momentum``                enter while the N-bar return > threshold, exit when <=
+``volatility_breakout``     buy stop at next open + k * today's range, sell next open
+==========================  ==========================================================
+
+Cross strategies (``sma_cross``, ``ema_cross``, ``macd_cross``) also emit the
+mirror signals as ``short_entries`` / ``short_exits``; the engine uses them only
+when shorting is allowed. Level rules (RSI, Bollinger, momentum) repeat their
+entry on every qualifying bar; the engine enters only when flat.
+
+Example:
+    >>> import numpy as np
+    >>> from privatetrade.engine.strategies.registry import synthetic_bars
+    >>> strategy = SmaCross(SmaCrossParams(fast=5, slow=20))
+    >>> signals = strategy.signals(synthetic_bars(100))
+    >>> bool(signals.entries[: strategy.warmup_bars()].any())
+    False
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Self
+
+import numpy as np
+from pydantic import BeforeValidator, Field, model_validator
+
+from privatetrade.engine.kernels.indicators import (
+    crossed_above_nb,
+    crossed_below_nb,
+    ema_nb,
+    rolling_max_nb,
+    rolling_min_nb,
+    rolling_std_nb,
+    rsi_nb,
+    sma_nb,
+)
+from privatetrade.engine.strategies.base import (
+    Bars,
+    BoolArray,
+    FloatArray,
+    Signals,
+    Strategy,
+    StrategyParams,
+)
+
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "BollingerReversion",
+    "BollingerReversionParams",
+    "BuyAndHold",
+    "BuyAndHoldParams",
+    "DonchianBreakout",
+    "DonchianBreakoutParams",
+    "EmaCross",
+    "EmaCrossParams",
+    "MacdCross",
+    "MacdCrossParams",
+    "Momentum",
+    "MomentumParams",
+    "RsiReversion",
+    "RsiReversionParams",
+    "SmaCross",
+    "SmaCrossParams",
+    "VolatilityBreakout",
+    "VolatilityBreakoutParams",
+]
+
+
+def _reject_bool(value: object) -> object:
+    """Refuse ``True``/``False`` where a number is expected (pydantic would take 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+Window = Annotated[int, BeforeValidator(_reject_bool)]
+"""A bar count; booleans are rejected."""
+Number = Annotated[float, BeforeValidator(_reject_bool)]
+"""A finite real number; booleans are rejected."""
+
+
+def _require_less(params: StrategyParams, low: str, high: str) -> None:
+    """Raise ValueError naming ``low`` first unless ``params.low < params.high``."""
+    low_value, high_value = getattr(params, low), getattr(params, high)
+    if low_value >= high_value:
+        raise ValueError(
+            f"parameter '{low}' must be less than '{high}' "
+            f"(got {low}={low_value}, {high}={high_value})"
+        )
+
+
+def _as_float(values: FloatArray) -> FloatArray:
+    """Return ``values`` as a float64 array (no copy when it already is one)."""
+    return np.asarray(values, dtype=np.float64)
+
+
+def _cross_signals(fast: FloatArray, slow: FloatArray) -> Signals:
+    """Return long signals on crosses of ``fast`` over ``slow`` and the mirrored shorts."""
+    up = crossed_above_nb(fast, slow)
+    down = crossed_below_nb(fast, slow)
+    return Signals(entries=up, exits=down, short_entries=down.copy(), short_exits=up.copy())
+
+
+def _all(count: int) -> BoolArray:
+    return np.ones(count, dtype=np.bool_)
+
+
+# --------------------------------------------------------------------------- buy and hold
+
+
+class BuyAndHoldParams(StrategyParams):
+    """Buy and hold takes no parameters."""
+
+
+class BuyAndHold(Strategy[BuyAndHoldParams]):
+    """Enter on the first bar and never exit (the usual benchmark)."""
+
+    name = "buy_and_hold"
+    title = "Buy and hold"
+    description = "Buy at the first opportunity and hold until the end of the data."
+    Params = BuyAndHoldParams
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return an entry on bar 0 and no exit."""
+        entries = np.zeros(len(bars), dtype=np.bool_)
+        entries[:1] = True
+        return Signals(entries, np.zeros(len(bars), dtype=np.bool_))
+
+
+# --------------------------------------------------------------------------- moving averages
+
+
+class SmaCrossParams(StrategyParams):
+    """Windows of the two simple moving averages."""
+
+    fast: Window = Field(
+        10, ge=1, le=1000, title="Fast window", description="Bars in the fast SMA."
+    )
+    slow: Window = Field(
+        30, ge=2, le=1000, title="Slow window", description="Bars in the slow SMA."
+    )
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> Self:
+        _require_less(self, "fast", "slow")
+        return self
+
+
+class SmaCross(Strategy[SmaCrossParams]):
+    """Golden cross / dead cross of two simple moving averages.
+
+    Entry at ``t`` when ``SMA(fast)`` crosses above ``SMA(slow)``
+    (``fast[t] > slow[t]`` and ``fast[t-1] <= slow[t-1]``), exit on the mirror
+    cross. Both averages must exist at ``t-1``, so the first signal can come at
+    bar ``slow``.
+    """
+
+    name = "sma_cross"
+    title = "SMA crossover"
+    description = (
+        "Buy when the fast simple moving average crosses above the slow one "
+        "(golden cross); sell when it crosses below (dead cross)."
+    )
+    Params = SmaCrossParams
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return crosses of the fast SMA over the slow SMA of the close."""
+        close = _as_float(bars.close)
+        return _cross_signals(sma_nb(close, self.params.fast), sma_nb(close, self.params.slow))
+
+    def warmup_bars(self) -> int:
+        """Return ``slow``: the slow SMA must exist on the previous bar."""
+        return self.params.slow
+
+
+class EmaCrossParams(StrategyParams):
+    """Spans of the two exponential moving averages."""
+
+    fast: Window = Field(
+        12, ge=1, le=1000, title="Fast span", description="Span of the fast EMA, in bars."
+    )
+    slow: Window = Field(
+        26, ge=2, le=1000, title="Slow span", description="Span of the slow EMA, in bars."
+    )
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> Self:
+        _require_less(self, "fast", "slow")
+        return self
+
+
+class EmaCross(Strategy[EmaCrossParams]):
+    """Crossover of two exponential moving averages (``alpha = 2 / (span + 1)``).
+
+    Same rule as :class:`SmaCross`; each EMA is seeded with the SMA of its first
+    ``span`` closes, so the first signal can come at bar ``slow``.
+    """
+
+    name = "ema_cross"
+    title = "EMA crossover"
+    description = (
+        "Buy when the fast exponential moving average crosses above the slow one; "
+        "sell when it crosses below."
+    )
+    Params = EmaCrossParams
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return crosses of the fast EMA over the slow EMA of the close."""
+        close = _as_float(bars.close)
+        return _cross_signals(ema_nb(close, self.params.fast), ema_nb(close, self.params.slow))
+
+    def warmup_bars(self) -> int:
+        """Return ``slow``: the slow EMA must exist on the previous bar."""
+        return self.params.slow
+
+
+class MacdCrossParams(StrategyParams):
+    """Spans of the MACD's averages."""
+
+    fast: Window = Field(
+        12, ge=1, le=500, title="Fast span", description="Span of the fast EMA of the close."
+    )
+    slow: Window = Field(
+        26, ge=2, le=1000, title="Slow span", description="Span of the slow EMA of the close."
+    )
+    signal: Window = Field(
+        9, ge=1, le=500, title="Signal span", description="Span of the EMA of the MACD line."
+    )
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> Self:
+        _require_less(self, "fast", "slow")
+        return self
+
+
+class MacdCross(Strategy[MacdCrossParams]):
+    """MACD line crossing its signal line.
+
+    ``macd = EMA(close, fast) - EMA(close, slow)``, ``signal = EMA(macd, signal)``
+    (seeded with the SMA of the first ``signal`` MACD values). Entry when the MACD
+    line crosses above the signal line, exit when it crosses below.
+    """
+
+    name = "macd_cross"
+    title = "MACD crossover"
+    description = (
+        "Buy when the MACD line (fast EMA minus slow EMA) crosses above its signal "
+        "line; sell when it crosses below."
+    )
+    Params = MacdCrossParams
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return crosses of the MACD line over its signal line."""
+        close = _as_float(bars.close)
+        line = ema_nb(close, self.params.fast) - ema_nb(close, self.params.slow)
+        return _cross_signals(line, ema_nb(line, self.params.signal))
+
+    def warmup_bars(self) -> int:
+        """Return ``slow + signal - 1``: the signal line must exist on the previous bar."""
+        return self.params.slow + self.params.signal - 1
+
+
+# --------------------------------------------------------------------------- mean reversion
+
+
+class RsiReversionParams(StrategyParams):
+    """RSI period and the oversold / overbought levels."""
+
+    period: Window = Field(
+        14, ge=2, le=500, title="Period", description="Wilder smoothing period of the RSI."
+    )
+    lower: Number = Field(
+        30.0,
+        ge=0.0,
+        le=100.0,
+        allow_inf_nan=False,
+        title="Oversold level",
+        description="Enter while the RSI is below this level.",
+    )
+    upper: Number = Field(
+        70.0,
+        ge=0.0,
+        le=100.0,
+        allow_inf_nan=False,
+        title="Overbought level",
+        description="Exit while the RSI is above this level.",
+    )
+
+    @model_validator(mode="after")
+    def _lower_below_upper(self) -> Self:
+        _require_less(self, "lower", "upper")
+        return self
+
+
+class RsiReversion(Strategy[RsiReversionParams]):
+    """Buy oversold, sell overbought on Wilder's RSI.
+
+    Level rule: the entry signal is on while ``RSI < lower`` and the exit signal
+    while ``RSI > upper`` (not only on the bar the level is crossed). The RSI
+    first exists at bar ``period``.
+    """
+
+    name = "rsi_reversion"
+    title = "RSI mean reversion"
+    description = (
+        "Buy while the RSI is below the oversold level; sell once it rises above "
+        "the overbought level."
+    )
+    Params = RsiReversionParams
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return ``RSI < lower`` as entries and ``RSI > upper`` as exits."""
+        rsi = rsi_nb(_as_float(bars.close), self.params.period)
+        return Signals(rsi < self.params.lower, rsi > self.params.upper)
+
+    def warmup_bars(self) -> int:
+        """Return ``period``: the RSI needs that many price changes."""
+        return self.params.period
+
+
+class BollingerReversionParams(StrategyParams):
+    """Window and width of the Bollinger Bands."""
+
+    period: Window = Field(
+        20, ge=2, le=1000, title="Period", description="Bars in the middle band (an SMA)."
+    )
+    k: Number = Field(
+        2.0,
+        gt=0.0,
+        le=10.0,
+        allow_inf_nan=False,
+        title="Band width",
+        description="Distance of the bands from the middle, in population standard deviations.",
+    )
+
+
+class BollingerReversion(Strategy[BollingerReversionParams]):
+    """Buy below the lower Bollinger Band, sell back at the middle band.
+
+    ``middle = SMA(close, period)``, ``lower = middle - k * std`` with the
+    population standard deviation of the same window. Level rule: entry while
+    ``close < lower``, exit while ``close > middle``.
+    """
+
+    name = "bollinger_reversion"
+    title = "Bollinger Band reversion"
+    description = (
+        "Buy while the close is below the lower Bollinger Band; sell once it is "
+        "above the middle band."
+    )
+    Params = BollingerReversionParams
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return ``close < lower band`` as entries and ``close > middle band`` as exits."""
+        close = _as_float(bars.close)
+        middle = sma_nb(close, self.params.period)
+        lower = middle - self.params.k * rolling_std_nb(close, self.params.period, 0)
+        return Signals(close < lower, close > middle)
+
+    def warmup_bars(self) -> int:
+        """Return ``period - 1``: the bands exist from the ``period``-th bar."""
+        return self.params.period - 1
+
+
+# --------------------------------------------------------------------------- trend following
+
+
+class DonchianBreakoutParams(StrategyParams):
+    """Channel lengths for entries and exits."""
+
+    entry_period: Window = Field(
+        20,
+        ge=1,
+        le=1000,
+        title="Entry channel",
+        description="Enter when the close exceeds the highest high of this many previous bars.",
+    )
+    exit_period: Window = Field(
+        10,
+        ge=1,
+        le=1000,
+        title="Exit channel",
+        description="Exit when the close falls below the lowest low of this many previous bars.",
+    )
+
+
+class DonchianBreakout(Strategy[DonchianBreakoutParams]):
+    """Donchian channel breakout (the Turtle rule).
+
+    Entry at ``t`` when ``close[t] > max(high[t - entry_period : t])``, exit when
+    ``close[t] < min(low[t - exit_period : t])``; the channels exclude bar ``t``.
+    """
+
+    name = "donchian_breakout"
+    title = "Donchian breakout"
+    description = (
+        "Buy when the close breaks above the highest high of the previous N bars; "
+        "sell when it breaks below the lowest low of the previous M bars."
+    )
+    Params = DonchianBreakoutParams
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return closes above the entry channel and below the exit channel."""
+        close = _as_float(bars.close)
+        upper = rolling_max_nb(_as_float(bars.high), self.params.entry_period, True)
+        lower = rolling_min_nb(_as_float(bars.low), self.params.exit_period, True)
+        return Signals(close > upper, close < lower)
+
+    def warmup_bars(self) -> int:
+        """Return ``entry_period``: the entry channel needs that many previous bars."""
+        return self.params.entry_period
+
+
+class MomentumParams(StrategyParams):
+    """Lookback and threshold of the rate of change."""
+
+    lookback: Window = Field(
+        20, ge=1, le=1000, title="Lookback", description="Bars in the return close[t]/close[t-N]."
+    )
+    threshold: Number = Field(
+        0.0,
+        ge=-1.0,
+        le=10.0,
+        allow_inf_nan=False,
+        title="Threshold",
+        description="Hold while the lookback return is above this (0.05 = 5%).",
+    )
+
+
+class Momentum(Strategy[MomentumParams]):
+    """Time-series momentum: long while the N-bar return is above a threshold.
+
+    ``ret[t] = close[t] / close[t - lookback] - 1``. Level rule: entry while
+    ``ret > threshold``, exit while ``ret <= threshold``.
+    """
+
+    name = "momentum"
+    title = "Momentum"
+    description = (
+        "Hold while the return over the lookback is above the threshold; sell when "
+        "it drops to or below it."
+    )
+    Params = MomentumParams
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return ``ret > threshold`` as entries and ``ret <= threshold`` as exits."""
+        close = _as_float(bars.close)
+        lookback = self.params.lookback
+        change = np.full(close.shape[0], np.nan)
+        change[lookback:] = close[lookback:] / close[:-lookback] - 1.0
+        threshold = self.params.threshold
+        return Signals(change > threshold, change <= threshold)
+
+    def warmup_bars(self) -> int:
+        """Return ``lookback``: the return needs the close ``lookback`` bars ago."""
+        return self.params.lookback
+
+
+class VolatilityBreakoutParams(StrategyParams):
+    """Fraction of the day's range added to the next open."""
+
+    k: Number = Field(
+        0.5,
+        ge=0.0,
+        le=3.0,
+        allow_inf_nan=False,
+        title="Range fraction",
+        description="Buy stop at the next open plus k times this bar's high-low range.",
+    )
+
+
+class VolatilityBreakout(Strategy[VolatilityBreakoutParams]):
+    """Larry Williams' volatility breakout, one day at a time.
+
+    Every bar ``t`` issues an entry whose ``entry_offset[t] = k * (high[t] - low[t])``:
+    the engine places a buy stop at bar ``t+1``'s open plus the offset, valid for
+    that bar only. ``exits`` is on for every bar, so a position bought intrabar at
+    ``t+1`` is sold at the open of ``t+2``.
+    """
+
+    name = "volatility_breakout"
+    title = "Volatility breakout"
+    description = (
+        "Each bar, buy if the price rises k times the previous bar's range above "
+        "the open; sell at the next open."
+    )
+    Params = VolatilityBreakoutParams
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return an entry with a range offset and an exit on every bar."""
+        count = len(bars)
+        offset = self.params.k * (_as_float(bars.high) - _as_float(bars.low))
+        return Signals(_all(count), _all(count), entry_offset=offset)
+
+
+BUILTIN_STRATEGIES: tuple[type[Strategy[Any]], ...] = (
+    BuyAndHold,
+    SmaCross,
+    EmaCross,
+    RsiReversion,
+    MacdCross,
+    BollingerReversion,
+    DonchianBreakout,
+    Momentum,
+    VolatilityBreakout,
+)
+"""The built-in strategy classes, in the order the registry lists them."""

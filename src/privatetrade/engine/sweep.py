@@ -1,0 +1,228 @@
+"""Parameter sweeps: evaluate a grid of parameter sets, metrics only.
+
+Moving-average crosses (``sma_cross``, ``ema_cross``) take a parallel numba fast
+path that computes each average once and every combination's signals on the
+fly; other strategies compute signals per combination in Python and simulate in
+numba. Both use the single-backtest kernel, so a sweep row equals the full
+backtest of the same parameters.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from privatetrade.engine.api import default_registry, make_settings
+from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
+from privatetrade.engine.costs import CostModel, CostPreset, cost_arrays
+from privatetrade.engine.kernels.indicators import ema_nb, sma_nb
+from privatetrade.engine.kernels.sweep import (
+    N_COLUMNS,
+    TRADE_COUNT,
+    ma_cross_sweep_nb,
+    summarize_equity_nb,
+)
+from privatetrade.engine.metrics import infer_periods_per_year
+from privatetrade.engine.records import FILL_DTYPE, TRADE_DTYPE, new_state
+from privatetrade.engine.settings import SimulationSettings
+from privatetrade.engine.simulation import build_config, signal_arrays
+from privatetrade.engine.strategies.base import Strategy
+from privatetrade.engine.strategies.registry import StrategyRegistry, validate_signals
+from privatetrade.errors import ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["SWEEP_METRICS", "SweepResult", "sweep"]
+
+SWEEP_METRICS = ("final_equity", "total_return", "sharpe", "max_drawdown", "trade_count")
+_MA_KERNELS = {"sma_cross": sma_nb, "ema_cross": ema_nb}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Metrics of every valid parameter combination of a sweep.
+
+    Attributes:
+        strategy: Strategy name.
+        params: One dict per evaluated combination.
+        values: ``(len(params), 5)`` array in the order of ``SWEEP_METRICS``; Sharpe is
+            NaN where the equity never moved.
+        skipped: Combinations rejected by the strategy's parameter rules.
+    """
+
+    strategy: str
+    params: list[dict[str, Any]]
+    values: npt.NDArray[np.float64]
+    skipped: int
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def column(self, metric: str) -> npt.NDArray[np.float64]:
+        """Return one metric for every combination."""
+        return self.values[:, SWEEP_METRICS.index(metric)]
+
+    def best(self, metric: str = "sharpe") -> dict[str, Any]:
+        """Return the parameters and metrics of the combination with the highest ``metric``."""
+        scores = self.column(metric)
+        if metric == "max_drawdown":
+            scores = -scores
+        index = int(np.nanargmax(np.where(np.isnan(scores), -np.inf, scores)))
+        row = dict(zip(SWEEP_METRICS, self.values[index].tolist(), strict=True))
+        return {"params": self.params[index], "metrics": row}
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per combination: parameters, then metrics."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.params)
+        for i, name in enumerate(SWEEP_METRICS):
+            frame[name] = self.values[:, i]
+        return frame
+
+
+def sweep(
+    bars: BarsInput,
+    strategy: str | type[Strategy[Any]],
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    settings: SimulationSettings | None = None,
+    cash: float | None = None,
+    costs: CostModel | CostPreset | None = None,
+    market: str | None = None,
+    tz: str | None = None,
+    registry: StrategyRegistry | None = None,
+) -> SweepResult:
+    """Backtest every combination of ``grid`` and return metrics only.
+
+    Args:
+        bars: Bars as for :func:`run_backtest`.
+        strategy: Registry name or Strategy class.
+        grid: Values to try per parameter, e.g. ``{"fast": range(5, 51),
+            "slow": range(20, 201, 5)}``; parameters not named keep their defaults.
+        settings: Base settings (costs, sizing, stops, ...).
+        cash: Initial cash override.
+        costs: Cost preset or model override.
+        market: KRX market for the ``krx`` preset.
+        tz: Time zone of array bars.
+        registry: Strategy registry.
+
+    Returns:
+        Metrics per valid combination; invalid ones (e.g. fast >= slow) are skipped.
+
+    Raises:
+        ParameterError: The grid names an unknown parameter or holds no valid combination.
+    """
+    prepared = prepare_bars(bars, tz=tz)
+    chosen = registry or default_registry()
+    strategy_class = chosen.get(strategy) if isinstance(strategy, str) else strategy
+    resolved = make_settings(settings, market=market, cash=cash, costs=costs)
+    instances, params = _valid_combinations(chosen, strategy_class, grid)
+    if not instances:
+        raise ParameterError("the grid holds no valid parameter combination", field="grid")
+    skipped = _grid_size(grid) - len(instances)
+    if strategy_class.name in _MA_KERNELS:
+        values = _ma_cross_sweep(prepared, strategy_class.name, params, resolved)
+    else:
+        values = _generic_sweep(prepared, instances, resolved)
+    return SweepResult(strategy_class.name, params, values, skipped)
+
+
+def _grid_size(grid: Mapping[str, Sequence[Any]]) -> int:
+    size = 1
+    for values in grid.values():
+        size *= len(values)
+    return size
+
+
+def _valid_combinations(
+    registry: StrategyRegistry,
+    strategy_class: type[Strategy[Any]],
+    grid: Mapping[str, Sequence[Any]],
+) -> tuple[list[Strategy[Any]], list[dict[str, Any]]]:
+    known = set(strategy_class.Params.model_fields)
+    unknown = sorted(set(grid) - known)
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter {unknown[0]!r} for {strategy_class.name}; "
+            f"known: {', '.join(sorted(known))}",
+            field=unknown[0],
+        )
+    names = list(grid)
+    instances: list[Strategy[Any]] = []
+    params: list[dict[str, Any]] = []
+    for combination in itertools.product(*(list(grid[name]) for name in names)):
+        candidate = dict(zip(names, combination, strict=True))
+        try:
+            instance = registry.build(strategy_class, candidate)
+        except ParameterError:
+            continue
+        instances.append(instance)
+        params.append(instance.params.model_dump(mode="json"))
+    return instances, params
+
+
+def _kernel_inputs(
+    prepared: PreparedBars, settings: SimulationSettings
+) -> tuple[tuple[Any, ...], tuple[Any, ...], npt.NDArray[np.void], float, float]:
+    bars = prepared.bars
+    costs = cost_arrays(settings.costs, prepared.local_time_ns, bars.high, bars.low, bars.close)
+    periods = settings.periods_per_year or infer_periods_per_year(bars.time)
+    risk_free = (1.0 + settings.risk_free_rate) ** (1.0 / periods) - 1.0
+    prices = (bars.open, bars.high, bars.low, bars.close)
+    return prices, costs.as_tuple(), build_config(settings), periods, risk_free
+
+
+def _ma_cross_sweep(
+    prepared: PreparedBars,
+    name: str,
+    params: list[dict[str, Any]],
+    settings: SimulationSettings,
+) -> npt.NDArray[np.float64]:
+    kernel = _MA_KERNELS[name]
+    windows = sorted({p["fast"] for p in params} | {p["slow"] for p in params})
+    row_of = {window: row for row, window in enumerate(windows)}
+    close = prepared.bars.close
+    averages = np.empty((len(windows), close.shape[0]))
+    for window, row in row_of.items():
+        averages[row] = kernel(close, window)
+    fast_rows = np.array([row_of[p["fast"]] for p in params], dtype=np.int64)
+    slow_rows = np.array([row_of[p["slow"]] for p in params], dtype=np.int64)
+    prices, costs, config, periods, risk_free = _kernel_inputs(prepared, settings)
+    out = np.empty((len(params), N_COLUMNS))
+    ma_cross_sweep_nb(
+        prices, averages, fast_rows, slow_rows, costs, config,
+        new_state(settings.initial_cash), np.empty(0, dtype=FILL_DTYPE),
+        np.empty(0, dtype=TRADE_DTYPE), periods, risk_free, out,
+    )  # fmt: skip
+    return out
+
+
+def _generic_sweep(
+    prepared: PreparedBars,
+    instances: list[Strategy[Any]],
+    settings: SimulationSettings,
+) -> npt.NDArray[np.float64]:
+    from privatetrade.engine.kernels.simulate import simulate_window_nb
+
+    n = len(prepared)
+    prices, costs, config, periods, risk_free = _kernel_inputs(prepared, settings)
+    out = np.empty((len(instances), N_COLUMNS))
+    cash, position, equity = np.empty(n), np.empty(n), np.empty(n)
+    no_fills, no_trades = np.empty(0, dtype=FILL_DTYPE), np.empty(0, dtype=TRADE_DTYPE)
+    for k, instance in enumerate(instances):
+        signals = validate_signals(instance.signals(prepared.bars), n)
+        state = new_state(settings.initial_cash)
+        simulate_window_nb(
+            0, n, prices, signal_arrays(signals, n), costs, config, state,
+            no_fills, no_trades, cash, position, equity,
+        )  # fmt: skip
+        summarize_equity_nb(equity, settings.initial_cash, periods, risk_free, out[k])
+        out[k, TRADE_COUNT] = state[0]["n_trades"]
+    return out
