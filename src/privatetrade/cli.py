@@ -10,11 +10,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from privatetrade import __version__
-from privatetrade.errors import CancelledError, DataError, InputError, PrivatetradeError
+from privatetrade.errors import (
+    CancelledError,
+    DataError,
+    InputError,
+    PrivatetradeError,
+    StrategyError,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,7 +30,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="privatetrade",
     help="Self-hosted stock backtesting for KRX and US equities.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -221,15 +226,15 @@ def main() -> None:
     """Run the command line, turning errors into one line and an exit code."""
     try:
         app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
-    except click.UsageError as exc:
-        _fail(exc.format_message(), 2)
+    except TyperException as exc:
+        _fail(exc.format_message(), exc.exit_code)
     except CancelledError as exc:
         _fail(str(exc), 130)
-    except (InputError, DataError) as exc:
+    except (InputError, DataError, StrategyError) as exc:
         _fail(str(exc), 2)
     except PrivatetradeError as exc:
         _fail(str(exc), 1)

@@ -300,7 +300,7 @@ def _trade_stats(trades: RecordArray) -> _TradeStats:
         win_rate=n_wins / count,
         profit_factor=_ratio(float(pnl[wins].sum()), gross_loss) if n_losses else None,
         expectancy=_finite(pnl.sum() / count),
-        average_win=_finite(returns[wins].sum() / n_wins) if n_wins else None,
+        average_win=_finite(pnl[wins].sum() / n_wins) if n_wins else None,
         average_loss=_finite(returns[losses].sum() / n_losses) if n_losses else None,
         best_trade=_finite(returns.max()),
         worst_trade=_finite(returns.min()),
@@ -538,14 +538,17 @@ def period_returns(
         )
     if times.shape[0] == 0:
         return []
-    keys = times.view("datetime64[ns]").astype(f"datetime64[{units[period]}]")
-    last = np.flatnonzero(keys[1:] != keys[:-1])
-    last = np.append(last, times.shape[0] - 1)
-    ends = values[last]
+    # Calendar conversion is slow: convert only the last bar of each local date.
+    days = times // _NS_PER_DAY
+    day_ends = np.append(np.flatnonzero(days[1:] != days[:-1]), days.shape[0] - 1)
+    keys = days[day_ends].astype("datetime64[D]").astype(f"datetime64[{units[period]}]")
+    period_ends = np.append(np.flatnonzero(keys[1:] != keys[:-1]), keys.shape[0] - 1)
+    keys = keys[period_ends]
+    ends = values[day_ends[period_ends]]
     starts = np.concatenate(([float(initial_cash)], ends[:-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
         changes = ends / starts - 1.0
-    labels = np.datetime_as_string(keys[last]).tolist()
+    labels = np.datetime_as_string(keys).tolist()
     return [
         (label, float(change) if start > 0 and math.isfinite(change) else None)
         for label, start, change in zip(labels, starts.tolist(), changes.tolist(), strict=True)

@@ -212,6 +212,21 @@ class BacktestResult:
         scaled = self.settings.initial_cash * bench / bench[valid[0]]
         return [None if not math.isfinite(v) else float(v) for v in scaled.tolist()]
 
+    def metrics_document(self) -> dict[str, Any]:
+        """Return the metrics as a JSON-ready dict, drawdown bars also given as times."""
+        values = _json_safe(asdict(self.metrics))
+        local = self.prepared.local_time_ns
+        for key in ("max_drawdown_start", "max_drawdown_end", "max_drawdown_recovery"):
+            bar = values[key]
+            values[f"{key}_time"] = None if bar is None else self.times[bar]
+        start, end = values["max_drawdown_start"], values["max_drawdown_recovery"]
+        if start is not None:
+            last = len(self.times) - 1 if end is None else end
+            values["max_drawdown_duration_days"] = int((local[last] - local[start]) // _NS_PER_DAY)
+        else:
+            values["max_drawdown_duration_days"] = None
+        return values
+
     def to_dict(self) -> dict[str, Any]:
         """Return the versioned result document (JSON-ready, see docs/result-schema.md)."""
         from privatetrade import __version__
@@ -236,7 +251,7 @@ class BacktestResult:
                 "bar_count": len(bars),
                 "sha256": self.data_sha256,
             },
-            "metrics": _json_safe(asdict(self.metrics)),
+            "metrics": self.metrics_document(),
             "trades": self.trade_records(),
             "fills": self.fill_records(),
             "equity": self.equity_series(),

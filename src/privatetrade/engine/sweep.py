@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -199,7 +200,8 @@ def _ma_cross_sweep(
     ma_cross_sweep_nb(
         prices, averages, fast_rows, slow_rows, costs, config,
         new_state(settings.initial_cash), np.empty(0, dtype=FILL_DTYPE),
-        np.empty(0, dtype=TRADE_DTYPE), periods, risk_free, out,
+        np.empty(0, dtype=TRADE_DTYPE), periods, risk_free,
+        min(len(params), numba.get_num_threads() * 8), out,
     )  # fmt: skip
     return out
 

@@ -59,10 +59,19 @@ def _neumaier_add(total: float, error: float, value: float) -> tuple[float, floa
 
 
 @_njit
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    """Return ``a + b`` rounded and its exact rounding error (Knuth's TwoSum)."""
+    result = a + b
+    shift = result - a
+    return result, (a - (result - shift)) + (b - shift)
+
+
+@_njit
 def sma_nb(values: FloatArray, window: int) -> FloatArray:
     """Return the simple moving average over the last ``window`` values.
 
-    The running sum is Neumaier-compensated, so ``out[t]`` agrees with
+    The running sum is compensated (TwoSum of each ``new - old`` update, Neumaier
+    summation of the updates), so ``out[t]`` agrees with
     ``sum(values[t - window + 1 : t + 1]) / window`` to an ulp or two even after
     millions of bars, and exactly for integer prices (ties stay ties).
 
@@ -95,10 +104,10 @@ def _sma_finite(values: FloatArray, window: int) -> tuple[FloatArray, bool]:
     if head == window:
         out[window - 1] = (total + error) / window
     for t in range(window, n):
-        delta = values[t] - values[t - window]
+        delta, rounding = _two_sum(values[t], -values[t - window])
         if np.isnan(delta):
             return out, False
-        total, error = _neumaier_add(total, error, delta)
+        total, error = _neumaier_add(total, error + rounding, delta)
         out[t] = (total + error) / window
     return out, True
 
@@ -120,7 +129,8 @@ def _sma_nan_aware(values: FloatArray, window: int) -> FloatArray:
         if np.isnan(old):
             nans -= 1
             old = 0.0
-        total, error = _neumaier_add(total, error, new - old)
+        delta, rounding = _two_sum(new, -old)
+        total, error = _neumaier_add(total, error + rounding, delta)
         if t >= window - 1 and nans == 0:
             out[t] = (total + error) / window
     return out
@@ -317,7 +327,7 @@ def _block_prefix(values: FloatArray, out: FloatArray, start: int, stop: int, si
     if start >= stop:
         return True
     best = sign * values[start]
-    finite = best == best
+    finite: bool = best == best
     out[start] = sign * best
     for i in range(start + 1, stop):
         value = sign * values[i]

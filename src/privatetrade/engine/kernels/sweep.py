@@ -8,7 +8,7 @@ full engine's. Combinations are spread over threads with ``prange``.
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
 from privatetrade.engine.kernels.simulate import simulate_window_nb
 
@@ -28,35 +28,36 @@ def summarize_equity_nb(equity, initial_cash, periods_per_year, risk_free_per_pe
     Definitions match ``privatetrade.engine.metrics``: returns against the previous
     close (the first against the initial cash), sample standard deviation, drawdown
     against the running peak including the initial cash. Sharpe is NaN when the
-    returns have no variation.
+    returns have no variation. One pass; divisions only where equity moved.
     """
     n = equity.shape[0]
     previous = initial_cash
     peak = initial_cash
     worst = 0.0
+    floor = peak
     total = 0.0
-    for t in range(n):
-        total += equity[t] / previous - 1.0 - risk_free_per_period
-        previous = equity[t]
-    mean = total / n
     squares = 0.0
-    previous = initial_cash
     for t in range(n):
-        deviation = equity[t] / previous - 1.0 - risk_free_per_period - mean
-        squares += deviation * deviation
-        previous = equity[t]
-        if equity[t] > peak:
-            peak = equity[t]
-        drawdown = equity[t] / peak - 1.0
-        if drawdown < worst:
-            worst = drawdown
+        value = equity[t]
+        if value != previous:
+            r = value / previous - 1.0
+            total += r
+            squares += r * r
+            previous = value
+            if value > peak:
+                peak = value
+                floor = peak * (1.0 + worst)
+            elif value < floor:
+                worst = value / peak - 1.0
+                floor = value
+    excess = total / n - risk_free_per_period
     out[FINAL_EQUITY] = equity[n - 1]
     out[TOTAL_RETURN] = equity[n - 1] / initial_cash - 1.0
     out[SHARPE] = np.nan
     if n > 1:
-        std = np.sqrt(squares / (n - 1))
-        if std > 0.0:
-            out[SHARPE] = mean / std * np.sqrt(periods_per_year)
+        variance = (squares - total * total / n) / (n - 1)
+        if variance > 0.0:
+            out[SHARPE] = excess / np.sqrt(variance) * np.sqrt(periods_per_year)
     out[MAX_DRAWDOWN] = worst
 
 
@@ -88,6 +89,7 @@ def ma_cross_sweep_nb(  # type: ignore[no-untyped-def]
     empty_trades,
     periods_per_year,
     risk_free_per_period,
+    n_chunks,
     out,
 ):
     """Backtest every (fast, slow) moving-average pair; write metrics rows into ``out``.
@@ -104,11 +106,11 @@ def ma_cross_sweep_nb(  # type: ignore[no-untyped-def]
         empty_trades: Zero-length ``TRADE_DTYPE`` array.
         periods_per_year: Annualization factor of the Sharpe ratio.
         risk_free_per_period: Risk-free return per bar.
+        n_chunks: Number of work units spread over the threads.
         out: ``(n_combinations, N_COLUMNS)`` float64 output.
     """
     n = prices[3].shape[0]
     n_combos = fast_rows.shape[0]
-    n_chunks = min(n_combos, get_num_threads() * 8)
     initial_cash = template_state[0].cash
     for chunk in prange(n_chunks):
         entries = np.zeros(n, dtype=np.bool_)

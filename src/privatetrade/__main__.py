@@ -1,0 +1,5 @@
+"""Allow ``python -m privatetrade``."""
+
+from privatetrade.cli import main
+
+main()

@@ -1,0 +1,111 @@
+"""The privatetrade command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from privatetrade.data.sample import load_sample_bars
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "privatetrade", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_backtest_on_sample_symbol_prints_report_and_writes_files(tmp_path: Path) -> None:
+    out_json = tmp_path / "result.json"
+    out_trades = tmp_path / "trades.csv"
+    out_equity = tmp_path / "equity.csv"
+    done = run_cli(
+        "backtest", "GOOG", "--strategy", "sma_cross", "-p", "fast=5", "-p", "slow=20",
+        "--costs", "us", "--stop-loss", "0.08",
+        "--json", str(out_json), "--trades-csv", str(out_trades), "--equity-csv", str(out_equity),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "sma_cross" in done.stdout
+    assert "Sharpe" in done.stdout
+    document = json.loads(out_json.read_text())
+    assert document["spec"]["params"] == {"fast": 5, "slow": 20}
+    assert document["spec"]["settings"]["stops"]["stop_loss"] == 0.08
+    assert document["data"]["symbol"] == "GOOG"
+    trades = out_trades.read_text().splitlines()
+    assert len(trades) == 1 + document["metrics"]["trade_count"]
+    assert len(out_equity.read_text().splitlines()) == 1 + document["data"]["bar_count"]
+
+
+def test_backtest_from_csv_with_date_range(tmp_path: Path) -> None:
+    frame = load_sample_bars("IBM")
+    csv_path = tmp_path / "ibm.csv"
+    frame.tz_localize(None).rename_axis("Date").to_csv(csv_path)
+    out_json = tmp_path / "r.json"
+    done = run_cli(
+        "backtest", "--csv", str(csv_path), "--tz", "America/New_York",
+        "--start", "2010-01-01", "--end", "2012-12-31", "--json", str(out_json),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(out_json.read_text())
+    assert document["data"]["first_bar"].startswith("2010-01-04")
+    assert document["data"]["last_bar"].startswith("2012-12-31")
+    assert document["data"]["source"] == "csv"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("backtest", "GOOG", "-p", "fast=40", "-p", "slow=20"), "fast"),
+        (("backtest", "GOOG", "--strategy", "nope"), "unknown strategy"),
+        (("backtest", "NOPE"), "no sample data"),
+        (("backtest", "GOOG", "--costs", "mars"), "cost preset"),
+        (("backtest", "GOOG", "-p", "fast"), "NAME=VALUE"),
+        (("backtest", "GOOG", "--no-such-option"), "no such option"),
+        (("backtest", "--csv", "/does/not/exist.csv"), "exist"),
+        (("backtest", "GOOG", "--start", "2030-01-01"), "no bars"),
+    ],
+)
+def test_bad_input_gives_one_line_and_nonzero_exit(args: tuple[str, ...], needle: str) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ")
+    assert needle.lower() in lines[0].lower()
+    assert "Traceback" not in done.stderr
+
+
+def test_broken_csv_names_the_bad_row(tmp_path: Path) -> None:
+    csv_path = tmp_path / "bad.csv"
+    csv_path.write_text(
+        "date,open,high,low,close,volume\n"
+        "2024-01-02,100,110,95,105,1000\n"
+        "2024-01-03,105,104,100,103,1000\n",
+        encoding="utf-8",
+    )
+    done = run_cli("backtest", "--csv", str(csv_path), "--json", str(tmp_path / "out.json"))
+    assert done.returncode == 2
+    assert "row 1" in done.stderr
+    assert "high is below" in done.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_strategies_lists_every_builtin() -> None:
+    done = run_cli("strategies")
+    assert done.returncode == 0
+    for name in ("buy_and_hold", "sma_cross", "volatility_breakout", "bollinger_reversion"):
+        assert name in done.stdout
+
+
+def test_version() -> None:
+    done = run_cli("--version")
+    assert done.returncode == 0
+    assert done.stdout.startswith("privatetrade ")

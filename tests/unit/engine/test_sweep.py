@@ -1,0 +1,77 @@
+"""Sweeps must give the same numbers as one full backtest per combination."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+import privatetrade as pt
+from privatetrade.data.sample import load_sample_bars
+from privatetrade.engine.sweep import SWEEP_METRICS
+from privatetrade.errors import ParameterError
+
+
+@pytest.fixture(scope="module")
+def msft() -> pd.DataFrame:
+    return load_sample_bars("MSFT").iloc[-1500:]
+
+
+def _assert_rows_match_backtests(
+    bars: pd.DataFrame, result: pt.SweepResult, **options: object
+) -> None:
+    for params, row in zip(result.params, result.values, strict=True):
+        metrics = pt.run_backtest(bars, result.strategy, params, **options).metrics  # type: ignore[arg-type]
+        final_equity, total_return, sharpe, max_drawdown, trade_count = row.tolist()
+        assert final_equity == pytest.approx(metrics.final_equity, rel=1e-12)
+        assert total_return == pytest.approx(metrics.total_return, rel=1e-9, abs=1e-12)
+        if metrics.sharpe is None:
+            assert math.isnan(sharpe)
+        else:
+            assert sharpe == pytest.approx(metrics.sharpe, rel=1e-7)
+        assert max_drawdown == pytest.approx(metrics.max_drawdown, rel=1e-9, abs=1e-12)
+        assert trade_count == metrics.trade_count
+
+
+@pytest.mark.parametrize("strategy", ["sma_cross", "ema_cross"])
+def test_moving_average_fast_path_equals_full_backtests(msft: pd.DataFrame, strategy: str) -> None:
+    grid = {"fast": [3, 5, 12, 20], "slow": [10, 20, 40]}
+    result = pt.sweep(msft, strategy, grid, costs="krx")
+    # fast < slow drops (12, 10), (20, 10) and (20, 20).
+    assert len(result) == 9
+    assert result.skipped == 3
+    _assert_rows_match_backtests(msft, result, costs="krx")
+
+
+def test_generic_path_equals_full_backtests(msft: pd.DataFrame) -> None:
+    grid = {"period": [7, 14], "lower": [20, 30], "upper": [70]}
+    result = pt.sweep(msft, "rsi_reversion", grid, costs="us")
+    assert len(result) == 4
+    _assert_rows_match_backtests(msft, result, costs="us")
+
+
+def test_sweep_with_stops_equals_full_backtests(msft: pd.DataFrame) -> None:
+    settings = pt.SimulationSettings(stops=pt.Stops(stop_loss=0.04, trailing_stop=0.1))
+    result = pt.sweep(msft, "sma_cross", {"fast": [5, 10], "slow": [30]}, settings=settings)
+    _assert_rows_match_backtests(msft, result, settings=settings)
+
+
+def test_best_and_frame(msft: pd.DataFrame) -> None:
+    result = pt.sweep(msft, "sma_cross", {"fast": [5, 10, 15], "slow": [30, 50]})
+    best = result.best("total_return")
+    assert best["metrics"]["total_return"] == max(result.column("total_return"))
+    frame = result.to_frame()
+    assert list(frame.columns) == ["fast", "slow", *SWEEP_METRICS]
+    assert len(frame) == 6
+
+
+def test_unknown_grid_parameter_is_rejected(msft: pd.DataFrame) -> None:
+    with pytest.raises(ParameterError) as info:
+        pt.sweep(msft, "sma_cross", {"fastest": [1]})
+    assert info.value.field == "fastest"
+
+
+def test_grid_without_valid_combination_is_rejected(msft: pd.DataFrame) -> None:
+    with pytest.raises(ParameterError, match="no valid"):
+        pt.sweep(msft, "sma_cross", {"fast": [50], "slow": [20]})
