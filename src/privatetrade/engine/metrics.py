@@ -1,8 +1,8 @@
 """Performance metrics of a backtest, computed from its arrays.
 
-Everything here is plain numpy (no pandas, no numba): one vectorized pass per
-quantity, so a million bars take a few milliseconds and a few thousand bars a
-small fraction of one. Undefined values (a Sharpe ratio without volatility, a
+Everything here is plain numpy (no pandas, no numba, no BLAS): a few vectorized
+passes over the bars, about 10 ms for a million bars and 0.1 ms for ten years of
+daily bars. Undefined values (a Sharpe ratio without volatility, a
 win rate without trades) are ``None``, never NaN or infinity, so a
 :class:`Metrics` always serializes to valid JSON.
 
@@ -67,8 +67,10 @@ class Metrics:
 
     Period returns are ``r_t = equity_t / equity_{t-1} - 1`` with
     ``equity_{-1} = initial_cash``; ``rf_p = (1 + risk_free_rate)^(1/ppy) - 1``
-    is the risk-free rate per period and ``ppy`` the periods per year. Return-based
-    values are ``None`` once equity has fallen to zero or below.
+    is the risk-free rate per period and ``ppy`` the periods per year. A ratio is
+    ``None`` when its per-period denominator (standard deviation, downside
+    deviation) is at most 1e-12, and return-based values are ``None`` once equity
+    has fallen to zero or below.
 
     Attributes:
         total_return: ``final_equity / initial_cash - 1``.
@@ -169,6 +171,11 @@ def _ratio(numerator: float, denominator: float, tol: float = 0.0) -> float | No
     return _finite(numerator / denominator)
 
 
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """Return the dot product without BLAS, whose threads stall on a busy machine."""
+    return float(np.einsum("i,i->", a, b))
+
+
 def _float_array(values: npt.ArrayLike, n: int, name: str) -> FloatArray:
     array = np.asarray(values, dtype=np.float64)
     if array.shape != (n,):
@@ -191,7 +198,8 @@ def _records(values: RecordArray, dtype: np.dtype[np.void], name: str) -> Record
 def _drawdown_ratio(equity: FloatArray, initial_cash: float) -> FloatArray:
     """Return ``equity / running peak`` (the drawdown plus one), computed in place."""
     ratio = np.maximum.accumulate(equity)
-    np.maximum(ratio, initial_cash, out=ratio)
+    # The running maximum is sorted: only a prefix can lie below the initial cash.
+    ratio[: int(np.searchsorted(ratio, initial_cash))] = initial_cash
     np.divide(equity, ratio, out=ratio)
     return ratio
 
@@ -300,7 +308,7 @@ def _trade_stats(trades: RecordArray) -> _TradeStats:
         win_rate=n_wins / count,
         profit_factor=_ratio(float(pnl[wins].sum()), gross_loss) if n_losses else None,
         expectancy=_finite(pnl.sum() / count),
-        average_win=_finite(pnl[wins].sum() / n_wins) if n_wins else None,
+        average_win=_finite(returns[wins].sum() / n_wins) if n_wins else None,
         average_loss=_finite(returns[losses].sum() / n_losses) if n_losses else None,
         best_trade=_finite(returns.max()),
         worst_trade=_finite(returns.min()),
@@ -340,12 +348,12 @@ def _benchmark_stats(
         if m >= 2:
             mean_r, mean_b = float(r.sum()) / m, float(rb.sum()) / m
             dr, db = r - mean_r, rb - mean_b
-            var_b = float(np.dot(db, db)) / (m - 1)
-            beta = _ratio(float(np.dot(dr, db)) / (m - 1), var_b, _ZERO_TOL**2)
+            var_b = _dot(db, db) / (m - 1)
+            beta = _ratio(_dot(dr, db) / (m - 1), var_b, _ZERO_TOL**2)
             if beta is not None:
                 alpha = _finite(((mean_r - rf_p) - beta * (mean_b - rf_p)) * ppy)
             dr -= db
-            te_p = math.sqrt(float(np.dot(dr, dr)) / (m - 1))
+            te_p = math.sqrt(_dot(dr, dr) / (m - 1))
             info = _ratio((mean_r - mean_b) * math.sqrt(ppy), te_p, _ZERO_TOL)
             te = _finite(te_p * math.sqrt(ppy))
     return _BenchmarkStats(alpha, beta, info, te, total, bars)
@@ -440,11 +448,11 @@ def compute_metrics(
         downside = np.minimum(returns, rf_p)
         if rf_p != 0.0:
             downside -= rf_p
-        downside_dev = math.sqrt(float(np.dot(downside, downside)) / n)
+        downside_dev = math.sqrt(_dot(downside, downside) / n)
         sortino = _ratio(mean_excess * sqrt_ppy, downside_dev, _ZERO_TOL)
         if n >= 2:
-            deviations = returns - mean_return
-            std = math.sqrt(float(np.dot(deviations, deviations)) / (n - 1))
+            deviations = np.subtract(returns, mean_return, out=downside)
+            std = math.sqrt(_dot(deviations, deviations) / (n - 1))
             volatility = _finite(std * sqrt_ppy)
             sharpe = _ratio(mean_excess * sqrt_ppy, std, _ZERO_TOL)
 
@@ -479,7 +487,7 @@ def compute_metrics(
         max_consecutive_wins=trade.max_consecutive_wins,
         max_consecutive_losses=trade.max_consecutive_losses,
         trade_count=int(trades.shape[0]),
-        exposure=int(np.count_nonzero(position)) / n,
+        exposure=int(np.count_nonzero(position != 0.0)) / n,
         turnover=_ratio(traded_value, equity_sum / n) if equity_sum > 0 else None,
         total_commission=float(fills["commission"].sum()),
         total_tax=float(fills["tax"].sum()),
@@ -502,7 +510,7 @@ def period_returns(
     equity: FloatArray,
     initial_cash: float,
     period: Literal["month", "year"],
-) -> list[tuple[str, float | None]]:
+) -> list[tuple[str, float]]:
     """Return the equity return of each calendar month or year that has bars.
 
     The return of a period is its last equity over the last equity of the
@@ -515,8 +523,9 @@ def period_returns(
         period: ``"month"`` (labels like ``"2024-01"``) or ``"year"`` (``"2024"``).
 
     Returns:
-        ``(label, return)`` pairs, oldest first; the return is ``None`` when the
-        previous period ended with equity at or below zero.
+        ``(label, return)`` pairs, oldest first. Like periods without bars, periods
+        whose return is undefined (the previous period ended with equity at or
+        below zero) are left out, so every value is finite.
 
     Raises:
         InputError: If the arrays differ in length or ``period`` is unknown.
@@ -550,8 +559,9 @@ def period_returns(
         changes = ends / starts - 1.0
     labels = np.datetime_as_string(keys).tolist()
     return [
-        (label, float(change) if start > 0 and math.isfinite(change) else None)
+        (label, change)
         for label, start, change in zip(labels, starts.tolist(), changes.tolist(), strict=True)
+        if start > 0 and math.isfinite(change)
     ]
 
 

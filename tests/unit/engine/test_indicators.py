@@ -277,15 +277,19 @@ def test_rolling_std_accurate_at_high_price_level() -> None:
     assert_same(rolling_std_nb(values, 20, 0), std_ref(values.tolist(), 20, 0), rtol=1e-9)
 
 
-@given(st.lists(st.one_of(prices, st.just(NAN)), max_size=80), st.integers(2, 15))
-@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(prices, st.sampled_from([NAN, 1e7, 0.01, 0.02])), max_size=80),
+    st.integers(2, 15),
+)
+@settings(max_examples=300, deadline=None)
 def test_rolling_std_matches_two_pass_reference(values: list[float], n: int) -> None:
+    # Level jumps (1e7 next to 0.01) must not leave cancellation errors behind.
     out = rolling_std_nb(arr(values), n, 0)
     expected = std_ref(values, n, 0)
     np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
-    mask = ~np.isnan(expected)
-    scale = max((abs(v) for v in values if not math.isnan(v)), default=1.0)
-    np.testing.assert_allclose(out[mask], expected[mask], rtol=1e-7, atol=1e-7 * scale)
+    for t in np.flatnonzero(~np.isnan(expected)):
+        window_scale = max(abs(v) for v in values[t - n + 1 : t + 1])
+        assert abs(out[t] - expected[t]) <= 1e-9 * expected[t] + 1e-12 * window_scale
 
 
 def test_rolling_std_rejects_window_not_above_ddof() -> None:
@@ -433,7 +437,7 @@ def test_sma_cross_on_a_million_bars_is_fast_and_linear() -> None:
     def pipeline() -> object:
         return crossed_above_nb(sma_nb(close, 10), sma_nb(close, 30))
 
-    assert _best_time(pipeline) < 0.030  # ~5 ms on a laptop; O(n * window) would be ~10x
+    assert _best_time(pipeline) < 0.050  # ~6 ms on a 2-core VM when idle
     short = _best_time(lambda: sma_nb(close, 10))
     long = _best_time(lambda: sma_nb(close, 500))
     assert long < 3 * short

@@ -31,6 +31,7 @@ from privatetrade.errors import InputError
 
 NS_PER_DAY = 86_400 * 10**9
 REL, ABS = 1e-7, 1e-10
+ZERO = 1e-12  # a per-period standard deviation at or below this counts as zero
 
 
 # --------------------------------------------------------------------------- builders
@@ -99,11 +100,11 @@ def ref_drawdowns(equity: list[float], initial: float) -> dict[str, Any]:
                 current = None
             peak, peak_bar = value, i
         else:
-            depth = value / peak - 1
+            ratio = value / peak  # compared before subtracting 1, which can erase ties
             if current is None:
-                current = {"start": peak_bar, "end": i, "depth": depth, "recovery": None}
-            elif depth < current["depth"]:
-                current["end"], current["depth"] = i, depth
+                current = {"start": peak_bar, "end": i, "ratio": ratio, "recovery": None}
+            elif ratio < current["ratio"]:
+                current["end"], current["ratio"] = i, ratio
     if current is not None:
         episodes.append(current)
     last = len(equity) - 1
@@ -118,9 +119,9 @@ def ref_drawdowns(equity: list[float], initial: float) -> dict[str, Any]:
             "max_drawdown_duration_bars": 0,
             "longest_drawdown_bars": 0,
         }
-    deepest = min(episodes, key=lambda ep: ep["depth"])  # first of equal depths
+    deepest = min(episodes, key=lambda ep: ep["ratio"])  # first of equal depths
     return {
-        "max_drawdown": deepest["depth"],
+        "max_drawdown": deepest["ratio"] - 1,
         "max_drawdown_start": deepest["start"],
         "max_drawdown_end": deepest["end"],
         "max_drawdown_recovery": deepest["recovery"],
@@ -172,12 +173,13 @@ def ref_benchmark(r: list[float], bench: list[float], rf_p: float, ppy: float) -
         "tracking_error": None,
     }
     if len(frame) >= 2:
-        beta = frame["r"].cov(frame["rb"]) / frame["rb"].var()
         active = frame["r"] - frame["rb"]
-        out["beta"] = beta
-        out["alpha"] = ((frame["r"] - rf_p).mean() - beta * (frame["rb"] - rf_p).mean()) * ppy
+        if frame["rb"].var() > ZERO**2:
+            beta = frame["r"].cov(frame["rb"]) / frame["rb"].var()
+            out["beta"] = beta
+            out["alpha"] = ((frame["r"] - rf_p).mean() - beta * (frame["rb"] - rf_p).mean()) * ppy
         out["tracking_error"] = active.std() * math.sqrt(ppy)
-        if active.std() > 1e-12:
+        if active.std() > ZERO:
             out["information_ratio"] = active.mean() / active.std() * math.sqrt(ppy)
     return out
 
@@ -217,8 +219,10 @@ def reference_metrics(
         "total_return": final / initial - 1,
         "cagr": cagr,
         "volatility": std * math.sqrt(ppy) if std is not None else None,
-        "sharpe": statistics.fmean(excess) / std * math.sqrt(ppy) if std else None,
-        "sortino": statistics.fmean(excess) / downside * math.sqrt(ppy) if downside else None,
+        "sharpe": statistics.fmean(excess) / std * math.sqrt(ppy) if std and std > ZERO else None,
+        "sortino": statistics.fmean(excess) / downside * math.sqrt(ppy)
+        if downside > ZERO
+        else None,
         "calmar": cagr / abs(dd["max_drawdown"])
         if cagr is not None and dd["max_drawdown"]
         else None,
@@ -242,7 +246,8 @@ def reference_metrics(
     }
     if bench is not None:
         out.update(ref_benchmark(r, bench, rf_p, ppy))
-    return out
+    # Undefined (overflowing, 0/0) values are reported as None.
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
 
 
 def assert_matches(metrics: Metrics, expected: dict[str, Any]) -> None:
@@ -690,6 +695,16 @@ def test_monthly_and_yearly_returns_across_year_boundary() -> None:
     assert [value for _, value in yearly] == pytest.approx([0.2, 81 / 120 - 1])
 
 
+def test_period_returns_with_several_bars_per_day() -> None:
+    times = np.array(
+        ["2024-01-31T10:00", "2024-01-31T15:00", "2024-02-01T10:00", "2024-02-01T15:00"],
+        dtype="datetime64[ns]",
+    ).view(np.int64)
+    result = period_returns(times, np.array([101.0, 102.0, 103.0, 104.0]), 100.0, "month")
+    assert [label for label, _ in result] == ["2024-01", "2024-02"]
+    assert [value for _, value in result] == pytest.approx([0.02, 104 / 102 - 1])
+
+
 def test_period_returns_use_local_wall_clock_dates() -> None:
     # 2023-12-31 23:30 local is still December even though UTC+9 would be January.
     times = np.array(["2023-12-31T23:30", "2024-01-01T00:30"], dtype="datetime64[ns]")
@@ -714,10 +729,10 @@ def test_period_returns_match_pandas_resample(
     assert [value for _, value in got] == pytest.approx(list(expected), rel=1e-12)
 
 
-def test_period_returns_after_wipe_out_are_none() -> None:
+def test_period_returns_after_wipe_out_are_left_out() -> None:
     times = np.array(["2024-01-31", "2024-02-29", "2024-03-29"], dtype="datetime64[ns]")
     result = period_returns(times.view(np.int64), np.array([0.0, 10.0, 20.0]), 100.0, "month")
-    assert result == [("2024-01", -1.0), ("2024-02", None), ("2024-03", 1.0)]
+    assert result == [("2024-01", -1.0), ("2024-03", 1.0)]
 
 
 def test_period_returns_edge_inputs() -> None:
@@ -821,8 +836,8 @@ def test_returns_compound_to_total_return(
         period_returns(times, values, initial, "month"),
         period_returns(times, values, initial, "year"),
     ):
-        compounded = math.prod(1 + v for _, v in returns if v is not None)
-        assert all(v is not None for _, v in returns)
+        compounded = math.prod(1 + v for _, v in returns)
+        assert all(type(v) is float for _, v in returns)
         assert compounded == pytest.approx(1 + m.total_return, rel=1e-9)
     assert m.total_return == pytest.approx(equity[-1] / initial - 1)
 

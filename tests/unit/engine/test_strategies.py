@@ -41,12 +41,16 @@ def make_bars(
     close: Sequence[float],
     high: Sequence[float] | None = None,
     low: Sequence[float] | None = None,
+    open_: Sequence[float] | None = None,
 ) -> Bars:
+    """Bars from closes; open, high and low default to the close."""
     c = np.asarray(close, dtype=np.float64)
-    h = c.copy() if high is None else np.asarray(high, dtype=np.float64)
-    lo = c.copy() if low is None else np.asarray(low, dtype=np.float64)
+
+    def column(values: Sequence[float] | None) -> npt.NDArray[np.float64]:
+        return c.copy() if values is None else np.asarray(values, dtype=np.float64)
+
     time = np.arange(len(c), dtype=np.int64) * 86_400 * 10**9
-    return Bars(time, c.copy(), h, lo, c, np.full(len(c), 1_000.0))
+    return Bars(time, column(open_), column(high), column(low), c, np.full(len(c), 1_000.0))
 
 
 def bools(*values: bool) -> npt.NDArray[np.bool_]:
@@ -149,9 +153,7 @@ def test_donchian_breakout_hand_case_excludes_current_bar() -> None:
     close = [5, 6, 7, 6, 4, 8]
     high = [c + 0.5 for c in close]  # bar 2's own high (7.5) is above its close
     low = [c - 0.5 for c in close]
-    signals = run(
-        b.DonchianBreakout, make_bars(close, high, low), entry_period=2, exit_period=2
-    )
+    signals = run(b.DonchianBreakout, make_bars(close, high, low), entry_period=2, exit_period=2)
     # upper (previous 2 highs) = [nan, nan, 6.5, 7.5, 7.5, 6.5]
     # lower (previous 2 lows)  = [nan, nan, 4.5, 5.5, 5.5, 3.5]
     assert_signals(signals, [F, F, T, F, F, T], [F, F, F, F, T, F])
@@ -159,9 +161,7 @@ def test_donchian_breakout_hand_case_excludes_current_bar() -> None:
 
 def test_momentum_hand_case() -> None:
     # lookback 2: ret = [nan, nan, 0.2, 0, -1/12, 0.21]
-    signals = run(
-        b.Momentum, make_bars([10, 10, 12, 10, 11, 12.1]), lookback=2, threshold=0.1
-    )
+    signals = run(b.Momentum, make_bars([10, 10, 12, 10, 11, 12.1]), lookback=2, threshold=0.1)
     assert_signals(signals, [F, F, T, F, F, T], [F, F, F, T, T, F])
 
 
@@ -170,13 +170,19 @@ def test_momentum_zero_return_is_an_exit_at_zero_threshold() -> None:
     assert_signals(signals, [F, F, F, T], [F, F, T, F])
 
 
-def test_volatility_breakout_offsets_and_daily_exit() -> None:
-    bars = make_bars([9, 11.5, 10], high=[10, 12, 11], low=[8, 11, 10])
+def test_volatility_breakout_arms_a_stop_and_an_exit_every_bar() -> None:
+    # k = 0.5; offsets = 0.5 * (high - low) = [1.5, 1.0, 1.0, 0.5, 0.3]
+    bars = make_bars(
+        close=[11, 11, 12, 12, 12.5],
+        open_=[10, 10, 11, 12, 12],
+        high=[12, 11.5, 12.5, 12.5, 12.6],
+        low=[9, 9.5, 10.5, 11.5, 12],
+    )
     signals = run(b.VolatilityBreakout, bars, k=0.5)
-    assert_signals(signals, [T, T, T], [T, T, T])
     assert signals.entry_offset is not None
     assert signals.entry_offset.dtype == np.float64
-    np.testing.assert_array_equal(signals.entry_offset, [1.0, 0.5, 0.5])
+    np.testing.assert_allclose(signals.entry_offset, [1.5, 1.0, 1.0, 0.5, 0.3])
+    assert_signals(signals, [T] * 5, [T] * 5)
 
 
 # ----------------------------------------------------------------------- every built-in
@@ -320,7 +326,28 @@ def test_check_causal_names_the_first_changed_bar() -> None:
         check_causal(strategy, bars, cut_points=[5, 8])
 
 
-@pytest.mark.parametrize("strategy", [PeekNextClose, AboveWholeSeriesMean])
+class AboveLastClose(Strategy[StrategyParams]):
+    """Compares every bar with the last close of the series."""
+
+    name = "above_last"
+    title = "Above last"
+    description = "close > close[-1]."
+    Params = StrategyParams
+
+    def signals(self, bars: Bars) -> Signals:
+        above = bars.close > bars.close[-1] if len(bars) else np.zeros(0, bool)
+        return Signals(above, np.zeros(len(bars), dtype=bool))
+
+
+def test_check_causal_reports_the_earliest_bar_over_all_prefixes() -> None:
+    # Full series: last close 0, every earlier bar is above it.
+    # Prefix of 3 bars: last close 1, bar 2 changes. Prefix of 5: last 4, bar 0 changes.
+    bars = make_bars([3, 9, 1, 9, 4, 0])
+    with pytest.raises(StrategyError, match=r"entries at bar 0 changed when the bars after bar 4"):
+        check_causal(AboveLastClose(StrategyParams()), bars, cut_points=[3, 5])
+
+
+@pytest.mark.parametrize("strategy", [PeekNextClose, AboveWholeSeriesMean, AboveLastClose])
 def test_check_causal_rejects_look_ahead_on_default_bars(strategy: type[Strategy[Any]]) -> None:
     with pytest.raises(StrategyError, match="looks ahead"):
         check_causal(strategy(StrategyParams()))
@@ -350,7 +377,7 @@ def test_check_causal_reports_a_strategy_that_fails_on_short_input() -> None:
 
 def test_register_with_verify_rejects_look_ahead() -> None:
     registry = StrategyRegistry()
-    with pytest.raises(StrategyError, match="peek_next_close.*looks ahead"):
+    with pytest.raises(StrategyError, match=r"peek_next_close.*looks ahead"):
         registry.register(PeekNextClose)
     assert "peek_next_close" not in registry
     registry.register(PeekNextClose, verify=False)
@@ -505,7 +532,12 @@ def test_params_are_frozen_and_hashable() -> None:
         ),
         ("sma_cross", {"fast": 0}, "fast", "parameter 'fast' must be >= 1 (got 0)"),
         ("sma_cross", {"slow": 5000}, "slow", "parameter 'slow' must be <= 1000 (got 5000)"),
-        ("sma_cross", {"fats": 3}, "fats", "unknown parameter 'fats' (known parameters: fast, slow)"),
+        (
+            "sma_cross",
+            {"fats": 3},
+            "fats",
+            "unknown parameter 'fats' (known parameters: fast, slow)",
+        ),
         ("sma_cross", {"fast": "ten"}, "fast", "parameter 'fast': input should be a valid integer"),
         ("sma_cross", {"fast": 2.5}, "fast", "fractional part (got 2.5)"),
         ("sma_cross", {"fast": True}, "fast", "not true/false"),
@@ -702,8 +734,5 @@ def test_broken_entry_point_is_reported(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_strategies_do_not_import_pandas() -> None:
-    code = (
-        "import sys, privatetrade.engine.strategies.registry;"
-        "sys.exit('pandas' in sys.modules)"
-    )
+    code = "import sys, privatetrade.engine.strategies.registry;sys.exit('pandas' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

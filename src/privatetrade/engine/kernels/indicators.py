@@ -67,6 +67,13 @@ def _two_sum(a: float, b: float) -> tuple[float, float]:
 
 
 @_njit
+def _compensated_add(total: float, error: float, value: float) -> tuple[float, float]:
+    """Branch-free compensated ``total + value`` (TwoSum, errors accumulated apart)."""
+    total, rounding = _two_sum(total, value)
+    return total, error + rounding
+
+
+@_njit
 def sma_nb(values: FloatArray, window: int) -> FloatArray:
     """Return the simple moving average over the last ``window`` values.
 
@@ -228,9 +235,11 @@ def _rsi_value(gain: float, loss: float) -> float:
 def rolling_std_nb(values: FloatArray, window: int, ddof: int) -> FloatArray:
     """Return the rolling standard deviation over the last ``window`` values.
 
-    Sums run over deviations from a reference value that is reset, and the sums
-    recomputed, every ``window`` bars; this keeps the result exact to ~1e-12
-    relative at any price level while staying O(n).
+    Compensated sums of deviations (and squared deviations) from a reference value
+    slide with the window; every ``window`` bars the reference moves to the
+    current value and the sums are recomputed. This stays O(n) and agrees with a
+    two-pass ``np.std`` of each window to ~1e-12 relative, also at high price
+    levels and after a jump in level.
 
     Args:
         values: Input series.
@@ -245,33 +254,33 @@ def rolling_std_nb(values: FloatArray, window: int, ddof: int) -> FloatArray:
         raise ValueError("window must be >= 1 and greater than ddof")
     n = values.shape[0]
     out = np.full(n, np.nan)
-    reference = 0.0
-    sum1 = 0.0
-    sum2 = 0.0
-    nans = 0
-    countdown = 0
+    sum1 = error1 = sum2 = error2 = reference = 0.0
+    nans = countdown = 0
     for t in range(n):
         if countdown == 0:
             countdown = window
             if not np.isnan(values[t]):
                 reference = values[t]
-            sum1, sum2, nans = _deviation_sums(values, max(0, t - window + 1), t, reference)
-        else:
-            old = values[t - window] if t >= window else 0.0
+            sum1, error1, sum2, error2, nans = _deviation_sums(
+                values, max(0, t - window + 1), t, reference
+            )
+        elif t >= window:
+            old = values[t - window] - reference
             if np.isnan(old):
                 nans -= 1
-            elif t >= window:
-                sum1 -= old - reference
-                sum2 -= (old - reference) ** 2
+            else:
+                sum1, error1 = _compensated_add(sum1, error1, -old)
+                sum2, error2 = _compensated_add(sum2, error2, -old * old)
         countdown -= 1
-        new = values[t]
+        new = values[t] - reference
         if np.isnan(new):
             nans += 1
         else:
-            sum1 += new - reference
-            sum2 += (new - reference) ** 2
+            sum1, error1 = _compensated_add(sum1, error1, new)
+            sum2, error2 = _compensated_add(sum2, error2, new * new)
         if t >= window - 1 and nans == 0:
-            variance = (sum2 - sum1 * sum1 / window) / (window - ddof)
+            total = sum1 + error1
+            variance = (sum2 + error2 - total * total / window) / (window - ddof)
             out[t] = np.sqrt(max(variance, 0.0))
     return out
 
@@ -279,18 +288,18 @@ def rolling_std_nb(values: FloatArray, window: int, ddof: int) -> FloatArray:
 @_njit
 def _deviation_sums(
     values: FloatArray, start: int, stop: int, reference: float
-) -> tuple[float, float, int]:
-    """Return the sums of deviations and squared deviations of ``values[start:stop]``."""
-    sum1 = 0.0
-    sum2 = 0.0
+) -> tuple[float, float, float, float, int]:
+    """Return compensated sums (and errors) of deviations and squares, and the NaN count."""
+    sum1 = error1 = sum2 = error2 = 0.0
     nans = 0
     for i in range(start, stop):
-        if np.isnan(values[i]):
+        deviation = values[i] - reference
+        if np.isnan(deviation):
             nans += 1
         else:
-            sum1 += values[i] - reference
-            sum2 += (values[i] - reference) ** 2
-    return sum1, sum2, nans
+            sum1, error1 = _compensated_add(sum1, error1, deviation)
+            sum2, error2 = _compensated_add(sum2, error2, deviation * deviation)
+    return sum1, error1, sum2, error2, nans
 
 
 @_njit

@@ -190,6 +190,10 @@ def _close_position_nb(state, fills, trades, t, price, base, reason, cfg, tax_ra
     value = quantity * price
     commission = _commission_nb(value, quantity, side, cfg)
     tax = value * tax_rate[t] if side == _SELL else 0.0
+    if side == _SELL:
+        # A sale never costs more than it brings in (a minimum commission on a
+        # nearly worthless position is capped at the proceeds).
+        commission = min(commission, value - tax)
     state.cash += direction * value - commission - tax
     state.position = 0.0
     _record_fill_nb(
@@ -297,30 +301,35 @@ def _check_stops_nb(state, fills, trades, t, open_, high, low, cfg, costs):  # t
 
 
 @njit(cache=True)
-def decide_nb(position, pending_exit, pending_entry, entry, exit_, short_entry, short_exit):  # type: ignore[no-untyped-def]
+def decide_nb(  # type: ignore[no-untyped-def]
+    position, pending_exit, pending_entry, entry, exit_, short_entry, short_exit, stop_entry
+):
     """Return ``(pending_exit, pending_entry)`` after the signals of one bar.
 
-    ``short_entry``/``short_exit`` must already be False when shorting is off. An
-    entry and an exit signalled together cancel out. A pending entry that an exit
-    signal contradicts before it filled is dropped.
+    Signals are read against the position at the close: a long position looks at
+    ``exit_`` (and at ``short_entry`` to reverse), a short one at ``short_exit``
+    (and ``entry``), a flat one at the entries. So "exit" on a flat book and
+    "entry" on a long one mean nothing, and a strategy may raise both every bar.
+    A long and a short entry together on a flat book cancel out; an entry opposite
+    to a signal that closes it is a reversal (exit first, then entry). A pending
+    entry that has not filled yet is dropped by an exit signal of its side.
+    ``short_entry``/``short_exit`` must already be False when shorting is off.
     """
-    long_entry = entry and not exit_
-    short_entry = short_entry and not short_exit
-    if long_entry and short_entry:
-        return pending_exit, pending_entry
     if position > 0.0:
         if exit_ or short_entry:
             pending_exit = True
-        if short_entry:
+        if short_entry and not short_exit:
             pending_entry = _SHORT
-    elif position < 0.0:
-        if short_exit or long_entry:
-            pending_exit = True
-        if long_entry:
+        elif exit_ and entry and stop_entry:
             pending_entry = _LONG
-    elif long_entry:
+    elif position < 0.0:
+        if short_exit or entry:
+            pending_exit = True
+        if entry and not exit_:
+            pending_entry = _LONG
+    elif entry and not short_entry:
         pending_entry = _LONG
-    elif short_entry:
+    elif short_entry and not entry:
         pending_entry = _SHORT
     elif (pending_entry == _LONG and exit_) or (pending_entry == _SHORT and short_exit):
         pending_entry = 0
@@ -405,6 +414,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
             exits[t],
             allow_short and short_entries[t],
             allow_short and short_exits[t],
+            not np.isnan(entry_offset[t]),
         )
         if state.pending_entry != was_entry:
             state.pending_offset = entry_offset[t] if state.pending_entry == _LONG else np.nan

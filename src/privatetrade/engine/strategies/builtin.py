@@ -14,7 +14,7 @@ name                        rule
 ``bollinger_reversion``     enter while close < lower band, exit while close > middle
 ``donchian_breakout``       enter above the previous N-bar high, exit below the M-bar low
 ``momentum``                enter while the N-bar return > threshold, exit when <=
-``volatility_breakout``     buy stop at next open + k * today's range, sell next open
+``volatility_breakout``     buy stop at next open + k * today's range, sell the open after
 ==========================  ==========================================================
 
 Cross strategies (``sma_cross``, ``ema_cross``, ``macd_cross``) also emit the
@@ -23,7 +23,6 @@ when shorting is allowed. Level rules (RSI, Bollinger, momentum) repeat their
 entry on every qualifying bar; the engine enters only when flat.
 
 Example:
-    >>> import numpy as np
     >>> from privatetrade.engine.strategies.registry import synthetic_bars
     >>> strategy = SmaCross(SmaCrossParams(fast=5, slow=20))
     >>> signals = strategy.signals(synthetic_bars(100))
@@ -113,10 +112,6 @@ def _cross_signals(fast: FloatArray, slow: FloatArray) -> Signals:
     up = crossed_above_nb(fast, slow)
     down = crossed_below_nb(fast, slow)
     return Signals(entries=up, exits=down, short_entries=down.copy(), short_exits=up.copy())
-
-
-def _all(count: int) -> BoolArray:
-    return np.ones(count, dtype=np.bool_)
 
 
 # --------------------------------------------------------------------------- buy and hold
@@ -486,10 +481,10 @@ class VolatilityBreakoutParams(StrategyParams):
 class VolatilityBreakout(Strategy[VolatilityBreakoutParams]):
     """Larry Williams' volatility breakout, one day at a time.
 
-    Every bar ``t`` issues an entry whose ``entry_offset[t] = k * (high[t] - low[t])``:
-    the engine places a buy stop at bar ``t+1``'s open plus the offset, valid for
-    that bar only. ``exits`` is on for every bar, so a position bought intrabar at
-    ``t+1`` is sold at the open of ``t+2``.
+    Every bar ``t`` arms a buy stop for bar ``t+1`` at its open plus
+    ``k * (high[t] - low[t])`` (``entry_offset``, valid that bar only) and asks to
+    exit any position at the next open. So a breakout bought intrabar at ``t+1`` is
+    sold at the open of ``t+2``, where the next stop is armed again after the exit.
     """
 
     name = "volatility_breakout"
@@ -501,10 +496,11 @@ class VolatilityBreakout(Strategy[VolatilityBreakoutParams]):
     Params = VolatilityBreakoutParams
 
     def signals(self, bars: Bars) -> Signals:
-        """Return an entry with a range offset and an exit on every bar."""
-        count = len(bars)
-        offset = self.params.k * (_as_float(bars.high) - _as_float(bars.low))
-        return Signals(_all(count), _all(count), entry_offset=offset)
+        """Return a stop entry and an exit on every bar."""
+        high, low = _as_float(bars.high), _as_float(bars.low)
+        offset = self.params.k * (high - low)
+        always = np.ones(len(bars), dtype=np.bool_)
+        return Signals(always, always.copy(), entry_offset=offset)
 
 
 BUILTIN_STRATEGIES: tuple[type[Strategy[Any]], ...] = (

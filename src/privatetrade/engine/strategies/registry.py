@@ -181,7 +181,9 @@ class StrategyRegistry:
         if isinstance(strategy, str):
             cls = self.get(strategy)
         else:
-            _check_strategy_class(strategy)
+            name = getattr(strategy, "name", None)
+            if not (isinstance(name, str) and self._classes.get(name) is strategy):
+                _check_strategy_class(strategy)
             cls = strategy
         return cls(parse_params(cls, params))
 
