@@ -89,8 +89,10 @@ def bench_sweep(target_rate: float) -> None:
 
 
 def main() -> None:
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, privatetrade {pt.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, privatetrade {pt.__version__}"
+    )
     bench_single(2_500, 300, 0.001, "zero")
     bench_single(2_500, 300, 0.001, "krx")
     bench_single(1_000_000, 15, 0.050, "zero", step_ns=MINUTE_NS, volatility=0.001)

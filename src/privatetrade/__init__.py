@@ -29,11 +29,11 @@ if TYPE_CHECKING:
     from privatetrade.engine.sweep import SweepResult, sweep
 
 __all__ = [
+    "ENGINE_VERSION",
     "BacktestResult",
     "Bars",
     "CostModel",
     "DataInfo",
-    "ENGINE_VERSION",
     "Signals",
     "SimulationSettings",
     "Sizing",

@@ -100,7 +100,7 @@ def _slice(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFr
         upper = None if end is None else pd.Timestamp(end)
     except ValueError as exc:
         raise InputError(f"bad date: {exc}", field="start/end") from exc
-    tz = frame.index.tz
+    tz = pd.DatetimeIndex(frame.index).tz
     if lower is not None:
         frame = frame[frame.index >= (lower.tz_localize(tz) if lower.tzinfo is None else lower)]
     if upper is not None:

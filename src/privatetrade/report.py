@@ -79,7 +79,9 @@ def _print_trades(out: Console, result: BacktestResult) -> None:
         return
     table = Table(title=f"Last {min(len(trades), _LAST_TRADES)} of {len(trades)} trades")
     for column in ("entry", "exit", "qty", "entry px", "exit px", "net P&L", "return", "reason"):
-        table.add_column(column, justify="left" if column in {"entry", "exit", "reason"} else "right")
+        table.add_column(
+            column, justify="left" if column in {"entry", "exit", "reason"} else "right"
+        )
     for trade in trades[-_LAST_TRADES:]:
         table.add_row(
             trade["entry_time"][:10],

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from privatetrade.engine.records import TICK_TABLE_ROWS, TICK_TABLE_WIDTH
 from privatetrade.errors import ConfigurationError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "krx_sell_tax_rate",
     "krx_tick_size",
     "resolve_costs",
+    "tick_tables",
 ]
 
 CostPreset = Literal["krx", "us", "zero", "custom"]
@@ -70,8 +72,24 @@ _KRX_TAX: dict[str, tuple[tuple[dt.date, float], ...]] = {
 }
 
 # Tick tables as (upper bounds, tick sizes); the last bound is infinite.
-_KRX_TICKS_2023 = ((2_000, 1), (5_000, 5), (20_000, 10), (50_000, 50), (200_000, 100), (500_000, 500), (_INF, 1_000))
-_KOSPI_TICKS_OLD = ((1_000, 1), (5_000, 5), (10_000, 10), (50_000, 50), (100_000, 100), (500_000, 500), (_INF, 1_000))
+_KRX_TICKS_2023 = (
+    (2_000, 1),
+    (5_000, 5),
+    (20_000, 10),
+    (50_000, 50),
+    (200_000, 100),
+    (500_000, 500),
+    (_INF, 1_000),
+)
+_KOSPI_TICKS_OLD = (
+    (1_000, 1),
+    (5_000, 5),
+    (10_000, 10),
+    (50_000, 50),
+    (100_000, 100),
+    (500_000, 500),
+    (_INF, 1_000),
+)
 _KOSDAQ_TICKS_OLD = ((1_000, 1), (5_000, 5), (10_000, 10), (50_000, 50), (_INF, 100))
 _US_TICKS = ((1.0, 0.0001), (_INF, 0.01))
 _NO_TICKS = ((_INF, 0.0),)
@@ -228,9 +246,7 @@ class CostArrays:
     tax_rate: npt.NDArray[np.float64]
     buy_blocked: npt.NDArray[np.bool_]
     sell_blocked: npt.NDArray[np.bool_]
-    tick_regime: npt.NDArray[np.int64]
-    tick_bounds: npt.NDArray[np.float64]
-    tick_sizes: npt.NDArray[np.float64]
+    tick_row: npt.NDArray[np.int64]
 
     def as_tuple(
         self,
@@ -239,27 +255,33 @@ class CostArrays:
         npt.NDArray[np.bool_],
         npt.NDArray[np.bool_],
         npt.NDArray[np.int64],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.float64],
     ]:
         """Return the arrays in the kernel's argument order."""
-        return (
-            self.tax_rate,
-            self.buy_blocked,
-            self.sell_blocked,
-            self.tick_regime,
-            self.tick_bounds,
-            self.tick_sizes,
-        )
+        return (self.tax_rate, self.buy_blocked, self.sell_blocked, self.tick_row)
+
+
+def tick_tables(model: CostModel) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Return the model's tick tables as ``(bounds, sizes)`` arrays of shape (2, 8).
+
+    Row 0 holds the table in force before the market's last tick-size reform (KRX:
+    2023-01-25), row 1 the current one; markets without a reform use row 0 only.
+    """
+    if model.tick_table == "krx":
+        rows = _krx_tick_rows(model.market)
+    elif model.tick_table == "us":
+        rows = (_US_TICKS,)
+    else:
+        rows = (_NO_TICKS,)
+    return _tick_tables(rows)
 
 
 def _tick_tables(
     rows: tuple[tuple[tuple[float, float], ...], ...],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    width = max(len(row) for row in rows)
-    bounds = np.full((len(rows), width), _INF)
-    sizes = np.zeros((len(rows), width))
-    for i, row in enumerate(rows):
+    bounds = np.full((TICK_TABLE_ROWS, TICK_TABLE_WIDTH), _INF)
+    sizes = np.zeros((TICK_TABLE_ROWS, TICK_TABLE_WIDTH))
+    for i in range(TICK_TABLE_ROWS):
+        row = rows[min(i, len(rows) - 1)]
         for j, (bound, size) in enumerate(row):
             bounds[i, j] = bound
             sizes[i, j] = size
@@ -356,17 +378,14 @@ def cost_arrays(
     """
     n = local_time_ns.shape[0]
     if model.tick_table == "none" and model.price_limit is None and not model.sell_tax:
-        return CostArrays(np.zeros(n), *_never(n), np.zeros(n, dtype=np.int64), *_tick_tables((_NO_TICKS,)))
+        return CostArrays(np.zeros(n), *_never(n), np.zeros(n, dtype=np.int64))
     days = _days(local_time_ns)
     tax_rate = _stepwise(
         days, [step.since for step in model.sell_tax], [step.rate for step in model.sell_tax]
     )
     buy_blocked, sell_blocked = _limit_locks(model, days, high, low, close)
     if model.tick_table == "krx":
-        rows = _krx_tick_rows(model.market)
-        regime = (days >= _day_number(_KRX_UNIFIED_TICKS_SINCE)).astype(np.int64)
+        tick_row = (days >= _day_number(_KRX_UNIFIED_TICKS_SINCE)).astype(np.int64)
     else:
-        rows = (_US_TICKS,) if model.tick_table == "us" else (_NO_TICKS,)
-        regime = np.zeros(days.shape[0], dtype=np.int64)
-    bounds, sizes = _tick_tables(rows)
-    return CostArrays(tax_rate, buy_blocked, sell_blocked, regime, bounds, sizes)
+        tick_row = np.zeros(n, dtype=np.int64)
+    return CostArrays(tax_rate, buy_blocked, sell_blocked, tick_row)

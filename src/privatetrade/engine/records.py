@@ -133,7 +133,12 @@ def new_state(initial_cash: float) -> np.ndarray:
     return state
 
 
-# Scalar settings of one simulation, passed to the kernels as a one-element array.
+# Tick tables: up to two dated rows (e.g. KRX before/after 2023-01-25) of upper price
+# bounds and tick sizes; unused cells repeat the last size under an infinite bound.
+TICK_TABLE_ROWS = 2
+TICK_TABLE_WIDTH = 8
+
+# Settings of one simulation, passed to the kernels as a one-element array.
 CONFIG_DTYPE = np.dtype(
     [
         ("fill_timing", np.int8),
@@ -152,6 +157,8 @@ CONFIG_DTYPE = np.dtype(
         ("stop_loss", np.float64),
         ("take_profit", np.float64),
         ("trailing_stop", np.float64),
+        ("tick_bounds", np.float64, (TICK_TABLE_ROWS, TICK_TABLE_WIDTH)),
+        ("tick_sizes", np.float64, (TICK_TABLE_ROWS, TICK_TABLE_WIDTH)),
     ],
     align=True,
 )

@@ -199,7 +199,8 @@ class BacktestResult:
     def buy_and_hold_equity(self) -> list[float]:
         """Return the equity of holding the stock from the first close, frictionless."""
         close = self.prepared.bars.close
-        return (self.settings.initial_cash * close / close[0]).tolist()
+        equity: list[float] = (self.settings.initial_cash * close / close[0]).tolist()
+        return equity
 
     def benchmark_equity(self) -> list[float | None] | None:
         """Return the benchmark scaled to the initial cash (None before its first price)."""
@@ -268,7 +269,9 @@ class BacktestResult:
 
     def trades_csv(self) -> str:
         """Return the trades as CSV text (header row first)."""
-        return _csv(TRADE_COLUMNS, [[row[c] for c in TRADE_COLUMNS] for row in self.trade_records()])
+        return _csv(
+            TRADE_COLUMNS, [[row[c] for c in TRADE_COLUMNS] for row in self.trade_records()]
+        )
 
     def equity_csv(self) -> str:
         """Return the equity series as CSV text (header row first)."""

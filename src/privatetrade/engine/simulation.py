@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from privatetrade.engine.bars import PreparedBars
-from privatetrade.engine.costs import cost_arrays
+from privatetrade.engine.costs import cost_arrays, tick_tables
 from privatetrade.engine.kernels.simulate import simulate_window_nb
 from privatetrade.engine.records import (
     CONFIG_DTYPE,
@@ -76,11 +76,14 @@ def build_config(settings: SimulationSettings) -> npt.NDArray[np.void]:
     row["sell_fee_rate"] = costs.sell_fee_rate
     row["sell_fee_per_share"] = costs.sell_fee_per_share
     row["sell_fee_per_share_max"] = costs.sell_fee_per_share_max
-    row["slippage_mode"] = SlippageMode.TICKS if costs.slippage_unit == "ticks" else SlippageMode.BPS
+    row["slippage_mode"] = (
+        SlippageMode.TICKS if costs.slippage_unit == "ticks" else SlippageMode.BPS
+    )
     row["slippage"] = costs.slippage
     row["stop_loss"] = stops.stop_loss or 0.0
     row["take_profit"] = stops.take_profit or 0.0
     row["trailing_stop"] = stops.trailing_stop or 0.0
+    row["tick_bounds"], row["tick_sizes"] = tick_tables(costs)
     return config
 
 

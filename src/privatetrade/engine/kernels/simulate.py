@@ -45,14 +45,22 @@ _FIXED_SHARES = int(SizingMode.FIXED_SHARES)
 _SLIP_TICKS = int(SlippageMode.TICKS)
 _EPS = 1e-9
 
+# Fields of the per-bar tuple handed to the event functions (scalars only, so a call
+# costs no reference counting): (t, open, high, low, close, tax rate, buy blocked,
+# sell blocked, tick table row).
+_T, _OPEN, _HIGH, _LOW, _CLOSE, _TAX, _BUY_BLOCKED, _SELL_BLOCKED, _ROW = range(9)
+
 
 @njit(cache=True)
-def tick_size_nb(price, bounds, sizes):  # type: ignore[no-untyped-def]
-    """Return the tick size at ``price`` from a table of upper bounds and sizes."""
-    for i in range(bounds.shape[0]):
-        if price < bounds[i]:
-            return sizes[i]
-    return sizes[sizes.shape[0] - 1]
+def tick_size_nb(price, cfg, row):  # type: ignore[no-untyped-def]
+    """Return the tick size at ``price`` from row ``row`` of the config's tick tables."""
+    bounds = cfg.tick_bounds
+    sizes = cfg.tick_sizes
+    width = bounds.shape[1]
+    for i in range(width):
+        if price < bounds[row, i]:
+            return sizes[row, i]
+    return sizes[row, width - 1]
 
 
 @njit(cache=True)
@@ -75,27 +83,24 @@ def round_to_tick_nb(price, tick, up):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _fill_price_nb(base, side, slippage_on, t, high, low, cfg, regime, bounds, sizes):  # type: ignore[no-untyped-def]
-    """Return the fill price of an order at ``base`` (slippage, tick grid, bar range)."""
-    row = regime[t]
+def _fill_price_nb(base, side, bar, cfg):  # type: ignore[no-untyped-def]
+    """Return the fill price of a market order at ``base``: slippage, tick grid, bar range."""
+    row = bar[_ROW]
     price = base
-    if slippage_on and cfg.slippage > 0.0:
+    if cfg.slippage > 0.0:
         if cfg.slippage_mode == _SLIP_TICKS:
-            price = base + side * cfg.slippage * tick_size_nb(base, bounds[row], sizes[row])
+            price = base + side * cfg.slippage * tick_size_nb(base, cfg, row)
         else:
             price = base * (1.0 + side * cfg.slippage * 1e-4)
-    tick = tick_size_nb(price, bounds[row], sizes[row])
-    price = round_to_tick_nb(price, tick, side == _BUY)
-    return min(max(price, low[t]), high[t])
+    price = round_to_tick_nb(price, tick_size_nb(price, cfg, row), side == _BUY)
+    return min(max(price, bar[_LOW]), bar[_HIGH])
 
 
 @njit(cache=True)
-def _limit_price_nb(base, side, t, high, low, regime, bounds, sizes):  # type: ignore[no-untyped-def]
+def _limit_price_nb(base, side, bar, cfg):  # type: ignore[no-untyped-def]
     """Return the fill price of a limit order at ``base``: on the grid, never worse."""
-    row = regime[t]
-    tick = tick_size_nb(base, bounds[row], sizes[row])
-    price = round_to_tick_nb(base, tick, side == _SELL)
-    return min(max(price, low[t]), high[t])
+    price = round_to_tick_nb(base, tick_size_nb(base, cfg, bar[_ROW]), side == _SELL)
+    return min(max(price, bar[_LOW]), bar[_HIGH])
 
 
 @njit(cache=True)
@@ -132,9 +137,11 @@ def _entry_quantity_nb(price, side, cash, equity, cfg, tax_rate):  # type: ignor
         if cfg.min_commission > 0.0 and quantity * price * cfg.commission_rate < cfg.min_commission:
             quantity = np.floor((budget - cfg.min_commission) / price / lot) * lot
     if side == _BUY:
-        while quantity > 0.0 and quantity * price + _commission_nb(
-            quantity * price, quantity, side, cfg
-        ) > cash + _EPS:
+        while (
+            quantity > 0.0
+            and quantity * price + _commission_nb(quantity * price, quantity, side, cfg)
+            > cash + _EPS
+        ):
             quantity -= lot
     return max(quantity, 0.0)
 
@@ -157,16 +164,17 @@ def _record_fill_nb(fills, state, t, side, quantity, price, commission, tax, sli
 
 
 @njit(cache=True)
-def _open_position_nb(state, fills, t, direction, price, base, cfg, tax_rate):  # type: ignore[no-untyped-def]
+def _open_position_nb(state, fills, bar, direction, price, base, cfg):  # type: ignore[no-untyped-def]
     """Enter a position at ``price`` if one lot is affordable; return whether it filled."""
+    t = bar[_T]
     side = _BUY if direction == _LONG else _SELL
     equity = state.cash
-    quantity = _entry_quantity_nb(price, side, state.cash, equity, cfg, tax_rate[t])
+    quantity = _entry_quantity_nb(price, side, state.cash, equity, cfg, bar[_TAX])
     if quantity <= 0.0:
         return False
     value = quantity * price
     commission = _commission_nb(value, quantity, side, cfg)
-    tax = value * tax_rate[t] if side == _SELL else 0.0
+    tax = value * bar[_TAX] if side == _SELL else 0.0
     state.cash -= side * value + commission + tax
     state.position = direction * quantity
     state.entry_bar = t
@@ -182,14 +190,15 @@ def _open_position_nb(state, fills, t, direction, price, base, cfg, tax_rate):  
 
 
 @njit(cache=True)
-def _close_position_nb(state, fills, trades, t, price, base, reason, cfg, tax_rate):  # type: ignore[no-untyped-def]
+def _close_position_nb(state, fills, trades, bar, price, base, reason, cfg):  # type: ignore[no-untyped-def]
     """Close the whole position at ``price`` and record the trade."""
+    t = bar[_T]
     direction = _LONG if state.position > 0.0 else _SHORT
     side = -direction
     quantity = abs(state.position)
     value = quantity * price
     commission = _commission_nb(value, quantity, side, cfg)
-    tax = value * tax_rate[t] if side == _SELL else 0.0
+    tax = value * bar[_TAX] if side == _SELL else 0.0
     if side == _SELL:
         # A sale never costs more than it brings in (a minimum commission on a
         # nearly worthless position is capped at the proceeds).
@@ -197,7 +206,16 @@ def _close_position_nb(state, fills, trades, t, price, base, reason, cfg, tax_ra
     state.cash += direction * value - commission - tax
     state.position = 0.0
     _record_fill_nb(
-        fills, state, t, side, quantity, price, commission, tax, abs(price - base) * quantity, reason
+        fills,
+        state,
+        t,
+        side,
+        quantity,
+        price,
+        commission,
+        tax,
+        abs(price - base) * quantity,
+        reason,
     )
     state.extreme_high = max(state.extreme_high, price)
     state.extreme_low = min(state.extreme_low, price)
@@ -228,47 +246,52 @@ def _close_position_nb(state, fills, trades, t, price, base, reason, cfg, tax_ra
 
 
 @njit(cache=True)
-def _fill_pending_nb(state, fills, trades, t, open_, high, low, cfg, costs):  # type: ignore[no-untyped-def]
+def _blocked_nb(side, bar):  # type: ignore[no-untyped-def]
+    """Return whether a limit-locked bar keeps an order of ``side`` from filling."""
+    return bar[_SELL_BLOCKED] if side == _SELL else bar[_BUY_BLOCKED]
+
+
+@njit(cache=True)
+def _fill_pending_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
     """Fill the orders decided at ``t-1`` at bar ``t``'s open (exit first, then entry)."""
-    tax_rate, buy_blocked, sell_blocked, regime, bounds, sizes = costs
+    open_ = bar[_OPEN]
     if state.pending_exit:
         if state.position == 0.0:
             state.pending_exit = False
         else:
             side = _SELL if state.position > 0.0 else _BUY
-            blocked = sell_blocked[t] if side == _SELL else buy_blocked[t]
-            if not blocked:
-                price = _fill_price_nb(open_[t], side, True, t, high, low, cfg, regime, bounds, sizes)
-                _close_position_nb(state, fills, trades, t, price, open_[t], _SIGNAL, cfg, tax_rate)
+            if not _blocked_nb(side, bar):
+                price = _fill_price_nb(open_, side, bar, cfg)
+                _close_position_nb(state, fills, trades, bar, price, open_, _SIGNAL, cfg)
                 state.pending_exit = False
     if state.pending_entry == 0 or state.position != 0.0 or state.pending_exit:
         return
     direction = state.pending_entry
     side = _BUY if direction == _LONG else _SELL
-    if (buy_blocked[t] if side == _BUY else sell_blocked[t]):
-        if not np.isnan(state.pending_offset):
+    stop_entry = not np.isnan(state.pending_offset)
+    if _blocked_nb(side, bar):
+        if stop_entry:
             state.pending_entry = 0
         return
-    base = open_[t]
-    if not np.isnan(state.pending_offset):
-        level = open_[t] + side * state.pending_offset
+    base = open_
+    if stop_entry:
+        level = open_ + side * state.pending_offset
         state.pending_entry = 0
-        if (side == _BUY and high[t] < level) or (side == _SELL and low[t] > level):
+        if (side == _BUY and bar[_HIGH] < level) or (side == _SELL and bar[_LOW] > level):
             return
-        base = max(open_[t], level) if side == _BUY else min(open_[t], level)
-    price = _fill_price_nb(base, side, True, t, high, low, cfg, regime, bounds, sizes)
+        base = max(open_, level) if side == _BUY else min(open_, level)
+    price = _fill_price_nb(base, side, bar, cfg)
     # An entry that cannot afford one lot is dropped, not retried.
-    _open_position_nb(state, fills, t, direction, price, base, cfg, tax_rate)
+    _open_position_nb(state, fills, bar, direction, price, base, cfg)
     state.pending_entry = 0
 
 
 @njit(cache=True)
-def _check_stops_nb(state, fills, trades, t, open_, high, low, cfg, costs):  # type: ignore[no-untyped-def]
-    """Exit on stop-loss, trailing stop or take-profit touched during bar ``t``."""
-    tax_rate, buy_blocked, sell_blocked, regime, bounds, sizes = costs
+def _check_stops_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
+    """Exit on stop-loss, trailing stop or take-profit touched during the bar."""
     direction = _LONG if state.position > 0.0 else _SHORT
     side = -direction
-    if (sell_blocked[t] if side == _SELL else buy_blocked[t]):
+    if _blocked_nb(side, bar):
         return
     entry = state.entry_price
     stop = np.nan
@@ -284,20 +307,21 @@ def _check_stops_nb(state, fills, trades, t, open_, high, low, cfg, costs):  # t
     target = np.nan
     if cfg.take_profit > 0.0:
         target = entry * (1.0 + direction * cfg.take_profit)
-    worst = low[t] if direction == _LONG else high[t]
-    best = high[t] if direction == _LONG else low[t]
-    if not np.isnan(stop) and direction * (open_[t] - stop) <= 0.0:
-        price = _fill_price_nb(open_[t], side, True, t, high, low, cfg, regime, bounds, sizes)
-        _close_position_nb(state, fills, trades, t, price, open_[t], reason, cfg, tax_rate)
-    elif not np.isnan(target) and direction * (open_[t] - target) >= 0.0:
-        price = _fill_price_nb(open_[t], side, True, t, high, low, cfg, regime, bounds, sizes)
-        _close_position_nb(state, fills, trades, t, price, open_[t], _TAKE_PROFIT, cfg, tax_rate)
+    open_ = bar[_OPEN]
+    worst = bar[_LOW] if direction == _LONG else bar[_HIGH]
+    best = bar[_HIGH] if direction == _LONG else bar[_LOW]
+    if not np.isnan(stop) and direction * (open_ - stop) <= 0.0:
+        price = _fill_price_nb(open_, side, bar, cfg)
+        _close_position_nb(state, fills, trades, bar, price, open_, reason, cfg)
+    elif not np.isnan(target) and direction * (open_ - target) >= 0.0:
+        price = _fill_price_nb(open_, side, bar, cfg)
+        _close_position_nb(state, fills, trades, bar, price, open_, _TAKE_PROFIT, cfg)
     elif not np.isnan(stop) and direction * (worst - stop) <= 0.0:
-        price = _fill_price_nb(stop, side, True, t, high, low, cfg, regime, bounds, sizes)
-        _close_position_nb(state, fills, trades, t, price, stop, reason, cfg, tax_rate)
+        price = _fill_price_nb(stop, side, bar, cfg)
+        _close_position_nb(state, fills, trades, bar, price, stop, reason, cfg)
     elif not np.isnan(target) and direction * (best - target) >= 0.0:
-        price = _limit_price_nb(target, side, t, high, low, regime, bounds, sizes)
-        _close_position_nb(state, fills, trades, t, price, target, _TAKE_PROFIT, cfg, tax_rate)
+        price = _limit_price_nb(target, side, bar, cfg)
+        _close_position_nb(state, fills, trades, bar, price, target, _TAKE_PROFIT, cfg)
 
 
 @njit(cache=True)
@@ -337,22 +361,22 @@ def decide_nb(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _fill_at_close_nb(state, fills, trades, t, close, high, low, cfg, costs):  # type: ignore[no-untyped-def]
-    """Same-close mode: fill market orders decided at bar ``t`` at its close."""
-    tax_rate, buy_blocked, sell_blocked, regime, bounds, sizes = costs
+def _fill_at_close_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
+    """Same-close mode: fill market orders decided at the bar at its close."""
+    close = bar[_CLOSE]
     if state.pending_exit and state.position != 0.0:
         side = _SELL if state.position > 0.0 else _BUY
-        if not (sell_blocked[t] if side == _SELL else buy_blocked[t]):
-            price = _fill_price_nb(close[t], side, True, t, high, low, cfg, regime, bounds, sizes)
-            _close_position_nb(state, fills, trades, t, price, close[t], _SIGNAL, cfg, tax_rate)
+        if not _blocked_nb(side, bar):
+            price = _fill_price_nb(close, side, bar, cfg)
+            _close_position_nb(state, fills, trades, bar, price, close, _SIGNAL, cfg)
             state.pending_exit = False
     if state.pending_entry == 0 or state.position != 0.0 or not np.isnan(state.pending_offset):
         return
     side = _BUY if state.pending_entry == _LONG else _SELL
-    if (buy_blocked[t] if side == _BUY else sell_blocked[t]):
+    if _blocked_nb(side, bar):
         return
-    price = _fill_price_nb(close[t], side, True, t, high, low, cfg, regime, bounds, sizes)
-    _open_position_nb(state, fills, t, state.pending_entry, price, close[t], cfg, tax_rate)
+    price = _fill_price_nb(close, side, bar, cfg)
+    _open_position_nb(state, fills, bar, state.pending_entry, price, close, cfg)
     state.pending_entry = 0
 
 
@@ -378,10 +402,9 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
         stop: One past the last bar of the window.
         prices: Tuple ``(open, high, low, close)`` of float64 arrays.
         signals: Tuple ``(entries, exits, short_entries, short_exits, entry_offset)``.
-        costs: Tuple ``(tax_rate, buy_blocked, sell_blocked, tick_regime,
-            tick_bounds, tick_sizes)``: per-bar sell tax rate, limit-locked flags,
-            tick table row per bar, and the tick tables (rows of upper bounds/sizes).
-        config: One-element ``CONFIG_DTYPE`` array.
+        costs: Tuple ``(tax_rate, buy_blocked, sell_blocked, tick_row)``: per-bar sell
+            tax rate, limit-locked flags and the row of the config's tick tables.
+        config: One-element ``CONFIG_DTYPE`` array (settings and tick tables).
         state_array: One-element ``STATE_DTYPE`` array, updated in place.
         fills: ``FILL_DTYPE`` buffer (records beyond its size are counted, not written).
         trades: ``TRADE_DTYPE`` buffer (same rule).
@@ -391,6 +414,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
     """
     open_, high, low, close = prices
     entries, exits, short_entries, short_exits, entry_offset = signals
+    tax_rate, buy_blocked, sell_blocked, tick_row = costs
     cfg = config[0]
     allow_short = cfg.allow_short
     state = state_array[0]
@@ -398,10 +422,14 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
     next_open = cfg.fill_timing == _NEXT_OPEN
     has_stops = cfg.stop_loss > 0.0 or cfg.take_profit > 0.0 or cfg.trailing_stop > 0.0
     for t in range(start, stop):
+        bar = (
+            t, open_[t], high[t], low[t], close[t],
+            tax_rate[t], buy_blocked[t], sell_blocked[t], tick_row[t],
+        )  # fmt: skip
         if state.pending_exit or state.pending_entry != 0:
-            _fill_pending_nb(state, fills, trades, t, open_, high, low, cfg, costs)
+            _fill_pending_nb(state, fills, trades, bar, cfg)
         if has_stops and state.position != 0.0 and state.entry_bar < t:
-            _check_stops_nb(state, fills, trades, t, open_, high, low, cfg, costs)
+            _check_stops_nb(state, fills, trades, bar, cfg)
         if state.position != 0.0:
             state.extreme_high = max(state.extreme_high, high[t])
             state.extreme_low = min(state.extreme_low, low[t])
@@ -419,13 +447,11 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
         if state.pending_entry != was_entry:
             state.pending_offset = entry_offset[t] if state.pending_entry == _LONG else np.nan
         if not next_open:
-            _fill_at_close_nb(state, fills, trades, t, close, high, low, cfg, costs)
+            _fill_at_close_nb(state, fills, trades, bar, cfg)
         if t == n - 1 and cfg.close_at_end and state.position != 0.0:
             side = _SELL if state.position > 0.0 else _BUY
-            price = _fill_price_nb(
-                close[t], side, True, t, high, low, cfg, costs[3], costs[4], costs[5]
-            )
-            _close_position_nb(state, fills, trades, t, price, close[t], _END, cfg, costs[0])
+            price = _fill_price_nb(close[t], side, bar, cfg)
+            _close_position_nb(state, fills, trades, bar, price, close[t], _END, cfg)
         cash_out[t] = state.cash
         position_out[t] = state.position
         equity_out[t] = state.cash + state.position * close[t]

@@ -127,5 +127,7 @@ def ma_cross_sweep_nb(  # type: ignore[no-untyped-def]
                 0, n, prices, signals, costs, config, state,
                 empty_fills, empty_trades, cash, position, equity,
             )  # fmt: skip
-            summarize_equity_nb(equity, initial_cash, periods_per_year, risk_free_per_period, out[k])
+            summarize_equity_nb(
+                equity, initial_cash, periods_per_year, risk_free_per_period, out[k]
+            )
             out[k, TRADE_COUNT] = state[0].n_trades

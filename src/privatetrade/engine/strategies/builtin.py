@@ -49,7 +49,6 @@ from privatetrade.engine.kernels.indicators import (
 )
 from privatetrade.engine.strategies.base import (
     Bars,
-    BoolArray,
     FloatArray,
     Signals,
     Strategy,
