@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numba
 import numpy as np
 import numpy.typing as npt
+from pydantic import ValidationError
 
 from privatetrade.engine.api import default_registry, make_settings
 from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
@@ -32,8 +33,12 @@ from privatetrade.engine.metrics import infer_periods_per_year
 from privatetrade.engine.records import FILL_DTYPE, TRADE_DTYPE, new_state
 from privatetrade.engine.settings import SimulationSettings
 from privatetrade.engine.simulation import build_config, signal_arrays
-from privatetrade.engine.strategies.base import Strategy
-from privatetrade.engine.strategies.registry import StrategyRegistry, validate_signals
+from privatetrade.engine.strategies.base import Strategy, StrategyParams
+from privatetrade.engine.strategies.registry import (
+    StrategyRegistry,
+    parse_error_message,
+    validate_signals,
+)
 from privatetrade.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -124,13 +129,13 @@ def sweep(
     chosen = registry or default_registry()
     strategy_class = chosen.get(strategy) if isinstance(strategy, str) else strategy
     resolved = make_settings(settings, market=market, cash=cash, costs=costs)
-    instances, params = _valid_combinations(chosen, strategy_class, grid)
-    if not instances:
-        raise ParameterError("the grid holds no valid parameter combination", field="grid")
-    skipped = _grid_size(grid) - len(instances)
+    validated = _valid_combinations(strategy_class, grid)
+    params = [dict(p.__dict__) for p in validated]
+    skipped = _grid_size(grid) - len(validated)
     if strategy_class.name in _MA_KERNELS:
         values = _ma_cross_sweep(prepared, strategy_class.name, params, resolved)
     else:
+        instances = [strategy_class(p) for p in validated]
         values = _generic_sweep(prepared, instances, resolved)
     return SweepResult(strategy_class.name, params, values, skipped)
 
@@ -143,11 +148,12 @@ def _grid_size(grid: Mapping[str, Sequence[Any]]) -> int:
 
 
 def _valid_combinations(
-    registry: StrategyRegistry,
     strategy_class: type[Strategy[Any]],
     grid: Mapping[str, Sequence[Any]],
-) -> tuple[list[Strategy[Any]], list[dict[str, Any]]]:
-    known = set(strategy_class.Params.model_fields)
+) -> list[StrategyParams]:
+    """Return the validated parameters of every combination the strategy accepts."""
+    model = strategy_class.Params
+    known = set(model.model_fields)
     unknown = sorted(set(grid) - known)
     if unknown:
         raise ParameterError(
@@ -156,17 +162,17 @@ def _valid_combinations(
             field=unknown[0],
         )
     names = list(grid)
-    instances: list[Strategy[Any]] = []
-    params: list[dict[str, Any]] = []
+    valid: list[StrategyParams] = []
+    first_error: ValidationError | None = None
     for combination in itertools.product(*(list(grid[name]) for name in names)):
-        candidate = dict(zip(names, combination, strict=True))
         try:
-            instance = registry.build(strategy_class, candidate)
-        except ParameterError:
-            continue
-        instances.append(instance)
-        params.append(instance.params.model_dump(mode="json"))
-    return instances, params
+            valid.append(model.model_validate(dict(zip(names, combination, strict=True))))
+        except ValidationError as exc:
+            first_error = first_error or exc
+    if not valid:
+        reason = "" if first_error is None else f": {parse_error_message(first_error, model)}"
+        raise ParameterError(f"the grid holds no valid parameter combination{reason}", field="grid")
+    return valid
 
 
 def _kernel_inputs(

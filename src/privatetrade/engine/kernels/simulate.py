@@ -82,7 +82,7 @@ def round_to_tick_nb(price, tick, up):  # type: ignore[no-untyped-def]
     return steps * tick
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _fill_price_nb(base, side, bar, cfg):  # type: ignore[no-untyped-def]
     """Return the fill price of a market order at ``base``: slippage, tick grid, bar range."""
     row = bar[_ROW]
@@ -103,7 +103,7 @@ def _limit_price_nb(base, side, bar, cfg):  # type: ignore[no-untyped-def]
     return min(max(price, bar[_LOW]), bar[_HIGH])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _commission_nb(value, quantity, side, cfg):  # type: ignore[no-untyped-def]
     """Return broker commission plus sell-side regulatory fees for one fill."""
     fee = max(value * cfg.commission_rate, cfg.min_commission)
@@ -116,7 +116,7 @@ def _commission_nb(value, quantity, side, cfg):  # type: ignore[no-untyped-def]
     return fee
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _entry_quantity_nb(price, side, cash, equity, cfg, tax_rate):  # type: ignore[no-untyped-def]
     """Return the whole-lot quantity an entry at ``price`` can afford."""
     lot = cfg.lot_size
@@ -146,7 +146,7 @@ def _entry_quantity_nb(price, side, cash, equity, cfg, tax_rate):  # type: ignor
     return max(quantity, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _record_fill_nb(fills, state, t, side, quantity, price, commission, tax, slippage, reason):  # type: ignore[no-untyped-def]
     """Append one fill record when a record buffer is present."""
     k = state.n_fills
@@ -163,7 +163,7 @@ def _record_fill_nb(fills, state, t, side, quantity, price, commission, tax, sli
     state.n_fills = k + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _open_position_nb(state, fills, bar, direction, price, base, cfg):  # type: ignore[no-untyped-def]
     """Enter a position at ``price`` if one lot is affordable; return whether it filled."""
     t = bar[_T]
@@ -189,7 +189,7 @@ def _open_position_nb(state, fills, bar, direction, price, base, cfg):  # type: 
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _close_position_nb(state, fills, trades, bar, price, base, reason, cfg):  # type: ignore[no-untyped-def]
     """Close the whole position at ``price`` and record the trade."""
     t = bar[_T]
@@ -251,7 +251,7 @@ def _blocked_nb(side, bar):  # type: ignore[no-untyped-def]
     return bar[_SELL_BLOCKED] if side == _SELL else bar[_BUY_BLOCKED]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _fill_pending_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
     """Fill the orders decided at ``t-1`` at bar ``t``'s open (exit first, then entry)."""
     open_ = bar[_OPEN]
@@ -322,6 +322,45 @@ def _check_stops_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-
     elif not np.isnan(target) and direction * (best - target) >= 0.0:
         price = _limit_price_nb(target, side, bar, cfg)
         _close_position_nb(state, fills, trades, bar, price, target, _TAKE_PROFIT, cfg)
+
+
+@njit(cache=True, inline="always")
+def _bar_nb(t, prices, costs):  # type: ignore[no-untyped-def]
+    """Return the per-bar scalar tuple of bar ``t`` (see ``_T`` ... ``_ROW``)."""
+    open_, high, low, close = prices
+    tax_rate, buy_blocked, sell_blocked, tick_row = costs
+    return (
+        t, open_[t], high[t], low[t], close[t],
+        tax_rate[t], buy_blocked[t], sell_blocked[t], tick_row[t],
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _load_nb(state):  # type: ignore[no-untyped-def]
+    """Return the state fields the hot path keeps in locals."""
+    pending = state.pending_exit or state.pending_entry != 0
+    return (
+        state.position, state.cash, pending, state.entry_bar,
+        state.extreme_high, state.extreme_low,
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _store_extremes_nb(state, extreme_high, extreme_low):  # type: ignore[no-untyped-def]
+    """Write the hot path's excursion extremes back into the state."""
+    state.extreme_high = extreme_high
+    state.extreme_low = extreme_low
+
+
+@njit(cache=True)
+def _close_of_bar_nb(state, fills, trades, bar, cfg, next_open, n):  # type: ignore[no-untyped-def]
+    """At the bar's close: same-close fills, then the end-of-data close-out."""
+    if not next_open and (state.pending_exit or state.pending_entry != 0):
+        _fill_at_close_nb(state, fills, trades, bar, cfg)
+    if bar[_T] == n - 1 and cfg.close_at_end and state.position != 0.0:
+        side = _SELL if state.position > 0.0 else _BUY
+        price = _fill_price_nb(bar[_CLOSE], side, bar, cfg)
+        _close_position_nb(state, fills, trades, bar, price, bar[_CLOSE], _END, cfg)
 
 
 @njit(cache=True)
@@ -414,45 +453,50 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
     """
     open_, high, low, close = prices
     entries, exits, short_entries, short_exits, entry_offset = signals
-    tax_rate, buy_blocked, sell_blocked, tick_row = costs
     cfg = config[0]
     allow_short = cfg.allow_short
     state = state_array[0]
     n = close.shape[0]
     next_open = cfg.fill_timing == _NEXT_OPEN
     has_stops = cfg.stop_loss > 0.0 or cfg.take_profit > 0.0 or cfg.trailing_stop > 0.0
+    # The hot path works on local copies of the state; events (fills, stops) work on
+    # the record, so the extremes go back before and everything comes back after one.
+    position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
     for t in range(start, stop):
-        bar = (
-            t, open_[t], high[t], low[t], close[t],
-            tax_rate[t], buy_blocked[t], sell_blocked[t], tick_row[t],
-        )  # fmt: skip
-        if state.pending_exit or state.pending_entry != 0:
-            _fill_pending_nb(state, fills, trades, bar, cfg)
-        if has_stops and state.position != 0.0 and state.entry_bar < t:
-            _check_stops_nb(state, fills, trades, bar, cfg)
-        if state.position != 0.0:
-            state.extreme_high = max(state.extreme_high, high[t])
-            state.extreme_low = min(state.extreme_low, low[t])
-        was_entry = state.pending_entry
-        state.pending_exit, state.pending_entry = decide_nb(
-            state.position,
-            state.pending_exit,
-            state.pending_entry,
-            entries[t],
-            exits[t],
-            allow_short and short_entries[t],
-            allow_short and short_exits[t],
-            not np.isnan(entry_offset[t]),
-        )
-        if state.pending_entry != was_entry:
-            state.pending_offset = entry_offset[t] if state.pending_entry == _LONG else np.nan
-        if not next_open:
-            _fill_at_close_nb(state, fills, trades, bar, cfg)
-        if t == n - 1 and cfg.close_at_end and state.position != 0.0:
-            side = _SELL if state.position > 0.0 else _BUY
-            price = _fill_price_nb(close[t], side, bar, cfg)
-            _close_position_nb(state, fills, trades, bar, price, close[t], _END, cfg)
-        cash_out[t] = state.cash
-        position_out[t] = state.position
-        equity_out[t] = state.cash + state.position * close[t]
+        if pending:
+            _store_extremes_nb(state, extreme_high, extreme_low)
+            _fill_pending_nb(state, fills, trades, _bar_nb(t, prices, costs), cfg)
+            position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
+        if has_stops and position != 0.0 and entry_bar < t:
+            _store_extremes_nb(state, extreme_high, extreme_low)
+            _check_stops_nb(state, fills, trades, _bar_nb(t, prices, costs), cfg)
+            position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
+        if position != 0.0:
+            extreme_high = max(extreme_high, high[t])
+            extreme_low = min(extreme_low, low[t])
+        short_entry = allow_short and short_entries[t]
+        short_exit = allow_short and short_exits[t]
+        if entries[t] or exits[t] or short_entry or short_exit:
+            was_entry = state.pending_entry
+            state.pending_exit, state.pending_entry = decide_nb(
+                position,
+                state.pending_exit,
+                state.pending_entry,
+                entries[t],
+                exits[t],
+                short_entry,
+                short_exit,
+                not np.isnan(entry_offset[t]),
+            )
+            if state.pending_entry != was_entry:
+                state.pending_offset = entry_offset[t] if state.pending_entry == _LONG else np.nan
+            pending = state.pending_exit or state.pending_entry != 0
+        if (not next_open and pending) or (t == n - 1 and cfg.close_at_end and position != 0.0):
+            _store_extremes_nb(state, extreme_high, extreme_low)
+            _close_of_bar_nb(state, fills, trades, _bar_nb(t, prices, costs), cfg, next_open, n)
+            position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
+        cash_out[t] = cash
+        position_out[t] = position
+        equity_out[t] = cash + position * close[t]
+    _store_extremes_nb(state, extreme_high, extreme_low)
     state.next_bar = stop

@@ -225,11 +225,18 @@ def parse_params(
 def _parameter_error(exc: ValidationError, model: type[StrategyParams]) -> ParameterError:
     """Turn pydantic's error list into a one-line ParameterError naming the field."""
     errors = exc.errors(include_url=False)
-    field, message = _explain(errors[0], model)
+    field, _ = _explain(errors[0], model)
+    return ParameterError(parse_error_message(exc, model), field=field)
+
+
+def parse_error_message(exc: ValidationError, model: type[StrategyParams]) -> str:
+    """Return a one-line explanation of a parameter validation error."""
+    errors = exc.errors(include_url=False)
+    _, message = _explain(errors[0], model)
     if len(errors) > 1:
         others = len(errors) - 1
         message += f" (and {others} more problem{'s' if others > 1 else ''})"
-    return ParameterError(message, field=field)
+    return message
 
 
 def _explain(error: ErrorDetails, model: type[StrategyParams]) -> tuple[str | None, str]:
