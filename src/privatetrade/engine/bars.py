@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -153,21 +154,39 @@ def _zone(tz: str) -> ZoneInfo:
 def _local_times(time: npt.NDArray[np.int64], zone: ZoneInfo) -> npt.NDArray[np.int64]:
     if time.shape[0] == 0:
         return time.copy()
-    offsets = _offsets_ns(time, zone)
-    return time + offsets
-
-
-def _offsets_ns(time: npt.NDArray[np.int64], zone: ZoneInfo) -> npt.NDArray[np.int64]:
-    """Return the zone's UTC offset at each time; one look-up per distinct offset span."""
-    first, last = int(time[0]), int(time[-1])
-    probes = np.linspace(first, last, num=min(time.shape[0], 64)).astype(np.int64)
-    offsets = {_offset_at(int(t), zone) for t in probes}
-    if len(offsets) == 1 and _offset_at(first, zone) == _offset_at(last, zone):
-        return np.full(time.shape[0], offsets.pop(), dtype=np.int64)
-    seconds = time // _NS_PER_S
-    unique_hours, inverse = np.unique(seconds // 3600, return_inverse=True)
+    constant = _constant_offset_ns(time, zone)
+    if constant is not None:
+        return time + constant
+    hours = time // (3600 * _NS_PER_S)
+    unique_hours, inverse = np.unique(hours, return_inverse=True)
     table = np.array([_offset_at(int(h) * 3600 * _NS_PER_S, zone) for h in unique_hours])
-    return table[inverse].astype(np.int64)
+    return time + table[inverse].astype(np.int64)
+
+
+def _constant_offset_ns(time: npt.NDArray[np.int64], zone: ZoneInfo) -> int | None:
+    """Return the zone's UTC offset if it is the same at every bar, else None.
+
+    Probes the first and last bar and the 1st of January and of July of every year
+    in between: a zone with daylight saving time differs between the two in each
+    year it observes it, and a fixed-offset zone (Asia/Seoul since 1988, UTC)
+    passes with a few dozen look-ups.
+    """
+    first, last = int(time[0]), int(time[-1])
+    first_year = dt.datetime.fromtimestamp(first / _NS_PER_S, tz=dt.UTC).year
+    last_year = dt.datetime.fromtimestamp(last / _NS_PER_S, tz=dt.UTC).year
+    offsets = {_offset_at(first, zone), _offset_at(last, zone)}
+    offsets |= _half_year_offsets(zone, first_year, last_year)
+    return offsets.pop() if len(offsets) == 1 else None
+
+
+@lru_cache(maxsize=256)
+def _half_year_offsets(zone: ZoneInfo, first_year: int, last_year: int) -> frozenset[int]:
+    probes = (
+        int(dt.datetime(year, month, 1, tzinfo=dt.UTC).timestamp()) * _NS_PER_S
+        for year in range(first_year, last_year + 1)
+        for month in (1, 7)
+    )
+    return frozenset(_offset_at(probe, zone) for probe in probes)
 
 
 def _offset_at(time_ns: int, zone: ZoneInfo) -> int:

@@ -241,7 +241,10 @@ def krx_sell_tax_rate(day: dt.date, market: KrxMarket = "KOSPI") -> float:
 
 @dataclass(frozen=True, slots=True)
 class CostArrays:
-    """Per-bar cost inputs of the simulation kernel (see ``simulate_window_nb``)."""
+    """Per-bar cost inputs of the simulation kernel (see ``simulate_window_nb``).
+
+    All four arrays are empty for a market without taxes, price limits or ticks.
+    """
 
     tax_rate: npt.NDArray[np.float64]
     buy_blocked: npt.NDArray[np.bool_]
@@ -378,7 +381,7 @@ def cost_arrays(
     """
     n = local_time_ns.shape[0]
     if model.tick_table == "none" and model.price_limit is None and not model.sell_tax:
-        return CostArrays(np.zeros(n), *_never(n), np.zeros(n, dtype=np.int64))
+        return CostArrays(np.empty(0), *_never(0), np.empty(0, dtype=np.int64))
     days = _days(local_time_ns)
     tax_rate = _stepwise(
         days, [step.since for step in model.sell_tax], [step.rate for step in model.sell_tax]

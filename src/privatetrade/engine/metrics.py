@@ -1,7 +1,7 @@
 """Performance metrics of a backtest, computed from its arrays.
 
-Everything here is plain numpy (no pandas, no numba, no BLAS): a few vectorized
-passes over the bars, about 10 ms for a million bars and 0.1 ms for ten years of
+Everything here is numpy plus one numba pass for the running peak (no pandas, no
+BLAS): a few vectorized passes over the bars, about 10 ms for a million bars and 0.1 ms for ten years of
 daily bars. Undefined values (a Sharpe ratio without volatility, a
 win rate without trades) are ``None``, never NaN or infinity, so a
 :class:`Metrics` always serializes to valid JSON.
@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from privatetrade.engine.kernels.drawdown import drawdown_ratio_nb
 from privatetrade.engine.records import FILL_DTYPE, TRADE_DTYPE
 from privatetrade.errors import InputError
 
@@ -58,6 +59,7 @@ _ZERO_TOL = 1e-12
 _SESSION_NS = 6.5 * 3_600 * 10**9
 _TRADING_DAYS = 252.0
 _FEW_TRADES = 10
+_SPACING_SAMPLE = 10_001
 _FEW_PERIODS = 30
 
 
@@ -196,11 +198,8 @@ def _records(values: RecordArray, dtype: np.dtype[np.void], name: str) -> Record
 
 
 def _drawdown_ratio(equity: FloatArray, initial_cash: float) -> FloatArray:
-    """Return ``equity / running peak`` (the drawdown plus one), computed in place."""
-    ratio = np.maximum.accumulate(equity)
-    # The running maximum is sorted: only a prefix can lie below the initial cash.
-    ratio[: int(np.searchsorted(ratio, initial_cash))] = initial_cash
-    np.divide(equity, ratio, out=ratio)
+    """Return ``equity / running peak`` (the drawdown plus one)."""
+    ratio: FloatArray = drawdown_ratio_nb(np.ascontiguousarray(equity), initial_cash)
     return ratio
 
 
@@ -629,7 +628,11 @@ def infer_periods_per_year(time_ns: IntArray) -> float:
     times = np.asarray(time_ns, dtype=np.int64)
     if times.ndim != 1 or times.shape[0] < 2:
         return _TRADING_DAYS
-    spacing = float(np.median(np.diff(times)))
+    if times.shape[0] <= _SPACING_SAMPLE:
+        spacing = float(np.median(np.diff(times)))
+    else:  # the median of evenly spread consecutive spacings keeps long series cheap
+        pairs = np.linspace(0, times.shape[0] - 2, num=_SPACING_SAMPLE).astype(np.int64)
+        spacing = float(np.median(times[pairs + 1] - times[pairs]))
     day = float(_NS_PER_DAY)
     if spacing >= 25 * day:
         return 12.0

@@ -104,7 +104,7 @@ def signal_arrays(
         signals.exits,
         never if signals.short_entries is None else signals.short_entries,
         never if signals.short_exits is None else signals.short_exits,
-        np.full(n, np.nan) if offset is None else offset,
+        np.empty(0) if offset is None else offset,
     )
 
 

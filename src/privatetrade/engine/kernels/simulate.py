@@ -329,6 +329,8 @@ def _bar_nb(t, prices, costs):  # type: ignore[no-untyped-def]
     """Return the per-bar scalar tuple of bar ``t`` (see ``_T`` ... ``_ROW``)."""
     open_, high, low, close = prices
     tax_rate, buy_blocked, sell_blocked, tick_row = costs
+    if tax_rate.shape[0] == 0:  # a frictionless market passes empty cost arrays
+        return (t, open_[t], high[t], low[t], close[t], 0.0, False, False, 0)
     return (
         t, open_[t], high[t], low[t], close[t],
         tax_rate[t], buy_blocked[t], sell_blocked[t], tick_row[t],
@@ -440,9 +442,11 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
         start: First bar of the window; must equal ``state_array[0].next_bar``.
         stop: One past the last bar of the window.
         prices: Tuple ``(open, high, low, close)`` of float64 arrays.
-        signals: Tuple ``(entries, exits, short_entries, short_exits, entry_offset)``.
+        signals: Tuple ``(entries, exits, short_entries, short_exits, entry_offset)``;
+            ``entry_offset`` may be empty (no stop-entry orders).
         costs: Tuple ``(tax_rate, buy_blocked, sell_blocked, tick_row)``: per-bar sell
-            tax rate, limit-locked flags and the row of the config's tick tables.
+            tax rate, limit-locked flags and the row of the config's tick tables; all
+            empty for a market without taxes, limits or ticks.
         config: One-element ``CONFIG_DTYPE`` array (settings and tick tables).
         state_array: One-element ``STATE_DTYPE`` array, updated in place.
         fills: ``FILL_DTYPE`` buffer (records beyond its size are counted, not written).
@@ -451,7 +455,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
         position_out: Signed shares at each bar's close.
         equity_out: ``cash + position * close`` at each bar's close.
     """
-    open_, high, low, close = prices
+    _, high, low, close = prices
     entries, exits, short_entries, short_exits, entry_offset = signals
     cfg = config[0]
     allow_short = cfg.allow_short
@@ -459,6 +463,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
     n = close.shape[0]
     next_open = cfg.fill_timing == _NEXT_OPEN
     has_stops = cfg.stop_loss > 0.0 or cfg.take_profit > 0.0 or cfg.trailing_stop > 0.0
+    has_offsets = entry_offset.shape[0] > 0
     # The hot path works on local copies of the state; events (fills, stops) work on
     # the record, so the extremes go back before and everything comes back after one.
     position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
@@ -477,6 +482,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
         short_entry = allow_short and short_entries[t]
         short_exit = allow_short and short_exits[t]
         if entries[t] or exits[t] or short_entry or short_exit:
+            offset = entry_offset[t] if has_offsets else np.nan
             was_entry = state.pending_entry
             state.pending_exit, state.pending_entry = decide_nb(
                 position,
@@ -486,10 +492,10 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
                 exits[t],
                 short_entry,
                 short_exit,
-                not np.isnan(entry_offset[t]),
+                not np.isnan(offset),
             )
             if state.pending_entry != was_entry:
-                state.pending_offset = entry_offset[t] if state.pending_entry == _LONG else np.nan
+                state.pending_offset = offset if state.pending_entry == _LONG else np.nan
             pending = state.pending_exit or state.pending_entry != 0
         if (not next_open and pending) or (t == n - 1 and cfg.close_at_end and position != 0.0):
             _store_extremes_nb(state, extreme_high, extreme_low)

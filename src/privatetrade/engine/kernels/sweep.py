@@ -115,7 +115,7 @@ def ma_cross_sweep_nb(  # type: ignore[no-untyped-def]
     for chunk in prange(n_chunks):
         entries = np.zeros(n, dtype=np.bool_)
         exits = np.zeros(n, dtype=np.bool_)
-        offsets = np.full(n, np.nan)
+        offsets = np.empty(0)
         cash = np.empty(n)
         position = np.empty(n)
         equity = np.empty(n)
