@@ -1,9 +1,9 @@
 """Performance metrics of a backtest, computed from its arrays.
 
 Everything here is numpy plus one numba pass for the running peak (no pandas, no
-BLAS): a few vectorized passes over the bars, about 10 ms for a million bars and 0.1 ms for ten years of
-daily bars. Undefined values (a Sharpe ratio without volatility, a
-win rate without trades) are ``None``, never NaN or infinity, so a
+BLAS): a few vectorized passes over the bars, about 10 ms for a million bars and
+0.1 ms for ten years of daily bars. Undefined values (a Sharpe ratio without
+volatility, a win rate without trades) are ``None``, never NaN or infinity, so a
 :class:`Metrics` always serializes to valid JSON.
 
 Example:
