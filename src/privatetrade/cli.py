@@ -1,7 +1,8 @@
 """Command line: ``privatetrade backtest``, ``privatetrade strategies``, ...
 
 Errors print one line on stderr and exit non-zero: 2 for bad input (arguments,
-files, data), 1 for anything else privatetrade reports, 130 on cancellation.
+files, data, an unknown or failing strategy), 1 for anything else privatetrade
+reports, 130 on cancellation.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from privatetrade.engine.simulation import CancelToken, ProgressCallback, simula
 from privatetrade.engine.strategies.base import Strategy, StrategyParams
 from privatetrade.engine.strategies.registry import (
     StrategyRegistry,
+    compute_signals,
     load_entry_point_strategies,
-    validate_signals,
 )
 from privatetrade.errors import ConfigurationError, DataError
 
@@ -147,7 +147,7 @@ def run_backtest(
         allow_short=allow_short,
         close_at_end=close_at_end,
     )
-    signals = validate_signals(instance.signals(prepared.bars), len(prepared))
+    signals = compute_signals(instance, prepared.bars)
     output = simulate(prepared, signals, resolved, progress=progress, cancel=cancel, window=window)
     bench = _align_benchmark(benchmark, prepared)
     periods = resolved.periods_per_year or infer_periods_per_year(prepared.bars.time)
@@ -181,6 +181,7 @@ def run_backtest(
         benchmark_name=benchmark_name,
         data_info=data_info or DataInfo(),
         engine_version=ENGINE_VERSION,
+        periods_per_year=periods,
         warnings=warnings,
     )
 

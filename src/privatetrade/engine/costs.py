@@ -68,7 +68,7 @@ _KRX_TAX: dict[str, tuple[tuple[dt.date, float], ...]] = {
         (dt.date(2025, 1, 1), 0.0015),
         (dt.date(2026, 1, 1), 0.0020),
     ),
-    "KONEX": ((dt.date(1900, 1, 1), 0.0010),),
+    "KONEX": ((dt.date(1900, 1, 1), 0.0030), (dt.date(2019, 5, 30), 0.0010)),
 }
 
 # Tick tables as (upper bounds, tick sizes); the last bound is infinite.
@@ -220,7 +220,8 @@ def resolve_costs(costs: CostModel | CostPreset | None, market: str | None = Non
 
 
 def _krx_tick_rows(market: str | None) -> tuple[tuple[tuple[float, float], ...], ...]:
-    old = _KOSDAQ_TICKS_OLD if market == "KOSDAQ" else _KOSPI_TICKS_OLD
+    # Before the 2023 reform KONEX quoted on KOSDAQ's table.
+    old = _KOSPI_TICKS_OLD if market in (None, "KOSPI") else _KOSDAQ_TICKS_OLD
     return (old, _KRX_TICKS_2023)
 
 

@@ -84,6 +84,7 @@ class BacktestResult:
         benchmark_name: Label of the benchmark.
         data_info: Symbol, source and adjustment of the bars.
         engine_version: Version of the engine semantics that produced this result.
+        periods_per_year: Annualization factor the metrics used (given or inferred).
         warnings: Human-readable caveats (few trades, short history, ...).
     """
 
@@ -97,6 +98,7 @@ class BacktestResult:
     benchmark_name: str | None
     data_info: DataInfo
     engine_version: str
+    periods_per_year: float
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -216,6 +218,7 @@ class BacktestResult:
     def metrics_document(self) -> dict[str, Any]:
         """Return the metrics as a JSON-ready dict, drawdown bars also given as times."""
         values = _json_safe(asdict(self.metrics))
+        values["periods_per_year"] = self.periods_per_year
         local = self.prepared.local_time_ns
         for key in ("max_drawdown_start", "max_drawdown_end", "max_drawdown_recovery"):
             bar = values[key]

@@ -36,8 +36,8 @@ from privatetrade.engine.simulation import build_config, signal_arrays
 from privatetrade.engine.strategies.base import Strategy, StrategyParams
 from privatetrade.engine.strategies.registry import (
     StrategyRegistry,
+    compute_signals,
     parse_error_message,
-    validate_signals,
 )
 from privatetrade.errors import ParameterError
 
@@ -76,9 +76,8 @@ class SweepResult:
 
     def best(self, metric: str = "sharpe") -> dict[str, Any]:
         """Return the parameters and metrics of the combination with the highest ``metric``."""
+        # Drawdowns are negative fractions: the highest is the shallowest, the best.
         scores = self.column(metric)
-        if metric == "max_drawdown":
-            scores = -scores
         index = int(np.nanargmax(np.where(np.isnan(scores), -np.inf, scores)))
         row = dict(zip(SWEEP_METRICS, self.values[index].tolist(), strict=True))
         return {"params": self.params[index], "metrics": row}
@@ -225,7 +224,7 @@ def _generic_sweep(
     cash, position, equity = np.empty(n), np.empty(n), np.empty(n)
     no_fills, no_trades = np.empty(0, dtype=FILL_DTYPE), np.empty(0, dtype=TRADE_DTYPE)
     for k, instance in enumerate(instances):
-        signals = validate_signals(instance.signals(prepared.bars), n)
+        signals = compute_signals(instance, prepared.bars)
         state = new_state(settings.initial_cash)
         simulate_window_nb(
             0, n, prices, signal_arrays(signals, n), costs, config, state,

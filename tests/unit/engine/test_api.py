@@ -166,3 +166,24 @@ def test_buy_and_hold_tracks_the_stock(goog: pd.DataFrame) -> None:
     assert result.final_equity == pytest.approx(
         1_000_000 - shares * goog["open"].iloc[1] + shares * close[-1]
     )
+
+
+def test_failing_strategy_is_reported_as_strategy_error(goog: pd.DataFrame) -> None:
+    class Broken(pt.Strategy[pt.StrategyParams]):
+        name = "broken"
+        title = "Broken"
+        description = "Raises."
+        Params = pt.StrategyParams
+
+        def signals(self, bars: pt.Bars) -> pt.Signals:
+            raise ZeroDivisionError("oops")
+
+    with pytest.raises(StrategyError, match="broken.*ZeroDivisionError: oops"):
+        pt.run_backtest(goog, Broken)
+
+
+def test_metrics_document_records_the_annualization(goog: pd.DataFrame) -> None:
+    document = pt.run_backtest(goog, "sma_cross").to_dict()
+    assert document["metrics"]["periods_per_year"] == 252.0
+    start = document["metrics"]["max_drawdown_start"]
+    assert document["metrics"]["max_drawdown_start_time"] == document["equity"]["time"][start]

@@ -267,3 +267,23 @@ def test_malformed_mapping_is_rejected(data: dict[str, Any], tz: str | None, mes
 def test_other_input_types_are_rejected() -> None:
     with pytest.raises(DataError, match="DataFrame or a mapping"):
         prepare_bars([[1.0, 2.0, 0.5, 1.5]])
+
+
+def test_array_input_in_a_daylight_saving_zone_gets_exact_local_times() -> None:
+    # New York midnights in winter, summer and winter: -05:00, -04:00, -05:00. A summer
+    # bar between two winter ones must not inherit the winter offset.
+    index = pd.DatetimeIndex(["2020-01-01", "2021-07-01", "2022-01-01"]).tz_localize(
+        "America/New_York"
+    )
+    utc = index.tz_convert("UTC").tz_localize(None).to_numpy()
+    ones = np.ones(3)
+    prepared = prepare_bars(
+        {"time": utc, "open": ones, "high": ones, "low": ones, "close": ones},
+        tz="America/New_York",
+    )
+    local = prepared.local_time_ns.astype("datetime64[ns]").astype(str).tolist()
+    assert [day[:19] for day in local] == [
+        "2020-01-01T00:00:00",
+        "2021-07-01T00:00:00",
+        "2022-01-01T00:00:00",
+    ]

@@ -392,7 +392,8 @@ def test_sell_tax_steps_up_on_2026_01_01() -> None:
         (dt.date(2025, 12, 31), "KOSPI", 0.0015),
         (dt.date(2026, 1, 1), "KOSPI", 0.0020),
         (dt.date(2026, 1, 1), "KOSDAQ", 0.0020),
-        (dt.date(2018, 1, 2), "KONEX", 0.0010),
+        (dt.date(2018, 1, 2), "KONEX", 0.0030),
+        (dt.date(2019, 5, 30), "KONEX", 0.0010),
         (dt.date(2026, 1, 1), "KONEX", 0.0010),
     ],
 )

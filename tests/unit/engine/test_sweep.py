@@ -75,3 +75,10 @@ def test_unknown_grid_parameter_is_rejected(msft: pd.DataFrame) -> None:
 def test_grid_without_valid_combination_is_rejected(msft: pd.DataFrame) -> None:
     with pytest.raises(ParameterError, match="no valid"):
         pt.sweep(msft, "sma_cross", {"fast": [50], "slow": [20]})
+
+
+def test_best_drawdown_is_the_shallowest(msft: pd.DataFrame) -> None:
+    result = pt.sweep(msft, "sma_cross", {"fast": [5, 10, 15], "slow": [30, 50]})
+    best = result.best("max_drawdown")
+    # Drawdowns are negative: the best one is the closest to zero.
+    assert best["metrics"]["max_drawdown"] == max(result.column("max_drawdown"))

@@ -321,7 +321,8 @@ def _check_stops_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-
         _close_position_nb(state, fills, trades, bar, price, stop, reason, cfg)
     elif not np.isnan(target) and direction * (best - target) >= 0.0:
         price = _limit_price_nb(target, side, bar, cfg)
-        _close_position_nb(state, fills, trades, bar, price, target, _TAKE_PROFIT, cfg)
+        # A limit fill has no slippage: its reference price is the fill itself.
+        _close_position_nb(state, fills, trades, bar, price, price, _TAKE_PROFIT, cfg)
 
 
 @njit(cache=True, inline="always")
