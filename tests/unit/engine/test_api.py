@@ -178,7 +178,7 @@ def test_failing_strategy_is_reported_as_strategy_error(goog: pd.DataFrame) -> N
         def signals(self, bars: pt.Bars) -> pt.Signals:
             raise ZeroDivisionError("oops")
 
-    with pytest.raises(StrategyError, match="broken.*ZeroDivisionError: oops"):
+    with pytest.raises(StrategyError, match=r"broken.*ZeroDivisionError: oops"):
         pt.run_backtest(goog, Broken)
 
 
