@@ -11,7 +11,6 @@ import math
 from typing import Any
 
 import pytest
-
 from golden_cases import CASES, GOLDEN_DIR, pinned
 
 
