@@ -37,6 +37,7 @@ app = typer.Typer(
 )
 
 _PROGRESS_MIN_BARS = 200_000
+_DEFAULT_CASH = {"us": 100_000.0}
 
 
 def _version_callback(value: bool) -> None:
@@ -124,7 +125,10 @@ def backtest(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Strategy parameter NAME=VALUE.")
     ] = None,
-    cash: Annotated[float, typer.Option(help="Initial cash.")] = 10_000_000.0,
+    cash: Annotated[
+        float | None,
+        typer.Option(help="Initial cash (default 100,000 with --costs us, else 10,000,000)."),
+    ] = None,
     costs: Annotated[str, typer.Option(help="Cost preset: krx, us, zero.")] = "zero",
     market: Annotated[str | None, typer.Option(help="KRX market for krx costs.")] = None,
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
@@ -154,7 +158,7 @@ def backtest(
             frame,
             strategy,
             params,
-            cash=cash,
+            cash=cash if cash is not None else _DEFAULT_CASH.get(costs, 10_000_000.0),
             costs=costs,  # type: ignore[arg-type]
             market=market,
             fill_at=fill_at,

@@ -78,9 +78,11 @@ def _print_trades(out: Console, result: BacktestResult) -> None:
     if not trades:
         return
     table = Table(title=f"Last {min(len(trades), _LAST_TRADES)} of {len(trades)} trades")
-    for column in ("entry", "exit", "qty", "entry px", "exit px", "net P&L", "return", "reason"):
+    for column in ("entry", "exit", "qty", "in", "out", "return", "reason"):
         table.add_column(
-            column, justify="left" if column in {"entry", "exit", "reason"} else "right"
+            column,
+            justify="left" if column in {"entry", "exit", "reason"} else "right",
+            no_wrap=True,
         )
     for trade in trades[-_LAST_TRADES:]:
         table.add_row(
@@ -89,7 +91,6 @@ def _print_trades(out: Console, result: BacktestResult) -> None:
             _int(trade["quantity"]),
             _num(trade["entry_price"]),
             _num(trade["exit_price"]),
-            _num(trade["net_pnl"]),
             _pct(trade["return"]),
             trade["exit_reason"],
         )
