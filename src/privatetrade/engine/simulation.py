@@ -142,13 +142,25 @@ def simulate(
     )
     if window is None:
         window = n if progress is None and cancel is None else max(2_000, n // 100)
-    capacity = n + 8
+    capacity = _record_capacity(signals, settings.allow_short)
     while True:
         output = _run_windows(inputs, n, settings.initial_cash, capacity, window, progress, cancel)
         state = output.state[0]
         if state["n_fills"] <= capacity and state["n_trades"] <= capacity:
             return output
         capacity = int(max(state["n_fills"], state["n_trades"])) + 8
+
+
+def _record_capacity(signals: Signals, allow_short: bool) -> int:
+    """Return an upper bound of fills (and so of trades) the signals can cause.
+
+    Every position is opened by one entry signal (one signal opens at most one
+    position) and closed by one fill, so fills <= 2 * entry signals (+ slack).
+    """
+    entries = int(np.count_nonzero(signals.entries))
+    if allow_short and signals.short_entries is not None:
+        entries += int(np.count_nonzero(signals.short_entries))
+    return 2 * entries + 8
 
 
 def _run_windows(

@@ -110,7 +110,8 @@ def _cross_signals(fast: FloatArray, slow: FloatArray) -> Signals:
     """Return long signals on crosses of ``fast`` over ``slow`` and the mirrored shorts."""
     up = crossed_above_nb(fast, slow)
     down = crossed_below_nb(fast, slow)
-    return Signals(entries=up, exits=down, short_entries=down.copy(), short_exits=up.copy())
+    # The kernel never writes into signals, so the short side can share the arrays.
+    return Signals(entries=up, exits=down, short_entries=down, short_exits=up)
 
 
 # --------------------------------------------------------------------------- buy and hold
