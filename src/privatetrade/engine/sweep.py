@@ -221,14 +221,14 @@ def _generic_sweep(
     n = len(prepared)
     prices, costs, config, periods, risk_free = _kernel_inputs(prepared, settings)
     out = np.empty((len(instances), N_COLUMNS))
-    cash, position, equity = np.empty(n), np.empty(n), np.empty(n)
+    no_series, equity = np.empty(0), np.empty(n)
     no_fills, no_trades = np.empty(0, dtype=FILL_DTYPE), np.empty(0, dtype=TRADE_DTYPE)
     for k, instance in enumerate(instances):
         signals = compute_signals(instance, prepared.bars)
         state = new_state(settings.initial_cash)
         simulate_window_nb(
             0, n, prices, signal_arrays(signals, n), costs, config, state,
-            no_fills, no_trades, cash, position, equity,
+            no_fills, no_trades, no_series, no_series, equity,
         )  # fmt: skip
         summarize_equity_nb(equity, settings.initial_cash, periods, risk_free, out[k])
         out[k, TRADE_COUNT] = state[0]["n_trades"]

@@ -452,7 +452,8 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
         state_array: One-element ``STATE_DTYPE`` array, updated in place.
         fills: ``FILL_DTYPE`` buffer (records beyond its size are counted, not written).
         trades: ``TRADE_DTYPE`` buffer (same rule).
-        cash_out: Cash at each bar's close, written for ``[start, stop)``.
+        cash_out: Cash at each bar's close, written for ``[start, stop)``; may be empty
+            (with ``position_out``) when only the equity is wanted, as in sweeps.
         position_out: Signed shares at each bar's close.
         equity_out: ``cash + position * close`` at each bar's close.
     """
@@ -465,6 +466,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
     next_open = cfg.fill_timing == _NEXT_OPEN
     has_stops = cfg.stop_loss > 0.0 or cfg.take_profit > 0.0 or cfg.trailing_stop > 0.0
     has_offsets = entry_offset.shape[0] > 0
+    full_series = cash_out.shape[0] > 0
     # The hot path works on local copies of the state; events (fills, stops) work on
     # the record, so the extremes go back before and everything comes back after one.
     position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
@@ -502,8 +504,9 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
             _store_extremes_nb(state, extreme_high, extreme_low)
             _close_of_bar_nb(state, fills, trades, _bar_nb(t, prices, costs), cfg, next_open, n)
             position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
-        cash_out[t] = cash
-        position_out[t] = position
+        if full_series:
+            cash_out[t] = cash
+            position_out[t] = position
         equity_out[t] = cash + position * close[t]
     _store_extremes_nb(state, extreme_high, extreme_low)
     state.next_bar = stop

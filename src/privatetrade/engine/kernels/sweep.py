@@ -63,17 +63,26 @@ def summarize_equity_nb(equity, initial_cash, periods_per_year, risk_free_per_pe
 
 @njit(cache=True)
 def _cross_signals_nb(fast, slow, entries, exits):  # type: ignore[no-untyped-def]
-    """Golden cross -> entry, dead cross -> exit (both values must exist at t and t-1)."""
-    entries[0] = False
-    exits[0] = False
-    for t in range(1, fast.shape[0]):
-        f0 = fast[t - 1]
-        s0 = slow[t - 1]
-        f1 = fast[t]
-        s1 = slow[t]
-        valid = not (np.isnan(f0) or np.isnan(s0) or np.isnan(f1) or np.isnan(s1))
-        entries[t] = valid and f1 > s1 and f0 <= s0
-        exits[t] = valid and f1 < s1 and f0 >= s0
+    """Golden cross -> entry, dead cross -> exit (both values must exist at t and t-1).
+
+    Averages of validated bars are NaN only during their warm-up, so after the first
+    bar where both exist no further NaN checks are needed.
+    """
+    n = fast.shape[0]
+    first = 0
+    while first < n and (np.isnan(fast[first]) or np.isnan(slow[first])):
+        first += 1
+    entries[: first + 1] = False
+    exits[: first + 1] = False
+    above = fast[first] > slow[first] if first < n else False
+    below = fast[first] < slow[first] if first < n else False
+    for t in range(first + 1, n):
+        now_above = fast[t] > slow[t]
+        now_below = fast[t] < slow[t]
+        entries[t] = now_above and not above
+        exits[t] = now_below and not below
+        above = now_above
+        below = now_below
 
 
 @njit(cache=True, parallel=True)
@@ -116,16 +125,16 @@ def ma_cross_sweep_nb(  # type: ignore[no-untyped-def]
         entries = np.zeros(n, dtype=np.bool_)
         exits = np.zeros(n, dtype=np.bool_)
         offsets = np.empty(0)
-        cash = np.empty(n)
-        position = np.empty(n)
+        no_series = np.empty(0)
         equity = np.empty(n)
+        state = template_state.copy()
         for k in range(chunk, n_combos, n_chunks):
             _cross_signals_nb(averages[fast_rows[k]], averages[slow_rows[k]], entries, exits)
-            state = template_state.copy()
+            state[0] = template_state[0]
             signals = (entries, exits, exits, entries, offsets)
             simulate_window_nb(
                 0, n, prices, signals, costs, config, state,
-                empty_fills, empty_trades, cash, position, equity,
+                empty_fills, empty_trades, no_series, no_series, equity,
             )  # fmt: skip
             summarize_equity_nb(
                 equity, initial_cash, periods_per_year, risk_free_per_period, out[k]
