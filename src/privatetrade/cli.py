@@ -8,6 +8,7 @@ reports, 130 on cancellation.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +27,7 @@ from privatetrade.errors import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from privatetrade.engine.result import BacktestResult
+    from privatetrade.engine.result import BacktestResult, DataInfo
 
 app = typer.Typer(
     name="privatetrade",
@@ -78,20 +79,42 @@ def _parse_value(raw: str) -> Any:
     return raw
 
 
-def _default_tz(costs: str) -> str:
-    return {"krx": "Asia/Seoul", "us": "America/New_York"}.get(costs, "UTC")
+def _default_tz(costs: str | None) -> str:
+    return {"krx": "Asia/Seoul", "us": "America/New_York"}.get(costs or "", "UTC")
 
 
-def _load_bars(symbol: str | None, csv_path: Path | None, tz: str) -> tuple[pd.DataFrame, str]:
+@dataclass(frozen=True)
+class _Loaded:
+    """Bars for the backtest command and what they are."""
+
+    frame: pd.DataFrame
+    info: DataInfo
+    costs: str
+    market: str | None
+
+
+def _load_bars(
+    symbol: str | None, csv_path: Path | None, *, costs: str | None, tz: str | None, adjusted: bool
+) -> _Loaded:
+    from privatetrade.engine.result import DataInfo
+
     if (symbol is None) == (csv_path is None):
         raise InputError("give either a SYMBOL or --csv FILE", field="symbol")
-    if symbol is not None:
-        from privatetrade.data.sample import load_sample_bars
+    if csv_path is not None:
+        from privatetrade.data.files import read_bars_file
 
-        return load_sample_bars(symbol), "sample"
-    from privatetrade.data.files import read_bars_file
+        frame = read_bars_file(csv_path, tz=tz or _default_tz(costs))
+        info = DataInfo(symbol=csv_path.name, source="csv", adjusted=None)
+        return _Loaded(frame, info, costs or "zero", None)
+    from privatetrade.cli_data import market_data
 
-    return read_bars_file(csv_path, tz=tz), "csv"  # type: ignore[arg-type]
+    data = market_data()
+    entry = data.symbol(symbol or "")
+    frame = data.bars(entry.code, adjusted=adjusted)
+    info = DataInfo(symbol=entry.code, source=entry.source, adjusted=adjusted)
+    krx = entry.tick_table == "krx"
+    default_costs = "krx" if krx else "us"
+    return _Loaded(frame, info, costs or default_costs, entry.market.value if krx else None)
 
 
 def _slice(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
@@ -116,7 +139,7 @@ def _slice(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFr
 @app.command()
 def backtest(
     symbol: Annotated[
-        str | None, typer.Argument(help="Sample symbol (AAPL, GOOG, IBM, MSFT, FB).")
+        str | None, typer.Argument(help="Symbol code from the catalog (see `data search`).")
     ] = None,
     csv: Annotated[
         Path | None, typer.Option("--csv", help="OHLCV file (CSV) instead of a symbol.")
@@ -129,7 +152,10 @@ def backtest(
         float | None,
         typer.Option(help="Initial cash (default 100,000 with --costs us, else 10,000,000)."),
     ] = None,
-    costs: Annotated[str, typer.Option(help="Cost preset: krx, us, zero.")] = "zero",
+    costs: Annotated[
+        str | None, typer.Option(help="Cost preset: krx, us, zero (default: the market's).")
+    ] = None,
+    adjusted: Annotated[bool, typer.Option(help="Use adjusted prices.")] = False,
     market: Annotated[str | None, typer.Option(help="KRX market for krx costs.")] = None,
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
@@ -147,29 +173,24 @@ def backtest(
 ) -> None:
     """Backtest a strategy on a sample symbol or a CSV file and print a report."""
     from privatetrade.engine.api import run_backtest
-    from privatetrade.engine.result import DataInfo
 
     params = _parse_params(param or [])
-    frame, source = _load_bars(symbol, csv, tz or _default_tz(costs))
-    frame = _slice(frame, start, end)
+    loaded = _load_bars(symbol, csv, costs=costs, tz=tz, adjusted=adjusted)
+    frame = _slice(loaded.frame, start, end)
     stops = {"stop_loss": stop_loss, "take_profit": take_profit, "trailing_stop": trailing_stop}
     with _progress(len(frame)) as on_progress:
         result = run_backtest(
             frame,
             strategy,
             params,
-            cash=cash if cash is not None else _DEFAULT_CASH.get(costs, 10_000_000.0),
-            costs=costs,  # type: ignore[arg-type]
-            market=market,
+            cash=cash if cash is not None else _DEFAULT_CASH.get(loaded.costs, 10_000_000.0),
+            costs=loaded.costs,  # type: ignore[arg-type]
+            market=market or loaded.market,
             fill_at=fill_at,
             stops={key: value for key, value in stops.items() if value is not None},
             allow_short=allow_short,
             progress=on_progress,
-            data_info=DataInfo(
-                symbol=symbol.upper() if symbol else csv.name if csv else None,
-                source=source,
-                adjusted=False,
-            ),
+            data_info=loaded.info,
         )
     _write_outputs(result, json_out, trades_csv, equity_csv)
     from privatetrade.report import print_report
@@ -225,6 +246,15 @@ def strategies() -> None:
     from privatetrade.report import print_strategies
 
     print_strategies()
+
+
+def _register_data_commands() -> None:
+    from privatetrade.cli_data import data_app
+
+    app.add_typer(data_app, name="data")
+
+
+_register_data_commands()
 
 
 def main() -> None:

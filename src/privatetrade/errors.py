@@ -7,6 +7,7 @@
     │   ├── ParameterError            a strategy parameter is missing, unknown or out of bounds
     │   └── ConfigurationError        settings or a cost / sizing / stop choice is invalid
     ├── DataError                     the bars are unusable: fix the data (names the first bad row)
+    │   └── ProviderError             a data provider failed or answered empty/malformed
     ├── StrategyError                 a strategy is unknown, broken or looks ahead
     └── JobError                      a run could not finish
         └── CancelledError            the run was cancelled through its cancel token
@@ -24,6 +25,7 @@ __all__ = [
     "JobError",
     "ParameterError",
     "PrivatetradeError",
+    "ProviderError",
     "StrategyError",
 ]
 
@@ -54,6 +56,17 @@ class DataError(PrivatetradeError, ValueError):
     def __init__(self, message: str, *, row: int | None = None) -> None:
         super().__init__(message)
         self.row = row
+
+
+class ProviderError(DataError):
+    """A market-data provider failed, or answered with nothing or something malformed.
+
+    ``transient`` marks failures worth retrying (timeouts, 5xx, connection resets).
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class StrategyError(PrivatetradeError):

@@ -1,0 +1,177 @@
+"""``privatetrade data ...``: list, search, show, import, fetch, update, delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from privatetrade.data.symbols import Market
+from privatetrade.errors import InputError
+
+if TYPE_CHECKING:
+    from privatetrade.data.market_data import MarketData
+    from privatetrade.data.symbols import SymbolInfo
+
+data_app = typer.Typer(help="Symbols and bars: search, import, fetch.", no_args_is_help=True)
+
+
+def market_data() -> MarketData:
+    """Return the market data of the configured data directory."""
+    from privatetrade.data.market_data import MarketData
+    from privatetrade.settings import Settings
+
+    return MarketData(Settings().data_dir)
+
+
+def _market(value: str | None) -> Market | None:
+    if value is None:
+        return None
+    try:
+        return Market(value.upper())
+    except ValueError:
+        known = ", ".join(m.value for m in Market)
+        raise InputError(f"unknown market {value!r}; use one of {known}", field="market") from None
+
+
+def _date(value: str | None, field: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--{field} must be YYYY-MM-DD, got {value!r}", field=field) from None
+
+
+def _symbols_table(symbols: list[SymbolInfo], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("code", "name", "market", "bars", "from", "to", "source"):
+        table.add_column(column, no_wrap=column != "name")
+    for symbol in symbols:
+        table.add_row(
+            symbol.code,
+            symbol.name,
+            symbol.market.value,
+            f"{symbol.bar_count:,}",
+            str(symbol.first_bar or "—"),
+            str(symbol.last_bar or "—"),
+            symbol.source + (" (synthetic)" if symbol.synthetic else ""),
+        )
+    return table
+
+
+@data_app.command("list")
+def list_symbols(
+    market: Annotated[str | None, typer.Option(help="Only this market.")] = None,
+) -> None:
+    """List the symbols in the catalog."""
+    data = market_data()
+    data.ensure_samples()
+    Console().print(_symbols_table(data.catalog.all(_market(market)), "Symbols"))
+
+
+@data_app.command("search")
+def search(
+    query: Annotated[str, typer.Argument(help="Code prefix or name (Korean or English).")],
+    market: Annotated[str | None, typer.Option(help="Only this market.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+) -> None:
+    """Search symbols by code or name: 005930, 삼성, micro."""
+    hits = market_data().search(query, market=_market(market), limit=limit)
+    if not hits:
+        typer.echo(f"no symbol matches {query!r}")
+        raise typer.Exit(1)
+    Console().print(_symbols_table([hit.symbol for hit in hits], f"Matches for {query!r}"))
+
+
+@data_app.command("show")
+def show(
+    code: Annotated[str, typer.Argument(help="Symbol code.")],
+    adjusted: Annotated[bool, typer.Option(help="Show the adjusted series.")] = False,
+) -> None:
+    """Show a symbol: catalog entry, stored range, data-quality report."""
+    from privatetrade.data.quality import quality_report
+
+    data = market_data()
+    symbol = data.symbol(code)
+    console = Console()
+    console.print(_symbols_table([symbol], symbol.code))
+    console.print(f"stored series: {', '.join(symbol.adjusted) or 'none'}; "
+                  f"currency {symbol.currency}; lot {symbol.lot_size}")  # fmt: skip
+    if symbol.bar_count:
+        report = quality_report(data.bars(code, adjusted=adjusted), symbol.market)
+        console.print_json(data=report.to_dict())
+
+
+@data_app.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(help="CSV (UTF-8 or CP949) or Parquet file.")],
+    symbol: Annotated[str, typer.Option("--symbol", "-s", help="Code to store it as.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    market: Annotated[str, typer.Option(help="Market (KOSPI, KOSDAQ, NYSE, ...).")] = "OTHER",
+    adjusted: Annotated[bool, typer.Option(help="The file holds adjusted prices.")] = False,
+    column: Annotated[
+        list[str] | None, typer.Option(help="Column mapping FIELD=NAME, e.g. close=Adj Close.")
+    ] = None,
+    date_format: Annotated[str | None, typer.Option(help="strptime format of dates.")] = None,
+    tz: Annotated[str | None, typer.Option(help="Time zone (default: the market's).")] = None,
+) -> None:
+    """Import bars from a file: validated, all rows or none."""
+    mapping = {}
+    for pair in column or []:
+        field, sep, source = pair.partition("=")
+        if not sep:
+            raise InputError(f"--column expects FIELD=NAME, got {pair!r}", field="column")
+        mapping[field.strip().lower()] = source.strip()
+    imported = market_data().import_file(
+        path, symbol, name=name, market=_market(market) or Market.OTHER, adjusted=adjusted,
+        columns=mapping, date_format=date_format, tz=tz,
+    )  # fmt: skip
+    typer.echo(
+        f"imported {imported.bar_count:,} bars of {imported.code} "
+        f"({imported.first_bar} → {imported.last_bar})"
+    )
+
+
+@data_app.command("fetch")
+def fetch(
+    codes: Annotated[list[str], typer.Argument(help="Symbol codes (005930, AAPL, ...).")],
+    provider: Annotated[str, typer.Option(help="fdr, krx (pykrx) or yahoo.")] = "fdr",
+    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+    adjusted: Annotated[bool, typer.Option(help="Fetch adjusted prices.")] = False,
+    market: Annotated[str | None, typer.Option(help="Market of new symbols.")] = None,
+) -> None:
+    """Fetch daily bars from a provider into the store (needs network and the extra)."""
+    from privatetrade.data.fetching import fetch_symbols
+
+    data = market_data()
+    fetch_symbols(
+        data, codes, provider=provider, start=_date(start, "start"), end=_date(end, "end"),
+        adjusted=adjusted, market=_market(market), echo=typer.echo,
+    )  # fmt: skip
+
+
+@data_app.command("update")
+def update(
+    codes: Annotated[
+        list[str] | None, typer.Argument(help="Symbols to update (default: all fetched).")
+    ] = None,
+    provider: Annotated[str, typer.Option(help="fdr, krx (pykrx) or yahoo.")] = "fdr",
+) -> None:
+    """Fetch only the dates missing since each symbol's last stored bar."""
+    from privatetrade.data.fetching import update_symbols
+
+    update_symbols(market_data(), codes or [], provider=provider, echo=typer.echo)
+
+
+@data_app.command("delete")
+def delete(code: Annotated[str, typer.Argument(help="Symbol code.")]) -> None:
+    """Delete a symbol's bars and catalog entry."""
+    if not market_data().delete(code):
+        raise InputError(f"unknown symbol {code!r}", field="symbol")
+    typer.echo(f"deleted {code.upper()}")

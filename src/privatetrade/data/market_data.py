@@ -1,0 +1,203 @@
+"""Market data for backtests: the catalog and the bar store behind one object.
+
+``MarketData(data_dir)`` finds symbols, loads their bars, installs the offline
+sample data on first use, imports the user's files and fetches from providers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from privatetrade.data.catalog import SearchHit, SymbolCatalog
+from privatetrade.data.store import BarStore, PriceKind
+from privatetrade.data.symbols import Market, SymbolInfo, market_currency, market_timezone
+from privatetrade.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["MarketData", "SAMPLE_LISTINGS"]
+
+# The bokeh-sampledata stocks (Quandl WIKI, public domain), as listed in 2013.
+SAMPLE_LISTINGS: tuple[tuple[str, str, Market], ...] = (
+    ("AAPL", "Apple Inc.", Market.NASDAQ),
+    ("FB", "Facebook, Inc. (now Meta Platforms)", Market.NASDAQ),
+    ("GOOG", "Google Inc. (now Alphabet)", Market.NASDAQ),
+    ("IBM", "International Business Machines", Market.NYSE),
+    ("MSFT", "Microsoft Corporation", Market.NASDAQ),
+)
+_OHLCV = ["open", "high", "low", "close", "volume"]
+
+
+class MarketData:
+    """Symbols and their bars in one data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.store = BarStore(self.data_dir)
+        self.catalog = SymbolCatalog(self.data_dir)
+
+    # ------------------------------------------------------------------ lookup
+
+    def search(
+        self, query: str, *, market: Market | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        """Search the catalog (installing the sample data first if needed)."""
+        self.ensure_samples()
+        return self.catalog.search(query, market=market, limit=limit)
+
+    def symbol(self, code: str) -> SymbolInfo:
+        """Return the catalog entry of ``code``."""
+        self.ensure_samples()
+        return self.catalog.get(code)
+
+    def bars(
+        self,
+        code: str,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        *,
+        adjusted: bool = False,
+    ) -> pd.DataFrame:
+        """Return the stored bars of ``code`` in ``[start, end]`` (local dates).
+
+        Raises:
+            InputError: Unknown symbol.
+            DataError: No bars of that kind stored, or none in the range.
+        """
+        symbol = self.symbol(code)
+        kind = PriceKind.ADJUSTED if adjusted else PriceKind.RAW
+        if not self.store.exists(symbol.code, kind):
+            stored = ", ".join(symbol.adjusted) or "none"
+            raise DataError(f"no {kind.value} bars stored for {symbol.code} (stored: {stored})")
+        frame = self.store.read(symbol.code, start, end, kind=kind)
+        if frame.empty:
+            raise DataError(f"no bars of {symbol.code} between {start} and {end}")
+        return frame
+
+    # ------------------------------------------------------------------ writing
+
+    def save_bars(
+        self,
+        symbol: SymbolInfo,
+        frame: pd.DataFrame,
+        *,
+        kind: PriceKind = PriceKind.RAW,
+        merge: bool = False,
+    ) -> SymbolInfo:
+        """Store bars (validated, atomically) and record the symbol and its coverage."""
+        write = self.store.merge if merge else self.store.write
+        write(symbol.code, frame[_OHLCV], kind=kind, source=symbol.source)
+        return self.refresh(symbol)
+
+    def refresh(self, symbol: SymbolInfo) -> SymbolInfo:
+        """Update ``symbol``'s stored coverage in the catalog and return the new entry."""
+        kinds = tuple(k.value for k in PriceKind if self.store.exists(symbol.code, k))
+        coverage = self.store.coverage(symbol.code, PriceKind.RAW) or (
+            self.store.coverage(symbol.code, PriceKind.ADJUSTED)
+        )
+        updated = dataclasses.replace(
+            symbol,
+            adjusted=kinds,
+            first_bar=coverage.first_bar if coverage else None,
+            last_bar=coverage.last_bar if coverage else None,
+            bar_count=coverage.bar_count if coverage else 0,
+        )
+        self.catalog.upsert([updated])
+        return updated
+
+    def delete(self, code: str) -> bool:
+        """Delete a symbol's bars and its catalog entry; return whether it existed."""
+        had_bars = self.store.delete(code)
+        had_entry = self.catalog.remove(code)
+        return had_bars or had_entry
+
+    def import_file(
+        self,
+        path: Path,
+        code: str,
+        *,
+        name: str | None = None,
+        market: Market = Market.OTHER,
+        adjusted: bool = False,
+        columns: Mapping[str, str] | None = None,
+        date_format: str | None = None,
+        tz: str | None = None,
+    ) -> SymbolInfo:
+        """Import a CSV or Parquet file as ``code``'s bars: all rows or none.
+
+        Raises:
+            DataError: The file cannot be read or a row is invalid (nothing is stored).
+        """
+        from privatetrade.data.files import read_bars_file
+
+        zone = tz or market_timezone(market)
+        frame = read_bars_file(path, tz=zone, columns=columns, date_format=date_format)
+        existing = self.catalog.get(code) if code in self.catalog else None
+        symbol = existing or SymbolInfo(
+            code=code.upper(),
+            name=name or code.upper(),
+            market=market,
+            currency=market_currency(market),
+            tick_table="krx" if zone == "Asia/Seoul" else "us",
+            source="import",
+        )
+        if name and existing:
+            symbol = dataclasses.replace(symbol, name=name)
+        kind = PriceKind.ADJUSTED if adjusted else PriceKind.RAW
+        return self.save_bars(symbol, frame, kind=kind)
+
+    # ------------------------------------------------------------------ samples
+
+    def ensure_samples(self, progress: Callable[[str], None] | None = None) -> None:
+        """Install the offline sample data (US sample stocks, synthetic KRX) once."""
+        wanted = [code for code, _, _ in SAMPLE_LISTINGS]
+        from privatetrade.data.synthetic import synthetic_symbols
+
+        synthetic = synthetic_symbols()
+        wanted += [s.code for s in synthetic]
+        if all(code in self.catalog and self.store.exists(code) for code in wanted):
+            return
+        self._install_us_samples(progress)
+        self._install_synthetic(synthetic, progress)
+
+    def _install_us_samples(self, progress: Callable[[str], None] | None) -> None:
+        from privatetrade.data.sample import load_sample_bars
+
+        for code, name, market in SAMPLE_LISTINGS:
+            if progress:
+                progress(code)
+            frame = load_sample_bars(code)
+            symbol = SymbolInfo(
+                code=code, name=name, name_en=name, market=market, currency="USD",
+                tick_table="us", source="sample",
+            )  # fmt: skip
+            self.store.write(code, frame[_OHLCV], kind=PriceKind.RAW, source="sample")
+            self.store.write(code, _adjusted(frame), kind=PriceKind.ADJUSTED, source="sample")
+            self.refresh(symbol)
+
+    def _install_synthetic(
+        self, symbols: list[SymbolInfo], progress: Callable[[str], None] | None
+    ) -> None:
+        from privatetrade.data.synthetic import synthetic_bars
+
+        for symbol in symbols:
+            if progress:
+                progress(symbol.code)
+            self.store.write(symbol.code, synthetic_bars(symbol.code), source="synthetic")
+            self.refresh(symbol)
+
+
+def _adjusted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Scale open/high/low/close by ``adj_close / close`` (volume unchanged)."""
+    factor = frame["adj_close"] / frame["close"]
+    adjusted = frame[_OHLCV].copy()
+    for column in ("open", "high", "low", "close"):
+        adjusted[column] = frame[column] * factor
+    if adjusted.isna().any().any():
+        raise DataError("sample data has bars without an adjusted close")
+    return adjusted
