@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Iterable
 
@@ -77,7 +78,9 @@ def fetch_symbols(
     for code in wanted:
         symbol = data.catalog.get(code) if code in data.catalog else None
         symbol = symbol or _named(_new_symbol(code, market, provider), listing)
-        frame = with_retries(lambda c=code: source.daily_bars(c, start, end, adjusted=adjusted))
+        frame = with_retries(
+            functools.partial(source.daily_bars, code, start, end, adjusted=adjusted)
+        )
         saved = data.save_bars(symbol, frame, kind=kind, merge=True)
         echo(f"{code}: {len(frame):,} bars fetched; stored {saved.first_bar} → {saved.last_bar}")
         fetched.append(saved)
@@ -112,12 +115,11 @@ def update_symbols(
             continue
         for kind in [PriceKind(k) for k in symbol.adjusted] or [PriceKind.RAW]:
             adjusted = kind is PriceKind.ADJUSTED
+            request = functools.partial(
+                source.daily_bars, symbol.code, start, last_day, adjusted=adjusted
+            )
             try:
-                frame = with_retries(
-                    lambda s=symbol, a=adjusted: source.daily_bars(
-                        s.code, start, last_day, adjusted=a
-                    )
-                )
+                frame = with_retries(request)
             except ProviderError as exc:
                 if exc.transient:
                     raise

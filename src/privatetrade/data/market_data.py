@@ -20,7 +20,7 @@ from privatetrade.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MarketData", "SAMPLE_LISTINGS"]
+__all__ = ["SAMPLE_LISTINGS", "MarketData"]
 
 # The bokeh-sampledata stocks (Quandl WIKI, public domain), as listed in 2013.
 SAMPLE_LISTINGS: tuple[tuple[str, str, Market], ...] = (
