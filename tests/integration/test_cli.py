@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,13 +14,17 @@ import pytest
 from privatetrade.data.sample import load_sample_bars
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+DATA_DIR = Path(tempfile.mkdtemp(prefix="privatetrade-cli-"))
+
+
+def run_cli(*args: str, data_dir: Path = DATA_DIR) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRIVATETRADE_DATA_DIR": str(data_dir)}
     return subprocess.run(
         [sys.executable, "-m", "privatetrade", *args],
         capture_output=True,
         text=True,
-        timeout=120,
-        cwd=cwd,
+        timeout=180,
+        env=env,
         check=False,
     )
 
@@ -65,7 +71,7 @@ def test_backtest_from_csv_with_date_range(tmp_path: Path) -> None:
     [
         (("backtest", "GOOG", "-p", "fast=40", "-p", "slow=20"), "fast"),
         (("backtest", "GOOG", "--strategy", "nope"), "unknown strategy"),
-        (("backtest", "NOPE"), "no sample data"),
+        (("backtest", "NOPE"), "unknown symbol"),
         (("backtest", "GOOG", "--costs", "mars"), "cost preset"),
         (("backtest", "GOOG", "-p", "fast"), "NAME=VALUE"),
         (("backtest", "GOOG", "--no-such-option"), "no such option"),

@@ -7,11 +7,13 @@ and searched in memory: by code prefix and by name substring, Hangul included
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import fcntl
 import json
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,7 +104,13 @@ class SymbolCatalog:
         return sorted(symbols, key=lambda s: (s.market.value, s.code))
 
     def upsert(self, symbols: Iterable[SymbolInfo]) -> None:
-        """Add or replace symbols and save the catalog."""
+        """Add or replace symbols and save the catalog (merging other processes' changes)."""
+        with self._locked():
+            self._reload()
+            self._upsert(symbols)
+            self.save()
+
+    def _upsert(self, symbols: Iterable[SymbolInfo]) -> None:
         for symbol in symbols:
             if not symbol.code or not symbol.name:
                 raise InputError("a symbol needs a code and a name", field="symbol")
@@ -110,14 +118,31 @@ class SymbolCatalog:
             symbol = dataclasses.replace(symbol, code=code)
             names = tuple(normalize(n) for n in (symbol.name, symbol.name_en) if n)
             self._entries[code] = _Entry(symbol, normalize(code), names)
-        self.save()
 
     def remove(self, code: str) -> bool:
         """Remove ``code``; return whether it was there."""
-        removed = self._entries.pop(code.upper(), None) is not None
-        if removed:
-            self.save()
+        with self._locked():
+            self._reload()
+            removed = self._entries.pop(code.upper(), None) is not None
+            if removed:
+                self.save()
         return removed
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold an exclusive lock on the catalog across processes (read-modify-write)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _reload(self) -> None:
+        self._entries = {}
+        if self.path.exists():
+            self._load()
 
     def search(
         self, query: str, *, market: Market | None = None, limit: int = 20

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -160,10 +161,18 @@ class MarketData:
 
         synthetic = synthetic_symbols()
         wanted += [s.code for s in synthetic]
-        if all(code in self.catalog and self.store.exists(code) for code in wanted):
+        if self._has_all(wanted):
             return
-        self._install_us_samples(progress)
-        self._install_synthetic(synthetic, progress)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir / ".samples.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one process installs, the others wait
+            self.catalog = SymbolCatalog(self.data_dir)
+            if not self._has_all(wanted):
+                self._install_us_samples(progress)
+                self._install_synthetic(synthetic, progress)
+
+    def _has_all(self, codes: list[str]) -> bool:
+        return all(code in self.catalog and self.store.exists(code) for code in codes)
 
     def _install_us_samples(self, progress: Callable[[str], None] | None) -> None:
         from privatetrade.data.sample import load_sample_bars

@@ -1,0 +1,315 @@
+"""Trading calendars: which days an exchange holds a session.
+
+Sessions come from the ``exchange_calendars`` package (``XKRX`` for KOSPI, KOSDAQ and
+KONEX; ``XNYS`` for US listings), corrected by our own table of overrides where that
+package is known to be wrong (:data:`KRX_OVERRIDES`). To add a correction, append a
+:class:`SessionOverride` with its reason to the table.
+
+Both calendars cover :data:`CALENDAR_START` to :data:`CALENDAR_END`. A date outside
+that range raises :class:`~privatetrade.errors.InputError`: before 2000 the XKRX
+calendar lacks the Saturday sessions KRX held until December 1998, and after 2050
+``exchange_calendars`` has no holidays at all. Days far in the future are projections
+from the holiday rules: elections and temporary holidays are added as they are announced.
+
+``exchange_calendars`` is slow to import and a calendar takes about a second to build,
+so both happen on first use, once per process (cached). Example::
+
+    >>> import datetime as dt
+    >>> is_krx_session(dt.date(2024, 9, 16))  # Chuseok
+    False
+    >>> krx_sessions(dt.date(2024, 9, 13), dt.date(2024, 9, 20))
+    [datetime.date(2024, 9, 13), datetime.date(2024, 9, 19), datetime.date(2024, 9, 20)]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from privatetrade.data.symbols import Market
+from privatetrade.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "CALENDAR_END",
+    "CALENDAR_START",
+    "KRX_OVERRIDES",
+    "CalendarName",
+    "SessionOverride",
+    "as_days",
+    "calendar_for_market",
+    "calendar_overrides",
+    "calendar_timezone",
+    "is_krx_session",
+    "is_session",
+    "is_us_session",
+    "krx_sessions",
+    "missing_sessions",
+    "session_days",
+    "session_mask",
+    "sessions",
+    "us_sessions",
+]
+
+CALENDAR_START = dt.date(2000, 1, 1)
+"""First day the calendars cover."""
+CALENDAR_END = dt.date(2050, 12, 31)
+"""Last day the calendars cover (``exchange_calendars``' limit for XKRX)."""
+
+Days = npt.NDArray[np.datetime64]
+
+
+class CalendarName(StrEnum):
+    """An exchange calendar, by its ISO 10383 market identifier code."""
+
+    XKRX = "XKRX"
+    XNYS = "XNYS"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOverride:
+    """A correction of the upstream calendar on one day.
+
+    Attributes:
+        day: The calendar day.
+        is_open: True when the exchange held (or will hold) a session that day.
+        reason: Why, for the people who maintain the table.
+    """
+
+    day: dt.date
+    is_open: bool
+    reason: str
+
+
+KRX_OVERRIDES: tuple[SessionOverride, ...] = (
+    SessionOverride(
+        dt.date(2026, 6, 3),
+        is_open=False,
+        reason="9th nationwide local elections (제9회 전국동시지방선거), a public holiday",
+    ),
+    SessionOverride(
+        dt.date(2026, 7, 17),
+        is_open=False,
+        reason="Constitution Day (제헌절), a public holiday again from 2026",
+    ),
+)
+"""Days where ``exchange_calendars``' XKRX is wrong, with the reason."""
+
+
+def calendar_overrides(name: CalendarName | str) -> tuple[SessionOverride, ...]:
+    """Return our overrides of the named calendar."""
+    return KRX_OVERRIDES if _name(name) is CalendarName.XKRX else ()
+
+
+def calendar_for_market(market: Market | str) -> CalendarName | None:
+    """Return the calendar of a market, or None for a market without one (``OTHER``)."""
+    try:
+        member = Market(str(market).upper())
+    except ValueError as exc:
+        raise InputError(f"unknown market {market!r}", field="market") from exc
+    if member in (Market.KOSPI, Market.KOSDAQ, Market.KONEX):
+        return CalendarName.XKRX
+    if member in (Market.NYSE, Market.NASDAQ, Market.AMEX):
+        return CalendarName.XNYS
+    return None
+
+
+def calendar_timezone(name: CalendarName | str) -> str:
+    """Return the IANA time zone the calendar's days are counted in."""
+    return "Asia/Seoul" if _name(name) is CalendarName.XKRX else "America/New_York"
+
+
+def _name(name: CalendarName | str) -> CalendarName:
+    try:
+        return CalendarName(str(name).upper())
+    except ValueError as exc:
+        choices = ", ".join(member.value for member in CalendarName)
+        raise InputError(f"unknown calendar {name!r}; use {choices}", field="calendar") from exc
+
+
+@lru_cache(maxsize=4)
+def _exchange_calendar(name: CalendarName) -> Any:
+    """Build the upstream calendar over our whole range (about a second for XKRX)."""
+    import exchange_calendars  # type: ignore[import-untyped]
+
+    return exchange_calendars.get_calendar(
+        name.value, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat()
+    )
+
+
+@lru_cache(maxsize=4)
+def _all_sessions(name: CalendarName) -> Days:
+    """Return every session of the calendar in range, overrides applied, read-only."""
+    upstream = np.asarray(_exchange_calendar(name).sessions.values).astype("datetime64[D]")
+    overrides = [o for o in calendar_overrides(name) if CALENDAR_START <= o.day <= CALENDAR_END]
+    closed = np.array([o.day for o in overrides if not o.is_open], dtype="datetime64[D]")
+    opened = np.array([o.day for o in overrides if o.is_open], dtype="datetime64[D]")
+    days = np.union1d(upstream[~np.isin(upstream, closed)], opened).astype("datetime64[D]")
+    days.setflags(write=False)
+    return days
+
+
+def _check_range(name: CalendarName, first: dt.date, last: dt.date) -> None:
+    if first < CALENDAR_START or last > CALENDAR_END:
+        raise InputError(
+            f"the {name.value} calendar covers {CALENDAR_START} to {CALENDAR_END}; "
+            f"{first if first < CALENDAR_START else last} is outside it",
+            field="date",
+        )
+
+
+def _day(value: dt.date | np.datetime64 | str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, np.datetime64):
+        day: dt.date = value.astype("datetime64[D]").astype(object)
+        return day
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def session_days(name: CalendarName | str, start: dt.date, end: dt.date) -> Days:
+    """Return the sessions from ``start`` to ``end`` (inclusive) as ``datetime64[D]``.
+
+    Args:
+        name: The calendar.
+        start: First day.
+        end: Last day.
+
+    Returns:
+        A read-only array view (copy it to modify it).
+
+    Raises:
+        InputError: When the range leaves the calendar's coverage.
+    """
+    calendar = _name(name)
+    first, last = _day(start), _day(end)
+    _check_range(calendar, first, last)
+    days = _all_sessions(calendar)
+    lo = int(np.searchsorted(days, np.datetime64(first, "D"), side="left"))
+    hi = int(np.searchsorted(days, np.datetime64(last, "D"), side="right"))
+    return days[lo:hi]
+
+
+def sessions(name: CalendarName | str, start: dt.date, end: dt.date) -> list[dt.date]:
+    """Return the sessions from ``start`` to ``end`` (inclusive) as dates."""
+    result: list[dt.date] = session_days(name, start, end).astype(object).tolist()
+    return result
+
+
+def krx_sessions(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Return the KRX sessions from ``start`` to ``end`` (inclusive)."""
+    return sessions(CalendarName.XKRX, start, end)
+
+
+def us_sessions(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Return the NYSE sessions from ``start`` to ``end`` (inclusive)."""
+    return sessions(CalendarName.XNYS, start, end)
+
+
+def session_mask(name: CalendarName | str, days: Days) -> npt.NDArray[np.bool_]:
+    """Return, for each ``datetime64[D]`` day, whether it is a session.
+
+    Days outside the calendar's coverage are False; use :data:`CALENDAR_START` and
+    :data:`CALENDAR_END` to tell them apart.
+    """
+    all_days = _all_sessions(_name(name))
+    days = np.asarray(days, dtype="datetime64[D]")
+    position = np.minimum(np.searchsorted(all_days, days), all_days.shape[0] - 1)
+    mask: npt.NDArray[np.bool_] = all_days[position] == days
+    return mask
+
+
+def is_session(name: CalendarName | str, day: dt.date) -> bool:
+    """Return whether the exchange holds a session on ``day``.
+
+    Raises:
+        InputError: When the day is outside the calendar's coverage.
+    """
+    calendar = _name(name)
+    first = _day(day)
+    _check_range(calendar, first, first)
+    return bool(session_mask(calendar, np.array([first], dtype="datetime64[D]"))[0])
+
+
+def is_krx_session(day: dt.date) -> bool:
+    """Return whether KRX holds a session on ``day``."""
+    return is_session(CalendarName.XKRX, day)
+
+
+def is_us_session(day: dt.date) -> bool:
+    """Return whether the NYSE holds a session on ``day``."""
+    return is_session(CalendarName.XNYS, day)
+
+
+def as_days(dates: Iterable[Any] | pd.DatetimeIndex, tz: str) -> Days:
+    """Return dates, datetimes or timestamps as sorted-as-given ``datetime64[D]`` days.
+
+    Timezone-aware values are first converted to ``tz`` so a bar stamped in UTC
+    counts on the exchange's calendar day.
+    """
+    import pandas as pd
+
+    if isinstance(dates, np.ndarray) and np.issubdtype(dates.dtype, np.datetime64):
+        return dates.astype("datetime64[D]")
+    if isinstance(dates, pd.DatetimeIndex):
+        index = dates
+    else:
+        items = list(dates)
+        if not items:
+            return np.empty(0, dtype="datetime64[D]")
+        if all(isinstance(i, dt.date) and not isinstance(i, dt.datetime) for i in items):
+            return np.array(items, dtype="datetime64[D]")
+        index = pd.DatetimeIndex(pd.to_datetime(items, utc=_any_aware(items)))
+    if index.tz is not None:
+        index = index.tz_convert(tz).tz_localize(None)
+    return np.asarray(index.values).astype("datetime64[D]")
+
+
+def _any_aware(items: list[Any]) -> bool:
+    return any(getattr(item, "tzinfo", None) is not None for item in items)
+
+
+def missing_sessions(
+    dates: Iterable[Any] | pd.DatetimeIndex,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    calendar: CalendarName | str = CalendarName.XKRX,
+) -> list[dt.date]:
+    """Return the sessions between ``start`` and ``end`` that ``dates`` lack.
+
+    Args:
+        dates: Days that have data (dates, datetimes, timestamps; aware ones are read
+            in the calendar's time zone).
+        start: First day to check (default: the earliest of ``dates``).
+        end: Last day to check (default: the latest of ``dates``).
+        calendar: The calendar, XKRX by default.
+
+    Returns:
+        The missing sessions in order; empty when ``dates`` is empty and no range given.
+
+    Raises:
+        InputError: When the range leaves the calendar's coverage.
+    """
+    name = _name(calendar)
+    days = as_days(dates, calendar_timezone(name))
+    if days.shape[0] == 0 and (start is None or end is None):
+        return []
+    first = _day(start) if start is not None else _day(days.min())
+    last = _day(end) if end is not None else _day(days.max())
+    if last < first:
+        return []
+    expected = session_days(name, first, last)
+    missing: list[dt.date] = expected[~np.isin(expected, days)].astype(object).tolist()
+    return missing
