@@ -13,7 +13,6 @@ import pytest
 
 from privatetrade.data.sample import load_sample_bars
 
-
 DATA_DIR = Path(tempfile.mkdtemp(prefix="privatetrade-cli-"))
 
 

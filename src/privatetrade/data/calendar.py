@@ -24,6 +24,7 @@ so both happen on first use, once per process (cached). Example::
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -141,9 +142,13 @@ def _exchange_calendar(name: CalendarName) -> Any:
     """Build the upstream calendar over our whole range (about a second for XKRX)."""
     import exchange_calendars  # type: ignore[import-untyped]
 
-    return exchange_calendars.get_calendar(
-        name.value, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat()
-    )
+    with warnings.catch_warnings():
+        # exchange_calendars 4.13 reads ``Series.values`` of aware datetimes, which
+        # pandas 3.1 deprecates; the values it gets are still right.
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        return exchange_calendars.get_calendar(
+            name.value, start=CALENDAR_START.isoformat(), end=CALENDAR_END.isoformat()
+        )
 
 
 @lru_cache(maxsize=4)
@@ -253,7 +258,7 @@ def is_us_session(day: dt.date) -> bool:
 
 
 def as_days(dates: Iterable[Any] | pd.DatetimeIndex, tz: str) -> Days:
-    """Return dates, datetimes or timestamps as sorted-as-given ``datetime64[D]`` days.
+    """Return dates, datetimes or timestamps as ``datetime64[D]`` days, in the given order.
 
     Timezone-aware values are first converted to ``tz`` so a bar stamped in UTC
     counts on the exchange's calendar day.
