@@ -50,7 +50,9 @@ def _date(value: str | None, field: str) -> dt.date | None:
 def _symbols_table(symbols: list[SymbolInfo], title: str) -> Table:
     table = Table(title=title)
     for column in ("code", "name", "market", "bars", "from", "to", "source"):
-        table.add_column(column, no_wrap=column != "name", min_width=14 if column == "name" else None)
+        table.add_column(
+            column, no_wrap=column != "name", min_width=14 if column == "name" else None
+        )
     for symbol in symbols:
         table.add_row(
             symbol.code,
@@ -59,7 +61,8 @@ def _symbols_table(symbols: list[SymbolInfo], title: str) -> Table:
             f"{symbol.bar_count:,}",
             str(symbol.first_bar or "—"),
             str(symbol.last_bar or "—"),
-            symbol.source if symbol.source == "synthetic" or not symbol.synthetic
+            symbol.source
+            if symbol.source == "synthetic" or not symbol.synthetic
             else f"{symbol.source} (synthetic)",
         )
     return table

@@ -20,7 +20,9 @@ lies within ±30% of the previous one. Each symbol also has a few planted days:
 Generation is byte-for-byte deterministic across runs and machines: each symbol has
 a fixed seed, only the raw output of numpy's PCG64 bit generator (whose stream numpy
 keeps stable) is used, and all arithmetic is plain Python float and integer
-operations (no platform-dependent math functions). Example::
+operations (no platform-dependent math functions). The bars follow the calendar and
+the tick tables, so a correction of the 2016-2025 sessions or of a tick table changes
+them (and the sha256 pinned in the tests). Example::
 
     >>> frame = synthetic_bars("DEMO01")
     >>> frame.index[0].isoformat(), float(frame["close"].iloc[0]) % 100 == 0
@@ -226,7 +228,7 @@ def _uniforms(raw: list[int]) -> list[float]:
 def _targets(anchors: tuple[int, ...], n: int) -> list[float]:
     """Return the target price of each session: straight lines between anchors."""
     span = (n - 1) / (len(anchors) - 1)
-    targets = []
+    targets: list[float] = []
     for i in range(n):
         segment = min(int(i / span), len(anchors) - 2)
         weight = (i - segment * span) / span
@@ -238,7 +240,7 @@ def _events(draws: list[float], n: int) -> dict[int, str]:
     """Place the planted events, one per equal segment of the series, kinds shuffled."""
     order = sorted(range(len(_EVENTS)), key=lambda k: draws[k])
     segment = (n - 2 * _EDGE) // len(_EVENTS)
-    placed = {}
+    placed: dict[int, str] = {}
     for slot, kind in enumerate(order):
         offset = 5 + math.floor(draws[len(_EVENTS) + slot] * (segment - 10))
         placed[_EDGE + slot * segment + offset] = _EVENTS[kind]

@@ -9,6 +9,7 @@ preset numbers are listed in ``docs/engine.md``.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +28,7 @@ __all__ = [
     "cost_arrays",
     "krx_sell_tax_rate",
     "krx_tick_size",
+    "limit_prices",
     "resolve_costs",
     "tick_tables",
 ]
@@ -152,7 +154,7 @@ class CostModel(BaseModel):
             "commission_rate": 0.00015,
             "sell_tax": steps,
             "tick_table": "krx",
-            "price_limit": 0.30,
+            "price_limit": 0.15 if market == "KONEX" else 0.30,
             "lot_size": 1,
         }
         return cls.model_validate(base | overrides)
@@ -326,38 +328,45 @@ def _limit_locks(
     low: npt.NDArray[np.float64],
     close: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Flag single-price bars at the upper (buys blocked) or lower (sells blocked) limit."""
     n = close.shape[0]
-    no_lock = np.zeros(n, dtype=np.bool_)
+    buy_blocked = np.zeros(n, dtype=np.bool_)
+    sell_blocked = np.zeros(n, dtype=np.bool_)
     if model.price_limit is None or n < 2:
-        return no_lock, no_lock.copy()
-    limit = np.full(n, model.price_limit)
-    if model.tick_table == "krx" and days[0] < _day_number(_KRX_LIMIT_30_SINCE):
-        limit = np.where(days < _day_number(_KRX_LIMIT_30_SINCE), 0.15, model.price_limit)
-    # A bar that traded at one price only, at (or beyond) the limit, had no other side.
-    flat = np.flatnonzero(high[1:] == low[1:]) + 1
-    prev_close = close[flat - 1]
-    upper = prev_close * (1.0 + limit[flat])
-    lower = prev_close * (1.0 - limit[flat])
-    span = np.maximum(prev_close * 1e-9, _max_tick(model, prev_close))
-    buy_blocked = no_lock
-    sell_blocked = no_lock.copy()
-    buy_blocked[flat] = high[flat] >= upper - span
-    sell_blocked[flat] = low[flat] <= lower + span
+        return buy_blocked, sell_blocked
+    # Only a bar that traded at one price can be locked: few, so exact per-bar rules.
+    for t in (np.flatnonzero(high[1:] == low[1:]) + 1).tolist():
+        day = _EPOCH + dt.timedelta(days=int(days[t]))
+        upper, lower = limit_prices(model, float(close[t - 1]), day)
+        tolerance = float(close[t - 1]) * 1e-9
+        buy_blocked[t] = high[t] >= upper - tolerance
+        sell_blocked[t] = low[t] <= lower + tolerance
     return buy_blocked, sell_blocked
 
 
-def _max_tick(model: CostModel, price: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    # The limit price is truncated onto the tick grid, so it can sit up to one tick
-    # inside the exact percentage.
-    if model.tick_table == "none":
-        return np.zeros_like(price)
-    return np.where(price < 1.0, 0.0001, 0.01) if model.tick_table == "us" else _krx_ticks(price)
+def limit_prices(model: CostModel, previous_close: float, day: dt.date) -> tuple[float, float]:
+    """Return the day's ``(upper, lower)`` price limits from the previous close.
 
-
-def _krx_ticks(price: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    bounds = np.array([b for b, _ in _KRX_TICKS_2023[:-1]], dtype=np.float64)
-    sizes = np.array([s for _, s in _KRX_TICKS_2023], dtype=np.float64)
-    return sizes[np.searchsorted(bounds, np.nan_to_num(price), side="right")]
+    KRX (가격제한폭): the width ``previous close x limit`` is cut down to the tick of
+    the previous close; the upper limit is then rounded down and the lower one up onto
+    the tick grid of their own price band. Other tick tables use the plain percentage.
+    """
+    limit = float(model.price_limit or 0.0)
+    if model.tick_table != "krx":
+        return previous_close * (1.0 + limit), previous_close * (1.0 - limit)
+    if day < _KRX_LIMIT_30_SINCE and model.market != "KONEX":
+        limit = min(limit, 0.15)
+    market = model.market or "KOSPI"
+    tick = krx_tick_size(previous_close, day, market)  # type: ignore[arg-type]
+    width = math.floor(previous_close * limit / tick + 1e-9) * tick
+    upper = previous_close + width
+    upper_tick = krx_tick_size(upper, day, market)  # type: ignore[arg-type]
+    lower = previous_close - width
+    lower_tick = krx_tick_size(lower, day, market)  # type: ignore[arg-type]
+    return (
+        math.floor(upper / upper_tick + 1e-9) * upper_tick,
+        math.ceil(lower / lower_tick - 1e-9) * lower_tick,
+    )
 
 
 def _never(n: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:

@@ -193,15 +193,6 @@ def test_engine_waits_to_buy_on_a_planted_up_locked_day(frames: dict[str, pd.Dat
     assert float(krx.output.fills["price"][0]) == window["open"].iloc[2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine.costs._limit_locks allows one 2023-table tick of the previous close "
-        "below the exact ±30%, but KRX truncates the limit width to the tick in force "
-        "that day and the limit price to its own band (e.g. KOSPI 2022: 15,750 -> "
-        "20,450, exact 20,475): some planted locks before 2023 are not recognized"
-    ),
-)
 def test_engine_recognizes_every_planted_lock(frames: dict[str, pd.DataFrame]) -> None:
     for code, frame in frames.items():
         buy_blocked, sell_blocked = _blocked(frame, MARKETS[code])

@@ -1205,3 +1205,28 @@ def test_volatility_breakout_buys_the_breakout_and_rearms_after_each_exit() -> N
         (4, SELL, 76.0, 12.5),
     ]
     assert out.cash[-1] == pytest.approx(957.0, rel=REL)
+
+
+@pytest.mark.parametrize(
+    ("previous", "day", "market", "upper", "lower"),
+    [
+        # 2022 KOSPI (old table): tick of 15,750 is 50; width floor(4,725 / 50) * 50 = 4,700;
+        # upper 20,450 (band tick 50 -> stays), lower 11,050 (band tick 50 -> stays).
+        (15_750, "2022-06-02", "KOSPI", 20_450, 11_050),
+        # 2021 KOSDAQ: tick of 4,535 is 5; width floor(1,360.5 / 5) * 5 = 1,360;
+        # upper 5,895 -> band tick 10 -> 5,890; lower 3,175 (band tick 5).
+        (4_535, "2021-03-02", "KOSDAQ", 5_890, 3_175),
+        # 2024 (unified table): tick of 50,000 is 50; width 15,000; upper 65,000, lower 35,000.
+        (50_000, "2024-03-04", "KOSPI", 65_000, 35_000),
+        # Before 2015-06-15 the limit was 15%: tick of 10,000 is 50 (old KOSPI table);
+        # width 1,500; upper 11,500, lower 8,500.
+        (10_000, "2014-03-03", "KOSPI", 11_500, 8_500),
+    ],
+)
+def test_krx_limit_prices_follow_the_exchange_rounding(
+    previous: float, day: str, market: str, upper: float, lower: float
+) -> None:
+    from privatetrade.engine.costs import limit_prices
+
+    model = CostModel.krx(market)  # type: ignore[arg-type]
+    assert limit_prices(model, previous, dt.date.fromisoformat(day)) == (upper, lower)

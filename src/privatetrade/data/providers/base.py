@@ -1,20 +1,15 @@
 """The provider contract, retries with backoff, and what every provider shares.
 
-A provider wraps one optional market-data library (the extras ``privatetrade[fdr]``,
-``privatetrade[pykrx]`` and ``privatetrade[yfinance]``) and turns its answers into
-validated daily bars or :class:`~privatetrade.data.symbols.SymbolInfo` lists. The
-library is imported inside the provider's methods, so ``privatetrade`` works without
-any extra installed.
-
-Every failure reaches the caller as :class:`~privatetrade.errors.ProviderError`:
-``transient=True`` for timeouts, dropped connections, HTTP 5xx, 408 and 429 (retried by
-:func:`with_retries`), ``transient=False`` for what a retry cannot fix: an unknown
-symbol, any other 4xx answer, an empty or malformed answer, bad bars.
+A provider wraps one optional library (extras ``privatetrade[fdr]``, ``[pykrx]``,
+``[yfinance]``), imported inside its methods, and turns the library's answers into
+validated daily bars or :class:`~privatetrade.data.symbols.SymbolInfo` lists. Every
+failure is a :class:`~privatetrade.errors.ProviderError`: ``transient=True`` for
+timeouts, dropped connections and HTTP 5xx/408/429 (retried by :func:`with_retries`),
+``transient=False`` for what a retry cannot fix (unknown symbol, other 4xx, an empty or
+malformed answer, bad bars).
 
 Example:
-    >>> from privatetrade.data.providers.base import available_providers, provider_for
-    >>> "fdr" in available_providers()  # doctest: +SKIP
-    True
+    >>> from privatetrade.data.providers.base import provider_for
     >>> bars = provider_for("fdr").daily_bars("005930", None, None, adjusted=True)  # doctest: +SKIP
     >>> list(bars.columns)  # doctest: +SKIP
     ['open', 'high', 'low', 'close', 'volume']
@@ -51,13 +46,13 @@ __all__ = [
     "Provider",
     "available_providers",
     "call_library",
+    "describe_request",
     "finish_bars",
     "import_library",
     "is_krx_code",
     "is_transient_exception",
     "observe_library",
     "provider_for",
-    "translate_error",
     "with_retries",
 ]
 
@@ -65,21 +60,18 @@ T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
-# KRX short codes: six characters, alphanumeric since the 2024 code reform (e.g. 0126Z0).
-_KRX_CODE = re.compile(r"\d{4}[0-9A-HJ-NP-TV-Z][0-9KLMN]")
-_TRANSIENT_STATUS = frozenset({408, 425, 429})
+_KRX_CODE = re.compile(r"\d{4}[0-9A-HJ-NP-TV-Z][0-9KLMN]")  # alphanumeric since 2024
 _TRANSIENT_NAMES = frozenset(
-    {
-        "ConnectionError",
-        "ConnectTimeout",
-        "ReadTimeout",
-        "Timeout",
-        "ChunkedEncodingError",
-        "RemoteDisconnected",
-        "IncompleteRead",
-        "YFRateLimitError",
-    }
+    {"ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout", "ChunkedEncodingError"}
+    | {"RemoteDisconnected", "IncompleteRead", "YFRateLimitError"}
 )
+# name -> (module, class, library, extra)
+_REGISTRY: Mapping[str, tuple[str, str, str, str]] = {
+    "fdr": ("fdr", "FinanceDataReaderProvider", "FinanceDataReader", "fdr"),
+    "pykrx": ("krx", "PykrxProvider", "pykrx", "pykrx"),
+    "yfinance": ("yahoo", "YahooProvider", "yfinance", "yfinance"),
+}
+_ALIASES: Mapping[str, str] = {"financedatareader": "fdr", "krx": "pykrx", "yahoo": "yfinance"}
 
 
 @runtime_checkable
@@ -89,95 +81,71 @@ class Provider(Protocol):
     name: str
 
     def listing(self, market: Market | None = None) -> list[SymbolInfo]:
-        """Return the symbols listed on ``market`` (the provider's main markets if None).
+        """Return the symbols of ``market`` (None: the provider's main markets).
 
         Raises:
-            ProviderError: The provider has no listing for the market, or failed.
+            ProviderError: No listing for that market here, or the provider failed.
         """
         ...
 
     def daily_bars(
         self, code: str, start: dt.date | None, end: dt.date | None, *, adjusted: bool
     ) -> pd.DataFrame:
-        """Return validated daily bars of ``code`` from ``start`` to ``end`` (inclusive).
+        """Return validated daily bars of ``code`` from ``start`` to ``end``, inclusive.
 
-        The frame has float columns open, high, low, close and volume and a sorted,
-        tz-aware DatetimeIndex named ``time`` in the exchange's time zone.
+        Columns open, high, low, close, volume (float); a sorted tz-aware DatetimeIndex
+        named ``time`` in the exchange's zone. None dates mean "as far as available".
 
         Raises:
-            ProviderError: Nothing came back, the answer was malformed or held bad bars.
+            ProviderError: Nothing came back, or a malformed answer, or bad bars.
         """
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    module: str
-    cls: str
-    library: str
-    extra: str
-
-
-_REGISTRY: Mapping[str, _Entry] = {
-    "fdr": _Entry(
-        "privatetrade.data.providers.fdr", "FinanceDataReaderProvider", "FinanceDataReader", "fdr"
-    ),
-    "pykrx": _Entry("privatetrade.data.providers.krx", "PykrxProvider", "pykrx", "pykrx"),
-    "yfinance": _Entry(
-        "privatetrade.data.providers.yahoo", "YahooProvider", "yfinance", "yfinance"
-    ),
-}
-_ALIASES: Mapping[str, str] = {"financedatareader": "fdr", "krx": "pykrx", "yahoo": "yfinance"}
 
 
 def _installed(library: str) -> bool:
     try:
         return importlib.util.find_spec(library) is not None
-    except (ImportError, ValueError):  # ValueError: a module blocked with sys.modules[x] = None
+    except (ImportError, ValueError):  # ValueError: blocked with sys.modules[name] = None
         return False
 
 
 def available_providers() -> list[str]:
     """Return the names of the providers whose library is installed, sorted."""
-    return sorted(name for name, entry in _REGISTRY.items() if _installed(entry.library))
+    return sorted(name for name, entry in _REGISTRY.items() if _installed(entry[2]))
 
 
 def provider_for(name: str) -> Provider:
-    """Return the provider called ``name`` (``fdr``, ``pykrx`` or ``yfinance``).
+    """Return a new provider: ``fdr``, ``pykrx`` or ``yfinance`` (aliases ``krx``, ``yahoo``).
 
     Raises:
         InputError: No provider has that name.
         ProviderError: Its library is not installed (the message names the extra).
     """
     key = _ALIASES.get(name.strip().lower(), name.strip().lower())
-    entry = _REGISTRY.get(key)
-    if entry is None:
+    if key not in _REGISTRY:
         choices = ", ".join(sorted(_REGISTRY))
         raise InputError(
             f"unknown data provider {name!r}: choose one of {choices}", field="provider"
         )
-    if not _installed(entry.library):
-        raise _missing(entry.library, entry.extra)
-    provider: Provider = getattr(importlib.import_module(entry.module), entry.cls)()
+    module, cls, library, extra = _REGISTRY[key]
+    if not _installed(library):
+        raise _missing(library, extra)
+    provider: Provider = getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
     return provider
 
 
 def _missing(library: str, extra: str) -> ProviderError:
     return ProviderError(
-        f"the {extra} provider needs the {library} package: install privatetrade[{extra}] "
-        f"(pip install 'privatetrade[{extra}]')"
+        f"the {extra} provider needs the {library} package: "
+        f"install privatetrade[{extra}] (pip install 'privatetrade[{extra}]')"
     )
 
 
 def import_library(library: str, extra: str) -> ModuleType:
-    """Import an optional provider library, or say which extra installs it.
-
-    Raises:
-        ProviderError: The library is not installed.
-    """
+    """Import an optional provider library, or raise ProviderError naming its extra."""
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*pkg_resources.*")  # pykrx 1.0 imports it
+            warnings.filterwarnings("ignore", message=".*pkg_resources.*")  # pykrx 1.0
             return importlib.import_module(library)
     except ImportError as exc:
         raise _missing(library, extra) from exc
@@ -195,24 +163,24 @@ def with_retries(
     base_delay: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Call ``call`` until it succeeds, backing off exponentially on transient failures.
+    """Call ``call``, retrying transient failures after ``base_delay * 2**k`` seconds.
 
-    A :class:`ProviderError` with ``transient=True`` and the libraries' connection and
-    timeout errors are retried after ``base_delay``, ``2 * base_delay``, ... seconds;
-    any other error is raised at once.
+    Transient failures are :class:`ProviderError` with ``transient=True`` and the
+    libraries' connection/timeout errors (converted to such an error); anything else
+    is raised at once.
 
     Args:
-        call: The operation, without arguments.
-        attempts: How many times to try in all (at least 1).
-        base_delay: Seconds to wait before the second attempt.
-        sleep: Waits the given seconds (injected by tests).
+        call: The operation.
+        attempts: Tries in all (at least 1).
+        base_delay: Seconds before the second try; doubled before each next one.
+        sleep: Waits the given seconds (tests inject a recorder).
 
     Returns:
         What ``call`` returned.
 
     Raises:
-        ProviderError: The last transient failure once every attempt failed
-            (``transient=True``), or the first non-transient ProviderError.
+        ProviderError: The first non-transient one, or the last transient one once
+            every attempt failed.
     """
     if attempts < 1:
         raise InputError("attempts must be at least 1", field="attempts")
@@ -220,34 +188,30 @@ def with_retries(
         try:
             return call()
         except Exception as exc:
-            error = _retryable(exc)
+            if isinstance(exc, ProviderError):
+                error = exc if exc.transient else None
+            elif is_transient_exception(exc):
+                error = ProviderError(f"the connection failed: {_describe(exc)}", transient=True)
+            else:
+                error = None
             if error is None:
                 raise
             if attempt == attempts:
-                raise ProviderError(
-                    f"{error} (failed {attempts} time{'s' if attempts > 1 else ''})", transient=True
-                ) from exc
+                tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+                raise ProviderError(f"{error} (gave up after {tries})", transient=True) from exc
             delay = base_delay * 2 ** (attempt - 1)
             _log.warning("provider.retry attempt=%d delay=%.2fs reason=%s", attempt, delay, error)
             sleep(delay)
     raise ProviderError("no attempt was made")  # unreachable: attempts >= 1
 
 
-def _retryable(exc: BaseException) -> ProviderError | None:
-    if isinstance(exc, ProviderError):
-        return exc if exc.transient else None
-    if is_transient_exception(exc):
-        return ProviderError(f"the connection failed: {_describe(exc)}", transient=True)
-    return None
-
-
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
 
 
 def _http_status(exc: BaseException) -> int | None:
@@ -261,7 +225,7 @@ def _http_status(exc: BaseException) -> int | None:
 
 
 def _transient_status(status: int) -> bool:
-    return status >= 500 or status in _TRANSIENT_STATUS
+    return status >= 500 or status in (408, 425, 429)
 
 
 def is_transient_exception(exc: BaseException) -> bool:
@@ -269,25 +233,24 @@ def is_transient_exception(exc: BaseException) -> bool:
     status = _http_status(exc)
     if status is not None:
         return _transient_status(status)
-    for link in _chain(exc):
-        if isinstance(link, TimeoutError | ConnectionError | urllib.error.URLError):
-            return True
-        if type(link).__name__ in _TRANSIENT_NAMES:
-            return True
-    return False
+    return any(
+        isinstance(link, TimeoutError | ConnectionError | urllib.error.URLError)
+        or type(link).__name__ in _TRANSIENT_NAMES
+        for link in _chain(exc)
+    )
 
 
 def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+    text = " ".join(str(exc).split())[:300]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
-    """One HTTP answer a library received (``status`` 0: the request itself failed)."""
+    """One answer a library received: URL without query; status 0 if the request failed."""
 
     method: str
-    url: str  # without the query string
+    url: str
     status: int
     excerpt: str  # error answers: the start of the body, tags stripped
 
@@ -297,54 +260,41 @@ class HttpLog:
     """The HTTP answers received and the text printed during one library call."""
 
     answers: list[HttpAnswer] = field(default_factory=list)
-    _printed: io.StringIO = field(default_factory=io.StringIO, repr=False)
-    _transient_error: str | None = None
-
-    @property
-    def printed(self) -> str:
-        """What the library printed to standard output, stripped."""
-        return self._printed.getvalue().strip()
+    stdout: io.StringIO = field(default_factory=io.StringIO, repr=False)
 
     def record(self, method: str, response: Any) -> Any:
         """Remember ``response`` and return it unchanged."""
         status = int(getattr(response, "status_code", 0) or 0)
-        excerpt = ""
-        if status >= 400:
-            text = re.sub(r"<[^>]*>", " ", str(getattr(response, "text", "")))
-            excerpt = " ".join(text.split())[:200]
+        text = str(getattr(response, "text", "")) if status >= 400 else ""
+        excerpt = " ".join(re.sub(r"<[^>]*>", " ", text).split())[:200]
         url = str(getattr(response, "url", "")).split("?", 1)[0]
         self.answers.append(HttpAnswer(method, url, status, excerpt))
         return response
 
     def record_exception(self, method: str, url: str, exc: BaseException) -> None:
         """Remember a request that failed before any answer came back."""
-        self.answers.append(HttpAnswer(method, url.split("?", 1)[0], 0, _describe(exc)))
-        if is_transient_exception(exc):
-            self._transient_error = _describe(exc)
+        status = 0 if is_transient_exception(exc) else -1
+        self.answers.append(HttpAnswer(method, url.split("?", 1)[0], status, _describe(exc)))
 
     def failure(
         self, provider: str, what: str, explain: Callable[[HttpAnswer], str] | None = None
     ) -> ProviderError | None:
-        """Return the error the answers show, transient ones first, or None."""
+        """Return the error the answers show (transient ones first), or None."""
         for answer in self.answers:
-            if _transient_status(answer.status):
-                return ProviderError(
-                    f"{provider}: {answer.url} answered HTTP {answer.status} while fetching "
-                    f"{what}; the service may be busy or down, try again later",
-                    transient=True,
-                )
-        if self._transient_error is not None:
-            return ProviderError(
-                f"{provider}: the connection failed while fetching {what}: {self._transient_error}",
-                transient=True,
-            )
+            if answer.status == 0:
+                reason = f"the connection to {answer.url} failed ({answer.excerpt})"
+            elif _transient_status(answer.status):
+                reason = f"{answer.url} answered HTTP {answer.status}; try again later"
+            else:
+                continue
+            return ProviderError(f"{provider}: {reason} while fetching {what}", transient=True)
         for answer in self.answers:
             if answer.status >= 400:
                 said = f" ({answer.excerpt!r})" if answer.excerpt else ""
-                extra = explain(answer) if explain is not None else ""
+                advice = explain(answer) if explain is not None else ""
                 return ProviderError(
-                    f"{provider}: {answer.url} answered HTTP {answer.status}{said} while "
-                    f"fetching {what}{'; ' + extra if extra else ''}"
+                    f"{provider}: {answer.url} answered HTTP {answer.status}{said} "
+                    f"while fetching {what}" + (f"; {advice}" if advice else "")
                 )
         return None
 
@@ -353,9 +303,7 @@ class _RecordingRequests:
     """Stand-in for the ``requests`` module: records answers, bounds waits, delegates."""
 
     def __init__(self, real: Any, log: HttpLog, timeout: float) -> None:
-        self._real = real
-        self._log = log
-        self._timeout = timeout
+        self._real, self._log, self._timeout = real, log, timeout
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
@@ -381,21 +329,16 @@ _PATCH_LOCK = threading.Lock()
 
 @contextlib.contextmanager
 def observe_library(*modules: ModuleType, timeout: float = 30.0) -> Iterator[HttpLog]:
-    """Record the HTTP answers requests-based library modules receive, and their prints.
+    """Record what requests-based library modules receive over HTTP and print.
 
     Some libraries turn an HTTP 500 or an HTML error page into an empty frame and a
-    ``print``. To report what really happened, each module's global name ``requests``
-    is pointed, for the duration of the block, at a stand-in that records every answer,
-    adds a ``timeout`` to requests made without one, and delegates everything else to
-    the real module; standard output is captured. Both are process-wide, so blocks are
-    serialized by a lock.
-
-    Args:
-        modules: Library modules that call ``requests.get``/``requests.post``.
-        timeout: Seconds to wait for a server that the library would wait on forever.
+    ``print``. To report what happened, each module's global ``requests`` is pointed,
+    for the block, at a stand-in that records every answer, gives requests made without
+    a timeout ``timeout`` seconds, and delegates the rest to the real module; standard
+    output is captured. Both are process-wide, so blocks are serialized by a lock.
 
     Yields:
-        The log the answers and prints go to.
+        The log of answers and prints.
     """
     log = HttpLog()
     with _PATCH_LOCK:
@@ -403,48 +346,37 @@ def observe_library(*modules: ModuleType, timeout: float = 30.0) -> Iterator[Htt
         try:
             for module, real in patched:
                 setattr(module, "requests", _RecordingRequests(real, log, timeout))  # noqa: B010
-            with contextlib.redirect_stdout(log._printed):
+            with contextlib.redirect_stdout(log.stdout):
                 yield log
         finally:
             for module, real in patched:
                 setattr(module, "requests", real)  # noqa: B010
 
 
-def translate_error(
-    exc: BaseException,
-    *,
-    provider: str,
-    what: str,
-    log: HttpLog | None = None,
-    explain: Callable[[HttpAnswer], str] | None = None,
-) -> ProviderError:
-    """Return the :class:`ProviderError` that says what ``exc`` means for the caller."""
+def _translate(
+    exc: Exception, provider: str, what: str, failure: ProviderError | None
+) -> Exception:
     if isinstance(exc, ProviderError):
         return exc
-    failure = log.failure(provider, what, explain) if log is not None else None
     if failure is not None:
         return failure
     status = _http_status(exc)
     if status is not None:
+        transient = _transient_status(status)
         return ProviderError(
-            f"{provider}: HTTP {status} while fetching {what}: {_describe(exc)}",
-            transient=_transient_status(status),
+            f"{provider}: HTTP {status} while fetching {what}", transient=transient
         )
     if is_transient_exception(exc):
-        return ProviderError(
-            f"{provider}: the connection failed while fetching {what}: {_describe(exc)}",
-            transient=True,
-        )
+        reason = f"the connection failed while fetching {what}: {_describe(exc)}"
+        return ProviderError(f"{provider}: {reason}", transient=True)
     return ProviderError(f"{provider} could not read the answer for {what}: {_describe(exc)}")
 
 
 def _is_empty(result: object) -> bool:
-    if result is None:
-        return True
     empty = getattr(result, "empty", None)
     if isinstance(empty, bool):
         return empty
-    return isinstance(result, list | tuple | dict | str) and len(result) == 0
+    return result is None or (isinstance(result, list | tuple | dict | str) and not result)
 
 
 def call_library(
@@ -457,48 +389,47 @@ def call_library(
     explain: Callable[[HttpAnswer], str] | None = None,
     empty_hint: str = "",
 ) -> T:
-    """Make one library call and turn every way it can fail into :class:`ProviderError`.
+    """Make one library call; turn every way it can fail into :class:`ProviderError`.
 
     Args:
         fetch: The library call.
         provider: Provider name, for messages.
-        what: What is fetched, for messages ("daily bars of 005930 ...").
-        modules: Library modules to observe with :func:`observe_library`.
-        log: A log filled by other means (a recording session), when no modules are given.
-        explain: Adds advice to a 4xx message, given the answer.
-        empty_hint: Appended to the message when the answer is empty.
+        what: What is fetched, for messages.
+        modules: Library modules to watch with :func:`observe_library`.
+        log: A log filled elsewhere (a recording session), instead of ``modules``'.
+        explain: Advice for a 4xx answer.
+        empty_hint: Appended to the message for an empty answer.
 
     Returns:
-        What ``fetch`` returned, known not to be empty.
+        The non-empty result.
 
     Raises:
-        ProviderError: The call failed, an answer showed an HTTP error that left the
-            result empty (or any 5xx/429), or the result is empty.
+        ProviderError: The call raised, or the result is empty (the message then says
+            which HTTP error, if any, left it empty; 5xx/429 are transient).
     """
     with observe_library(*modules) as observed:
         seen = log if log is not None else observed
         try:
             result = fetch()
         except Exception as exc:
-            error = translate_error(exc, provider=provider, what=what, log=seen, explain=explain)
+            error = _translate(exc, provider, what, seen.failure(provider, what, explain))
             if error is exc:
                 raise
             raise error from exc
-    empty = _is_empty(result)
+    if not _is_empty(result):
+        return result
     failure = seen.failure(provider, what, explain)
-    if failure is not None and (failure.transient or empty):
+    if failure is not None:
         raise failure
-    if empty:
-        said = f"; the library said {observed.printed[:200]!r}" if observed.printed else ""
-        raise ProviderError(f"{provider} returned nothing for {what}{empty_hint}{said}")
-    return result
+    printed = " ".join(observed.stdout.getvalue().split())[:200]
+    said = f"; the library said {printed!r}" if printed else ""
+    raise ProviderError(f"{provider} returned nothing for {what}{empty_hint}{said}")
 
 
 def describe_request(code: str, start: dt.date | None, end: dt.date | None) -> str:
     """Return e.g. ``daily bars of 005930 from 2024-01-02 to 2024-01-08``."""
     first = start.isoformat() if start is not None else "the first day"
-    last = end.isoformat() if end is not None else "the latest day"
-    return f"daily bars of {code} from {first} to {last}"
+    return f"daily bars of {code} from {first} to {end.isoformat() if end else 'the latest day'}"
 
 
 def finish_bars(
@@ -517,46 +448,44 @@ def finish_bars(
         frame: The library's answer, indexed by date.
         provider: Provider name, for messages.
         code: The symbol, for messages.
-        tz: Exchange time zone of naive dates; None if the index is already tz-aware.
-        columns: Library column -> one of open, high, low, close, volume.
-        start: First date kept (inclusive), or None.
-        end: Last date kept (inclusive), or None.
+        tz: Exchange zone of a naive index (None: keep the index's own zone).
+        columns: Library column name -> open, high, low, close or volume.
+        start: First date kept, or None.
+        end: Last date kept, or None.
 
     Raises:
-        ProviderError: The frame is empty (in the range), lacks a column, or holds a bad
-            bar (the message names its row and time).
+        ProviderError: Empty (in the range), a column missing, or a bad bar (named by
+            its row and time, with ``row`` set).
     """
     import numpy as np
     import pandas as pd
+
+    from privatetrade.engine.bars import prepare_bars
 
     what = describe_request(code, start, end)
     if not isinstance(frame, pd.DataFrame) or frame.empty:
         raise ProviderError(f"{provider} returned no {what}")
     missing = [name for name in columns if name not in frame.columns]
     if missing:
-        got = ", ".join(str(name) for name in frame.columns)
+        got = ", ".join(map(str, frame.columns))
         raise ProviderError(
-            f"{provider} sent a malformed answer for {what}: no column {', '.join(missing)} "
-            f"(columns: {got})"
+            f"{provider} sent a malformed answer for {what}: "
+            f"no column {', '.join(missing)} (columns: {got})"
         )
     try:
         index = pd.DatetimeIndex(frame.index)
     except (TypeError, ValueError) as exc:
         raise ProviderError(f"{provider} sent a malformed answer for {what}: {exc}") from exc
-    if index.tz is None:
-        if tz is None:
-            raise ProviderError(f"{provider} sent {what} without a time zone")
-        index = index.tz_localize(tz)
-    elif tz is not None:
-        index = index.tz_convert(tz)
+    if index.tz is None and tz is None:
+        raise ProviderError(f"{provider} sent {what} without a time zone")
+    index = index.tz_localize(tz) if index.tz is None else index.tz_convert(tz or index.tz)
     data = {
         target: pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64")
         for name, target in columns.items()
     }
-    bars = pd.DataFrame(data, index=index)[list(BAR_COLUMNS)]
+    bars = pd.DataFrame(data, index=index)[list(BAR_COLUMNS)].sort_index(kind="stable")
     bars.index.name = "time"
-    bars = bars.sort_index(kind="stable")
-    days = bars.index.tz_localize(None).normalize()
+    days = pd.DatetimeIndex(bars.index).tz_localize(None).normalize()
     keep = np.ones(len(bars), dtype=bool)
     if start is not None:
         keep &= days >= pd.Timestamp(start)
@@ -565,8 +494,6 @@ def finish_bars(
     bars = bars[keep]
     if bars.empty:
         raise ProviderError(f"{provider} returned no {what} (no trading day in the range)")
-    from privatetrade.engine.bars import prepare_bars
-
     try:
         prepare_bars(bars)
     except DataError as exc:
