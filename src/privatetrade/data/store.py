@@ -127,7 +127,8 @@ class BarStore:
         if not self.exists(code, kind):
             return self.write(code, frame, kind=kind, source=source)
         old = self.read(code, kind=kind)
-        combined = pd.concat([old, frame.tz_convert(old.index.tz)[list(_COLUMNS)]])
+        tz = pd.DatetimeIndex(old.index).tz
+        combined: pd.DataFrame = pd.concat([old, frame.tz_convert(tz)[list(_COLUMNS)]])
         combined = combined[~combined.index.duplicated(keep="last")].sort_index()
         return self.write(code, combined, kind=kind, source=source)
 
@@ -156,7 +157,7 @@ class BarStore:
             {name: table.column(name).to_numpy() for name in _COLUMNS},
             index=pd.DatetimeIndex(table.column("time").to_numpy(), name="time").tz_localize("UTC"),
         )
-        frame.index = frame.index.tz_convert(tz)
+        frame.index = pd.DatetimeIndex(frame.index).tz_convert(tz)
         if start is not None:
             frame = frame[frame.index >= pd.Timestamp(start).tz_localize(tz)]
         if end is not None:
@@ -165,6 +166,7 @@ class BarStore:
 
     def coverage(self, code: str, kind: PriceKind = PriceKind.RAW) -> Coverage | None:
         """Return what is stored for ``code`` and ``kind``, or None."""
+        import pandas as pd
         import pyarrow.parquet as pq
 
         path = self.path(code, kind)
@@ -172,7 +174,7 @@ class BarStore:
             return None
         metadata = pq.read_schema(path).metadata or {}
         frame = self.read(code, kind=kind)
-        local = frame.index.tz_localize(None).as_unit("ns").asi8
+        local = pd.DatetimeIndex(frame.index).tz_localize(None).as_unit("ns").asi8
         tz = metadata.get(b"timezone", b"UTC").decode()
         return self._coverage(local, tz, metadata.get(b"source", b"unknown").decode())
 

@@ -357,12 +357,12 @@ def limit_prices(model: CostModel, previous_close: float, day: dt.date) -> tuple
     if day < _KRX_LIMIT_30_SINCE and model.market != "KONEX":
         limit = min(limit, 0.15)
     market = model.market or "KOSPI"
-    tick = krx_tick_size(previous_close, day, market)  # type: ignore[arg-type]
+    tick = krx_tick_size(previous_close, day, market)
     width = math.floor(previous_close * limit / tick + 1e-9) * tick
     upper = previous_close + width
-    upper_tick = krx_tick_size(upper, day, market)  # type: ignore[arg-type]
+    upper_tick = krx_tick_size(upper, day, market)
     lower = previous_close - width
-    lower_tick = krx_tick_size(lower, day, market)  # type: ignore[arg-type]
+    lower_tick = krx_tick_size(lower, day, market)
     return (
         math.floor(upper / upper_tick + 1e-9) * upper_tick,
         math.ceil(lower / lower_tick - 1e-9) * lower_tick,
