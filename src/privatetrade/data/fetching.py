@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import re
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from privatetrade.data.market_data import MarketData
 from privatetrade.data.store import PriceKind
 from privatetrade.data.symbols import Market, SymbolInfo, market_currency
 from privatetrade.errors import InputError, ProviderError
+
+if TYPE_CHECKING:
+    from privatetrade.data.providers.base import Provider
 
 __all__ = ["fetch_symbols", "update_symbols"]
 
@@ -43,6 +46,15 @@ def _named(symbol: SymbolInfo, listing: dict[str, SymbolInfo]) -> SymbolInfo:
     return dataclasses.replace(listed, source=symbol.source)
 
 
+def _provider_code(source: Provider, symbol: SymbolInfo) -> str:
+    """Return the code the provider knows ``symbol`` by (Yahoo: ``005930.KS``)."""
+    if source.name == "yfinance":
+        from privatetrade.data.providers.yahoo import yahoo_symbol
+
+        return yahoo_symbol(symbol.code, symbol.market)
+    return symbol.code
+
+
 def fetch_symbols(
     data: MarketData,
     codes: Iterable[str],
@@ -56,12 +68,13 @@ def fetch_symbols(
 ) -> list[SymbolInfo]:
     """Fetch ``codes`` from ``provider`` and merge them into the store.
 
-    New symbols are named from the provider's listing when it has one.
+    New symbols are named from the provider's listing when it has one. Providers
+    retry transient failures themselves.
 
     Raises:
-        ProviderError: The provider failed (after retries) or answered empty.
+        ProviderError: The provider failed (after its retries) or answered empty.
     """
-    from privatetrade.data.providers.base import provider_for, with_retries
+    from privatetrade.data.providers.base import provider_for
 
     source = provider_for(provider)
     kind = PriceKind.ADJUSTED if adjusted else PriceKind.RAW
@@ -71,16 +84,14 @@ def fetch_symbols(
     listing: dict[str, SymbolInfo] = {}
     if any(code not in data.catalog for code in wanted):
         try:
-            listing = {s.code: s for s in with_retries(lambda: source.listing(market))}
+            listing = {s.code: s for s in source.listing(market)}
         except ProviderError as exc:
-            echo(f"note: no listing from {provider} ({exc}); new symbols are named by code")
+            echo(f"note: no listing from {source.name} ({exc}); new symbols are named by code")
     fetched = []
     for code in wanted:
-        symbol = data.catalog.get(code) if code in data.catalog else None
-        symbol = symbol or _named(_new_symbol(code, market, provider), listing)
-        frame = with_retries(
-            functools.partial(source.daily_bars, code, start, end, adjusted=adjusted)
-        )
+        known = data.catalog.get(code) if code in data.catalog else None
+        symbol = known or _named(_new_symbol(code, market, source.name), listing)
+        frame = source.daily_bars(_provider_code(source, symbol), start, end, adjusted=adjusted)
         saved = data.save_bars(symbol, frame, kind=kind, merge=True)
         echo(f"{code}: {len(frame):,} bars fetched; stored {saved.first_bar} → {saved.last_bar}")
         fetched.append(saved)
@@ -96,16 +107,16 @@ def update_symbols(
     today: dt.date | None = None,
 ) -> None:
     """Fetch only the bars after each symbol's last stored bar."""
-    from privatetrade.data.providers.base import provider_for, with_retries
+    from privatetrade.data.providers.base import provider_for
 
     source = provider_for(provider)
     symbols = (
         [data.catalog.get(code) for code in codes]
         if codes
-        else [s for s in data.catalog.all() if s.source == provider]
+        else [s for s in data.catalog.all() if s.source == source.name]
     )
     if not symbols:
-        echo(f"nothing to update: no symbols fetched from {provider}")
+        echo(f"nothing to update: no symbols fetched from {source.name}")
         return
     last_day = today or dt.date.today()
     for symbol in symbols:
@@ -114,12 +125,11 @@ def update_symbols(
             echo(f"{symbol.code}: up to date ({symbol.last_bar})")
             continue
         for kind in [PriceKind(k) for k in symbol.adjusted] or [PriceKind.RAW]:
-            adjusted = kind is PriceKind.ADJUSTED
-            request = functools.partial(
-                source.daily_bars, symbol.code, start, last_day, adjusted=adjusted
-            )
+            code = _provider_code(source, symbol)
             try:
-                frame = with_retries(request)
+                frame = source.daily_bars(
+                    code, start, last_day, adjusted=kind is PriceKind.ADJUSTED
+                )
             except ProviderError as exc:
                 if exc.transient:
                     raise

@@ -21,7 +21,6 @@ import contextlib
 import datetime as dt
 import importlib
 import importlib.util
-import io
 import logging
 import re
 import threading
@@ -60,6 +59,7 @@ T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+_SESSION_TOKEN = re.compile(r"(crumb=)[^&\s'\"]+")  # Yahoo's, in URLs of error messages
 _KRX_CODE = re.compile(r"\d{4}[0-9A-HJ-NP-TV-Z][0-9KLMN]")  # alphanumeric since 2024
 _TRANSIENT_NAMES = frozenset(
     {"ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout", "ChunkedEncodingError"}
@@ -214,13 +214,15 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         link = link.__cause__ or link.__context__
 
 
-def _http_status(exc: BaseException) -> int | None:
+def _http_error(exc: BaseException) -> tuple[int, str] | None:
+    """Return (status, URL without query) of the first HTTP error in the chain."""
     for link in _chain(exc):
         if isinstance(link, urllib.error.HTTPError):
-            return int(link.code)
-        status = getattr(getattr(link, "response", None), "status_code", None)
+            return int(link.code), str(link.filename).split("?", 1)[0]
+        response = getattr(link, "response", None)
+        status = getattr(response, "status_code", None)
         if isinstance(status, int) and status >= 400:
-            return status
+            return status, str(getattr(response, "url", "")).split("?", 1)[0]
     return None
 
 
@@ -230,24 +232,24 @@ def _transient_status(status: int) -> bool:
 
 def is_transient_exception(exc: BaseException) -> bool:
     """Return True for a timeout, a dropped connection or an HTTP 5xx/408/429 error."""
-    status = _http_status(exc)
-    if status is not None:
-        return _transient_status(status)
+    error = _http_error(exc)
+    if error is not None:
+        return _transient_status(error[0])
     return any(
         isinstance(link, TimeoutError | ConnectionError | urllib.error.URLError)
-        or type(link).__name__ in _TRANSIENT_NAMES
+        or any(cls.__name__ in _TRANSIENT_NAMES for cls in type(link).__mro__)
         for link in _chain(exc)
     )
 
 
 def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())[:300]
+    text = _SESSION_TOKEN.sub(r"\1...", " ".join(str(exc).split()))[:300]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
-    """One answer a library received: URL without query; status 0 if the request failed."""
+    """One answer a library received (URL without query); status 0: no connection."""
 
     method: str
     url: str
@@ -257,10 +259,9 @@ class HttpAnswer:
 
 @dataclass
 class HttpLog:
-    """The HTTP answers received and the text printed during one library call."""
+    """The HTTP answers received during one library call."""
 
     answers: list[HttpAnswer] = field(default_factory=list)
-    stdout: io.StringIO = field(default_factory=io.StringIO, repr=False)
 
     def record(self, method: str, response: Any) -> Any:
         """Remember ``response`` and return it unchanged."""
@@ -272,31 +273,31 @@ class HttpLog:
         return response
 
     def record_exception(self, method: str, url: str, exc: BaseException) -> None:
-        """Remember a request that failed before any answer came back."""
-        status = 0 if is_transient_exception(exc) else -1
-        self.answers.append(HttpAnswer(method, url.split("?", 1)[0], status, _describe(exc)))
+        """Remember a request that could not connect or timed out (others raise anyway)."""
+        if is_transient_exception(exc):
+            self.answers.append(HttpAnswer(method, url.split("?", 1)[0], 0, _describe(exc)))
 
     def failure(
         self, provider: str, what: str, explain: Callable[[HttpAnswer], str] | None = None
     ) -> ProviderError | None:
         """Return the error the answers show (transient ones first), or None."""
-        for answer in self.answers:
-            if answer.status == 0:
-                reason = f"the connection to {answer.url} failed ({answer.excerpt})"
-            elif _transient_status(answer.status):
-                reason = f"{answer.url} answered HTTP {answer.status}; try again later"
-            else:
-                continue
-            return ProviderError(f"{provider}: {reason} while fetching {what}", transient=True)
-        for answer in self.answers:
-            if answer.status >= 400:
-                said = f" ({answer.excerpt!r})" if answer.excerpt else ""
-                advice = explain(answer) if explain is not None else ""
-                return ProviderError(
-                    f"{provider}: {answer.url} answered HTTP {answer.status}{said} "
-                    f"while fetching {what}" + (f"; {advice}" if advice else "")
-                )
-        return None
+        failed = [answer for answer in self.answers if answer.status == 0 or answer.status >= 400]
+        failed.sort(key=lambda answer: not (answer.status == 0 or _transient_status(answer.status)))
+        return _http_failure(provider, what, failed[0], explain) if failed else None
+
+
+def _http_failure(
+    provider: str, what: str, answer: HttpAnswer, explain: Callable[[HttpAnswer], str] | None
+) -> ProviderError:
+    if answer.status == 0:
+        reason = f"the connection to {answer.url} failed ({answer.excerpt}) while fetching {what}"
+        return ProviderError(f"{provider}: {reason}", transient=True)
+    said = f" ({answer.excerpt!r})" if answer.excerpt else ""
+    message = f"{provider}: {answer.url} answered HTTP {answer.status}{said} while fetching {what}"
+    if _transient_status(answer.status):
+        return ProviderError(f"{message}; the service is busy or down, try later", transient=True)
+    advice = explain(answer) if explain is not None else ""
+    return ProviderError(message + (f"; {advice}" if advice else ""))
 
 
 class _RecordingRequests:
@@ -329,16 +330,16 @@ _PATCH_LOCK = threading.Lock()
 
 @contextlib.contextmanager
 def observe_library(*modules: ModuleType, timeout: float = 30.0) -> Iterator[HttpLog]:
-    """Record what requests-based library modules receive over HTTP and print.
+    """Record the HTTP answers that requests-based library modules receive.
 
-    Some libraries turn an HTTP 500 or an HTML error page into an empty frame and a
-    ``print``. To report what happened, each module's global ``requests`` is pointed,
+    Some libraries turn an HTTP 500 or an HTML error page into an empty frame (and a
+    ``print``). To report what happened, each module's global ``requests`` is pointed,
     for the block, at a stand-in that records every answer, gives requests made without
-    a timeout ``timeout`` seconds, and delegates the rest to the real module; standard
-    output is captured. Both are process-wide, so blocks are serialized by a lock.
+    a timeout ``timeout`` seconds, and delegates the rest to the real module. The swap
+    is process-wide, so blocks are serialized by a lock.
 
     Yields:
-        The log of answers and prints.
+        The log of answers.
     """
     log = HttpLog()
     with _PATCH_LOCK:
@@ -346,8 +347,7 @@ def observe_library(*modules: ModuleType, timeout: float = 30.0) -> Iterator[Htt
         try:
             for module, real in patched:
                 setattr(module, "requests", _RecordingRequests(real, log, timeout))  # noqa: B010
-            with contextlib.redirect_stdout(log.stdout):
-                yield log
+            yield log
         finally:
             for module, real in patched:
                 setattr(module, "requests", real)  # noqa: B010
@@ -360,12 +360,9 @@ def _translate(
         return exc
     if failure is not None:
         return failure
-    status = _http_status(exc)
-    if status is not None:
-        transient = _transient_status(status)
-        return ProviderError(
-            f"{provider}: HTTP {status} while fetching {what}", transient=transient
-        )
+    error = _http_error(exc)
+    if error is not None:
+        return _http_failure(provider, what, HttpAnswer("GET", error[1], error[0], ""), None)
     if is_transient_exception(exc):
         reason = f"the connection failed while fetching {what}: {_describe(exc)}"
         return ProviderError(f"{provider}: {reason}", transient=True)
@@ -421,9 +418,7 @@ def call_library(
     failure = seen.failure(provider, what, explain)
     if failure is not None:
         raise failure
-    printed = " ".join(observed.stdout.getvalue().split())[:200]
-    said = f"; the library said {printed!r}" if printed else ""
-    raise ProviderError(f"{provider} returned nothing for {what}{empty_hint}{said}")
+    raise ProviderError(f"{provider} returned nothing for {what}{empty_hint}")
 
 
 def describe_request(code: str, start: dt.date | None, end: dt.date | None) -> str:

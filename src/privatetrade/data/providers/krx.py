@@ -14,10 +14,10 @@ Two things the provider works around:
 * pykrx turns most failures (HTTP 500, an HTML error page, KRX's ``LOGOUT`` answer)
   into an empty DataFrame; the answers are observed with
   :func:`~.base.observe_library` so the error says what happened.
-* data.krx.co.kr needs a logged-in session since 2025-12-27 and answers
+* data.krx.co.kr needs a logged-in session since the end of 2025 and answers
   ``HTTP 400 LOGOUT`` otherwise. pykrx >= 1.2 logs in by itself with ``KRX_ID`` and
-  ``KRX_PW`` from the environment; pykrx 1.0 cannot log in. This module never reads
-  the credentials, it only says whether they are set.
+  ``KRX_PW`` from the environment; pykrx 1.0 cannot log in. This module only checks
+  whether the two are set (for the message); it never logs, stores or passes them.
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ class PykrxProvider:
             codes = self._fetch(
                 functools.partial(stock.get_market_ticker_list, day, market=item.value),
                 f"the {item} listing of {day}",
+                "no trading that day",
             )
             for code in codes:
                 name = self._fetch(
@@ -137,6 +138,7 @@ class PykrxProvider:
         frame = self._fetch(
             lambda: stock.get_market_ohlcv(first, last, code, adjusted=adjusted),
             describe_request(code, start, end),
+            krx=not adjusted,  # adjusted prices come from Naver
         )
         return finish_bars(
             frame,
@@ -148,7 +150,14 @@ class PykrxProvider:
             end=end,
         )
 
-    def _fetch(self, call: Callable[[], Any], what: str) -> Any:
+    def _fetch(
+        self,
+        call: Callable[[], Any],
+        what: str,
+        hint: str = "unknown code or no trading day",
+        *,
+        krx: bool = True,
+    ) -> Any:
         webio = importlib.import_module("pykrx.website.comm.webio")
 
         def attempt() -> Any:
@@ -159,7 +168,7 @@ class PykrxProvider:
                 what=what,
                 modules=(webio,),
                 explain=_explain_refusal,
-                empty_hint=f" (unknown code, no trading day in the range, or {_login_advice()})",
+                empty_hint=f" ({hint}, or {_login_advice()})" if krx else f" ({hint})",
             )
 
         return with_retries(
@@ -194,9 +203,9 @@ def _login_advice() -> str:
     if _release(version) >= (1, 2):
         return f"KRX refused the session: {credentials} (pykrx logs in with them)"
     return (
-        f"KRX refused an anonymous request: pykrx {version} cannot log in to KRX, "
-        f"which requires it since 2025-12-27; pykrx >= 1.2 logs in with KRX_ID/KRX_PW "
-        f"(it needs pandas < 3), or use the fdr provider for adjusted prices"
+        f"KRX refused an anonymous request: data.krx.co.kr needs a login since the end of 2025 "
+        f"and pykrx {version} cannot log in (pykrx >= 1.2 can, with KRX_ID/KRX_PW, but "
+        f"requires pandas < 3); the fdr provider has adjusted KRX prices without a login"
     )
 
 
