@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -66,6 +69,23 @@ def _symbols_table(symbols: list[SymbolInfo], title: str) -> Table:
             else f"{symbol.source} (synthetic)",
         )
     return table
+
+
+@contextlib.contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """Yield a progress callback drawing a bar on a terminal (None when not a TTY)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 @data_app.command("list")
@@ -154,10 +174,11 @@ def fetch(
     from privatetrade.data.fetching import fetch_symbols
 
     data = market_data()
-    fetch_symbols(
-        data, codes, provider=provider, start=_date(start, "start"), end=_date(end, "end"),
-        adjusted=adjusted, market=_market(market), echo=typer.echo,
-    )  # fmt: skip
+    with _progress_bar("fetch") as progress:
+        fetch_symbols(
+            data, codes, provider=provider, start=_date(start, "start"), end=_date(end, "end"),
+            adjusted=adjusted, market=_market(market), echo=typer.echo, progress=progress,
+        )  # fmt: skip
 
 
 @data_app.command("update")
@@ -170,7 +191,10 @@ def update(
     """Fetch only the dates missing since each symbol's last stored bar."""
     from privatetrade.data.fetching import update_symbols
 
-    update_symbols(market_data(), codes or [], provider=provider, echo=typer.echo)
+    with _progress_bar("update") as progress:
+        update_symbols(
+            market_data(), codes or [], provider=provider, echo=typer.echo, progress=progress
+        )
 
 
 @data_app.command("delete")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["fetch_symbols", "update_symbols"]
 
 Echo = Callable[[str], None]
+Progress = Callable[[int, int], None]  # (symbols done, symbols in total)
 _KRX_CODE = re.compile(r"^\d{6}$")
 
 
@@ -65,6 +66,7 @@ def fetch_symbols(
     adjusted: bool,
     market: Market | None,
     echo: Echo,
+    progress: Progress | None = None,
 ) -> list[SymbolInfo]:
     """Fetch ``codes`` from ``provider`` and merge them into the store.
 
@@ -95,6 +97,8 @@ def fetch_symbols(
         saved = data.save_bars(symbol, frame, kind=kind, merge=True)
         echo(f"{code}: {len(frame):,} bars fetched; stored {saved.first_bar} → {saved.last_bar}")
         fetched.append(saved)
+        if progress is not None:
+            progress(len(fetched), len(wanted))
     return fetched
 
 
@@ -105,6 +109,7 @@ def update_symbols(
     provider: str,
     echo: Echo,
     today: dt.date | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Fetch only the bars after each symbol's last stored bar."""
     from privatetrade.data.providers.base import provider_for
@@ -119,7 +124,9 @@ def update_symbols(
         echo(f"nothing to update: no symbols fetched from {source.name}")
         return
     last_day = today or dt.date.today()
-    for symbol in symbols:
+    for done, symbol in enumerate(symbols, start=1):
+        if progress is not None:
+            progress(done - 1, len(symbols))
         start = (symbol.last_bar or dt.date(1990, 1, 1)) + dt.timedelta(days=1)
         if start > last_day:
             echo(f"{symbol.code}: up to date ({symbol.last_bar})")

@@ -39,6 +39,7 @@ from privatetrade.data.providers.base import (
 from privatetrade.data.providers.fdr import FinanceDataReaderProvider
 from privatetrade.data.providers.krx import PykrxProvider
 from privatetrade.data.providers.yahoo import YahooProvider, yahoo_symbol
+from privatetrade.data.store import PriceKind
 from privatetrade.data.symbols import Market
 from privatetrade.errors import InputError, ProviderError
 
@@ -800,3 +801,43 @@ def test_yahoo_bad_bar_is_named(http: Http, sleeps: list[float]) -> None:
     with pytest.raises(ProviderError, match=r"row 1 \(2024-01-03T00:00:00-05:00\).*high") as caught:
         yahoo(sleeps).daily_bars("AAPL", dt.date(2024, 1, 2), dt.date(2024, 1, 5), adjusted=False)
     assert caught.value.row == 1
+
+
+# --- fetch and update into the store ------------------------------------------------
+
+
+def test_fetch_names_new_symbols_from_the_listing_and_update_adds_only_new_days(
+    http: Http, tmp_path: Path
+) -> None:
+    from privatetrade.data.fetching import fetch_symbols, update_symbols
+    from privatetrade.data.market_data import MarketData
+
+    register_fdr_listing(http)
+    register_naver(http, fixture("naver_fchart_005930_day.xml"))
+    data = MarketData(tmp_path)
+    lines: list[str] = []
+
+    (saved,) = fetch_symbols(
+        data, ["005930"], provider="fdr", start=dt.date(2024, 1, 2), end=dt.date(2024, 1, 4),
+        adjusted=True, market=None, echo=lines.append,
+    )  # fmt: skip
+
+    assert (saved.name, saved.market, saved.source) == ("삼성전자", Market.KOSPI, "fdr")
+    assert saved.adjusted == ("adjusted",)
+    assert (saved.first_bar, saved.last_bar, saved.bar_count) == (
+        dt.date(2024, 1, 2), dt.date(2024, 1, 4), 3,
+    )  # fmt: skip
+    assert lines == ["005930: 3 bars fetched; stored 2024-01-02 → 2024-01-04"]
+
+    lines.clear()
+    update_symbols(data, [], provider="fdr", echo=lines.append, today=dt.date(2024, 1, 8))
+
+    updated = data.catalog.get("005930")
+    assert (updated.last_bar, updated.bar_count) == (dt.date(2024, 1, 8), 5)
+    assert lines == ["005930: +2 adjusted bars, now to 2024-01-08"]
+    stored = data.store.read("005930", kind=PriceKind.ADJUSTED)
+    assert bar(stored, "2024-01-08") == [77000, 77500, 76400, 76500, 11088724]
+
+    lines.clear()
+    update_symbols(data, ["005930"], provider="fdr", echo=lines.append, today=dt.date(2024, 1, 8))
+    assert lines == ["005930: up to date (2024-01-08)"]
