@@ -14,10 +14,8 @@ renamed over the old file, so a crash mid-write leaves the previous data intact.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from privatetrade.engine.bars import prepare_bars
 from privatetrade.errors import DataError, InputError
+from privatetrade.files import atomic_writer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,16 +100,8 @@ class BarStore:
         table = pa.table(columns).replace_schema_metadata(metadata)
         target = self.path(code, kind)
         target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                pq.write_table(table, handle, compression="zstd")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_writer(target) as handle:
+            pq.write_table(table, handle, compression="zstd")
         return self._coverage(prepared.local_time_ns, prepared.tz, source)
 
     def merge(
