@@ -212,7 +212,7 @@ def test_ema_matches_pandas_adjust_false_after_seed() -> None:
     rng = np.random.default_rng(1)
     values = 50 + np.cumsum(rng.normal(0, 1, 500))
     n = 12
-    seeded = pd.Series(values)
+    seeded = pd.Series(values.copy())  # pandas 2 shares memory with the array
     seeded.iloc[: n - 1] = np.nan
     seeded.iloc[n - 1] = values[:n].mean()
     expected = seeded.ewm(span=n, adjust=False).mean().to_numpy()
