@@ -470,7 +470,35 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
     # The hot path works on local copies of the state; events (fills, stops) work on
     # the record, so the extremes go back before and everything comes back after one.
     position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
-    for t in range(start, stop):
+    t = start
+    while t < stop:
+        # Quiet stretches (no order pending, no stops to watch, no signal that could
+        # act on the position) only need the series written: run through them here.
+        if not pending and (position == 0.0 or not has_stops):
+            if position == 0.0:
+                while t < stop and not (entries[t] or (allow_short and short_entries[t])):
+                    if full_series:
+                        cash_out[t] = cash
+                        position_out[t] = position
+                    equity_out[t] = cash
+                    t += 1
+            else:
+                last = min(stop, n - 1)  # the last bar may close the position out
+                long = position > 0.0
+                while t < last and not (
+                    (exits[t] or (allow_short and short_entries[t]))
+                    if long
+                    else (entries[t] or (allow_short and short_exits[t]))
+                ):
+                    extreme_high = max(extreme_high, high[t])
+                    extreme_low = min(extreme_low, low[t])
+                    if full_series:
+                        cash_out[t] = cash
+                        position_out[t] = position
+                    equity_out[t] = cash + position * close[t]
+                    t += 1
+            if t >= stop:
+                break
         if pending:
             _store_extremes_nb(state, extreme_high, extreme_low)
             _fill_pending_nb(state, fills, trades, _bar_nb(t, prices, costs), cfg)
@@ -508,5 +536,6 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
             cash_out[t] = cash
             position_out[t] = position
         equity_out[t] = cash + position * close[t]
+        t += 1
     _store_extremes_nb(state, extreme_high, extreme_low)
     state.next_bar = stop
