@@ -12,12 +12,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from privatetrade.engine.api import default_registry, make_settings
 from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
@@ -48,6 +48,7 @@ __all__ = ["SWEEP_METRICS", "SweepResult", "sweep"]
 
 SWEEP_METRICS = ("final_equity", "total_return", "sharpe", "max_drawdown", "trade_count")
 _MA_KERNELS = {"sma_cross": sma_nb, "ema_cross": ema_nb}
+_REJECTED = object()
 
 
 @dataclass(frozen=True)
@@ -128,13 +129,13 @@ def sweep(
     chosen = registry or default_registry()
     strategy_class = chosen.get(strategy) if isinstance(strategy, str) else strategy
     resolved = make_settings(settings, market=market, cash=cash, costs=costs)
-    validated = _valid_combinations(strategy_class, grid)
-    params = [dict(p.__dict__) for p in validated]
-    skipped = _grid_size(grid) - len(validated)
+    params = _valid_combinations(strategy_class, grid)
+    skipped = _grid_size(grid) - len(params)
     if strategy_class.name in _MA_KERNELS:
         values = _ma_cross_sweep(prepared, strategy_class.name, params, resolved)
     else:
-        instances = [strategy_class(p) for p in validated]
+        model = strategy_class.Params
+        instances = [strategy_class(model.model_construct(**p)) for p in params]
         values = _generic_sweep(prepared, instances, resolved)
     return SweepResult(strategy_class.name, params, values, skipped)
 
@@ -149,8 +150,13 @@ def _grid_size(grid: Mapping[str, Sequence[Any]]) -> int:
 def _valid_combinations(
     strategy_class: type[Strategy[Any]],
     grid: Mapping[str, Sequence[Any]],
-) -> list[StrategyParams]:
-    """Return the validated parameters of every combination the strategy accepts."""
+) -> list[dict[str, Any]]:
+    """Return the validated parameters of every combination the strategy accepts.
+
+    Parameters whose model declares its cross-parameter rules as data
+    (``StrategyParams.ordered``) are validated value by value and the rules applied
+    per combination in plain Python; other models validate each combination whole.
+    """
     model = strategy_class.Params
     known = set(model.model_fields)
     unknown = sorted(set(grid) - known)
@@ -160,18 +166,74 @@ def _valid_combinations(
             f"known: {', '.join(sorted(known))}",
             field=unknown[0],
         )
-    names = list(grid)
-    valid: list[StrategyParams] = []
-    first_error: ValidationError | None = None
-    for combination in itertools.product(*(list(grid[name]) for name in names)):
-        try:
-            valid.append(model.model_validate(dict(zip(names, combination, strict=True))))
-        except ValidationError as exc:
-            first_error = first_error or exc
+    valid = _valid_by_values(model, grid) if _declarative(model) else None
+    if valid is None:
+        valid = _valid_one_by_one(model, grid)
     if not valid:
-        reason = "" if first_error is None else f": {parse_error_message(first_error, model)}"
+        reason = _first_rejection(model, grid)
         raise ParameterError(f"the grid holds no valid parameter combination{reason}", field="grid")
     return valid
+
+
+def _declarative(model: type[StrategyParams]) -> bool:
+    """Return whether the model's only rules are field constraints and ``ordered`` pairs."""
+    decorators = model.__pydantic_decorators__
+    return (
+        set(decorators.model_validators) <= {"_check_ordered"}
+        and not decorators.field_validators
+        and not decorators.validators
+    )
+
+
+def _valid_by_values(
+    model: type[StrategyParams], grid: Mapping[str, Sequence[Any]]
+) -> list[dict[str, Any]]:
+    names = list(grid)
+    defaults = model().__dict__
+    axes = []
+    for name in names:
+        field = model.model_fields[name]
+        annotation: Any = Annotated.__class_getitem__((field.annotation, *field.metadata))  # type: ignore[attr-defined]
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        axis = []
+        for value in grid[name]:
+            try:
+                axis.append(adapter.validate_python(value))
+            except ValidationError:
+                axis.append(_REJECTED)
+        axes.append(axis)
+    valid = []
+    for combination in itertools.product(*axes):
+        if any(value is _REJECTED for value in combination):
+            continue
+        values = defaults | dict(zip(names, combination, strict=True))
+        if all(values[low] < values[high] for low, high in model.ordered):
+            valid.append(values)
+    return valid
+
+
+def _valid_one_by_one(
+    model: type[StrategyParams], grid: Mapping[str, Sequence[Any]]
+) -> list[dict[str, Any]]:
+    names = list(grid)
+    valid = []
+    for combination in itertools.product(*(list(grid[name]) for name in names)):
+        try:
+            params = model.model_validate(dict(zip(names, combination, strict=True)))
+        except ValidationError:
+            continue
+        valid.append(dict(params.__dict__))
+    return valid
+
+
+def _first_rejection(model: type[StrategyParams], grid: Mapping[str, Sequence[Any]]) -> str:
+    names = list(grid)
+    for combination in itertools.product(*(list(grid[name]) for name in names)):
+        try:
+            model.model_validate(dict(zip(names, combination, strict=True)))
+        except ValidationError as exc:
+            return f": {parse_error_message(exc, model)}"
+    return ""
 
 
 def _kernel_inputs(

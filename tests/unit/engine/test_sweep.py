@@ -82,3 +82,21 @@ def test_best_drawdown_is_the_shallowest(msft: pd.DataFrame) -> None:
     best = result.best("max_drawdown")
     # Drawdowns are negative: the best one is the closest to zero.
     assert best["metrics"]["max_drawdown"] == max(result.column("max_drawdown"))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "grid"),
+    [
+        ("sma_cross", {"fast": [0, 1, 5, 10, 30, "7", True, 2.0], "slow": [2, 10, 30, 1001]}),
+        ("rsi_reversion", {"lower": [10, 50.5, 90], "upper": [40, 70, -1]}),
+        ("macd_cross", {"fast": [3, 12, 26], "slow": [12, 26], "signal": [0, 9]}),
+        ("bollinger_reversion", {"period": [1, 20], "k": [0.0, 2.0, float("nan")]}),
+    ],
+)
+def test_value_by_value_validation_equals_whole_model_validation(
+    strategy: str, grid: dict[str, list[object]]
+) -> None:
+    from privatetrade.engine.sweep import _valid_by_values, _valid_one_by_one
+
+    model = pt.default_registry().get(strategy).Params
+    assert _valid_by_values(model, grid) == _valid_one_by_one(model, grid)

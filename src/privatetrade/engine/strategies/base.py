@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -78,10 +78,35 @@ class Signals:
     entry_offset: FloatArray | None = None
 
 
-class StrategyParams(BaseModel):
-    """Base of every strategy's parameter model: frozen, no unknown fields."""
+def _schema_with_order(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    ordered = getattr(model, "ordered", ())
+    if ordered:
+        schema["x-ordered"] = [list(pair) for pair in ordered]
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+class StrategyParams(BaseModel):
+    """Base of every strategy's parameter model: frozen, no unknown fields.
+
+    Cross-parameter rules of the form "``a`` must be less than ``b``" are declared as
+    data in ``ordered`` (pairs ``(a, b)``), not as code: they are checked here, exported
+    in the JSON Schema as ``x-ordered`` (so a form can check them too) and applied to
+    whole parameter grids at once by sweeps.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_schema_with_order)
+
+    ordered: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_ordered(self) -> Self:
+        for low, high in self.ordered:
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if low_value >= high_value:
+                raise ValueError(
+                    f"parameter '{low}' must be less than '{high}' "
+                    f"(got {low}={low_value}, {high}={high_value})"
+                )
+        return self
 
 
 ParamsT = TypeVar("ParamsT", bound=StrategyParams)

@@ -32,10 +32,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field
 
 from privatetrade.engine.kernels.indicators import (
     crossed_above_nb,
@@ -91,16 +91,6 @@ Number = Annotated[float, BeforeValidator(_reject_bool)]
 """A finite real number; booleans are rejected."""
 
 
-def _require_less(params: StrategyParams, low: str, high: str) -> None:
-    """Raise ValueError naming ``low`` first unless ``params.low < params.high``."""
-    low_value, high_value = getattr(params, low), getattr(params, high)
-    if low_value >= high_value:
-        raise ValueError(
-            f"parameter '{low}' must be less than '{high}' "
-            f"(got {low}={low_value}, {high}={high_value})"
-        )
-
-
 def _as_float(values: FloatArray) -> FloatArray:
     """Return ``values`` as a float64 array (no copy when it already is one)."""
     return np.asarray(values, dtype=np.float64)
@@ -149,10 +139,7 @@ class SmaCrossParams(StrategyParams):
         30, ge=2, le=1000, title="Slow window", description="Bars in the slow SMA."
     )
 
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> Self:
-        _require_less(self, "fast", "slow")
-        return self
+    ordered = (("fast", "slow"),)
 
 
 class SmaCross(Strategy[SmaCrossParams]):
@@ -192,10 +179,7 @@ class EmaCrossParams(StrategyParams):
         26, ge=2, le=1000, title="Slow span", description="Span of the slow EMA, in bars."
     )
 
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> Self:
-        _require_less(self, "fast", "slow")
-        return self
+    ordered = (("fast", "slow"),)
 
 
 class EmaCross(Strategy[EmaCrossParams]):
@@ -236,10 +220,7 @@ class MacdCrossParams(StrategyParams):
         9, ge=1, le=500, title="Signal span", description="Span of the EMA of the MACD line."
     )
 
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> Self:
-        _require_less(self, "fast", "slow")
-        return self
+    ordered = (("fast", "slow"),)
 
 
 class MacdCross(Strategy[MacdCrossParams]):
@@ -295,10 +276,7 @@ class RsiReversionParams(StrategyParams):
         description="Exit while the RSI is above this level.",
     )
 
-    @model_validator(mode="after")
-    def _lower_below_upper(self) -> Self:
-        _require_less(self, "lower", "upper")
-        return self
+    ordered = (("lower", "upper"),)
 
 
 class RsiReversion(Strategy[RsiReversionParams]):
