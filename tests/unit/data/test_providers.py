@@ -19,7 +19,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import urllib.response
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import requests
 import responses
 from responses import matchers
 
+from privatetrade.data.providers import krx
 from privatetrade.data.providers.base import (
     Provider,
     available_providers,
@@ -51,7 +51,11 @@ COLUMNS = ["open", "high", "low", "close", "volume"]
 
 NAVER_FCHART = "https://fchart.stock.naver.com/sise.nhn"  # FinanceDataReader
 NAVER_FCHART_PYKRX = "http://fchart.stock.naver.com/sise.nhn"  # pykrx
-KRX_JSON = "http://data.krx.co.kr/comm/bldAttendant/getJsonData.cmd"
+KRX_JSON = "https://data.krx.co.kr/comm/bldAttendant/getJsonData.cmd"  # pykrx 1.2.9
+KRX_LOGIN_PAGE = "https://data.krx.co.kr/contents/MDC/COMS/client/MDCCOMS001.cmd"
+KRX_LOGIN_JSP = "https://data.krx.co.kr/contents/MDC/COMS/client/view/login.jsp?site=mdc"
+KRX_LOGIN = "https://data.krx.co.kr/contents/MDC/COMS/client/MDCCOMS001D1.cmd"
+KRX_USER, KRX_SECRET = "dummy-user", "dummy-secret"  # set by the krx_login fixture
 KRX_BUNDLE = "http://data.krx.co.kr/comm/bldAttendant/executeForResourceBundle.cmd"
 FDR_CACHE = "https://raw.githubusercontent.com/FinanceData/fdr_krx_data_cache/refs/heads/master"
 NAVER_WORLD = "http://api.stock.naver.com/stock/exchange/NASDAQ/marketValue"
@@ -179,14 +183,32 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def fresh_pykrx() -> Iterator[None]:
-    """Forget pykrx's process-wide finder lists between tests."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*pkg_resources.*")
-        from pykrx.website.krx.market.ticker import StockTicker
+    """Forget pykrx's process-wide finder lists and login session between tests."""
+    krx._stock()  # imports pykrx without its import-time login
+    from pykrx.website.comm import auth
+    from pykrx.website.krx.market.ticker import StockTicker
 
     StockTicker._instance = None
+    auth.set_auth_session(None)
     yield
     StockTicker._instance = None
+    auth.set_auth_session(None)
+
+
+@pytest.fixture
+def krx_login(http: Http, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy KRX_ID/KRX_PW and data.krx.co.kr's answers to pykrx's ``login_krx``."""
+    monkeypatch.setenv("KRX_ID", KRX_USER)
+    monkeypatch.setenv("KRX_PW", KRX_SECRET)
+    register_krx_login(http, fixture("krx_login_ok.json"))
+
+
+def register_krx_login(http: Http, *answers: bytes) -> None:
+    cookie = {"Set-Cookie": "JSESSIONID=test-session; Path=/; Secure; HttpOnly"}
+    http.get(KRX_LOGIN_PAGE, fixture("krx_login_page.html"), content_type=HTML, headers=cookie)
+    http.get(KRX_LOGIN_JSP, fixture("krx_login_jsp.html"), content_type=HTML)
+    for answer in answers:
+        http.mock.add(responses.POST, KRX_LOGIN, body=answer, content_type=JSON)
 
 
 @pytest.fixture
@@ -499,7 +521,7 @@ def register_finder(http: Http) -> None:
 OHLCV = "dbms/MDC/STAT/standard/MDCSTAT01701"
 
 
-@pytest.mark.usefixtures("fresh_pykrx")
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
 def test_pykrx_reads_raw_krx_bars(http: Http, sleeps: list[float]) -> None:
     register_finder(http)
     http.krx(OHLCV, fixture("krx_mdcstat01701_005930_raw.json"))
@@ -518,7 +540,11 @@ def test_pykrx_reads_raw_krx_bars(http: Http, sleeps: list[float]) -> None:
 
 
 @pytest.mark.usefixtures("fresh_pykrx")
-def test_pykrx_reads_adjusted_bars_from_naver(http: Http, sleeps: list[float]) -> None:
+def test_pykrx_reads_adjusted_bars_from_naver(
+    http: Http, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KRX_ID", KRX_USER)
+    monkeypatch.setenv("KRX_PW", KRX_SECRET)
     register_naver(http, fixture("naver_fchart_005930_day.xml"), url=NAVER_FCHART_PYKRX)
 
     bars = pykrx(sleeps).daily_bars(
@@ -527,9 +553,27 @@ def test_pykrx_reads_adjusted_bars_from_naver(http: Http, sleeps: list[float]) -
 
     assert_bars_shape(bars, "Asia/Seoul", ["2024-01-04", "2024-01-05"])
     assert bar(bars, "2024-01-04") == [76100, 77300, 76100, 76600, 15324439]
+    assert http.calls(KRX_LOGIN_PAGE) == []  # Naver needs no KRX login
 
 
 @pytest.mark.usefixtures("fresh_pykrx")
+def test_pykrx_adjusted_bars_need_no_credentials(
+    http: Http, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KRX_ID", raising=False)
+    monkeypatch.delenv("KRX_PW", raising=False)
+    register_naver(http, fixture("naver_error.html"), url=NAVER_FCHART_PYKRX, status=500)
+    register_naver(http, fixture("naver_fchart_005930_day.xml"), url=NAVER_FCHART_PYKRX)
+
+    bars = pykrx(sleeps).daily_bars(
+        "005930", dt.date(2024, 1, 4), dt.date(2024, 1, 5), adjusted=True
+    )
+
+    assert len(bars) == 2
+    assert sleeps == [0.5]
+
+
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
 def test_pykrx_lists_a_market_with_korean_names(http: Http, sleeps: list[float]) -> None:
     http.krx(
         "dbms/MDC/STAT/standard/MDCSTAT00301",
@@ -556,7 +600,7 @@ def test_pykrx_lists_a_market_with_korean_names(http: Http, sleeps: list[float])
     assert len(http.calls(KRX_JSON, "dbms/comm/finder/finder_stkisu")) == 1  # cached by pykrx
 
 
-@pytest.mark.usefixtures("fresh_pykrx")
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
 def test_pykrx_empty_listing_is_an_error(http: Http, sleeps: list[float]) -> None:
     http.krx(
         "dbms/MDC/STAT/standard/MDCSTAT00301",
@@ -567,7 +611,7 @@ def test_pykrx_empty_listing_is_an_error(http: Http, sleeps: list[float]) -> Non
         pykrx(sleeps).listing(Market.KOSDAQ)
 
 
-@pytest.mark.usefixtures("fresh_pykrx")
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
 def test_pykrx_empty_answer_is_an_error(http: Http, sleeps: list[float]) -> None:
     register_finder(http)
     http.krx(OHLCV, json.dumps({"output": [], "CURRENT_DATETIME": "2024.01.09 AM 08:31:12"}))
@@ -583,7 +627,7 @@ def test_pykrx_refuses_non_krx_codes_and_markets(sleeps: list[float]) -> None:
         pykrx(sleeps).listing(Market.NASDAQ)
 
 
-@pytest.mark.usefixtures("fresh_pykrx")
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
 def test_pykrx_html_error_page_is_an_error(http: Http, sleeps: list[float]) -> None:
     register_finder(http)
     http.krx(OHLCV, fixture("krx_error_page.html"), content_type=HTML)
@@ -592,7 +636,7 @@ def test_pykrx_html_error_page_is_an_error(http: Http, sleeps: list[float]) -> N
     assert not caught.value.transient
 
 
-@pytest.mark.usefixtures("fresh_pykrx")
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
 def test_pykrx_answer_without_a_column_is_an_error(http: Http, sleeps: list[float]) -> None:
     register_finder(http)
     answer = fixture_json("krx_mdcstat01701_005930_raw.json")
@@ -603,7 +647,7 @@ def test_pykrx_answer_without_a_column_is_an_error(http: Http, sleeps: list[floa
         pykrx(sleeps).daily_bars("005930", dt.date(2024, 1, 2), None, adjusted=False)
 
 
-@pytest.mark.usefixtures("fresh_pykrx")
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
 def test_pykrx_retries_after_http_500(http: Http, sleeps: list[float]) -> None:
     register_finder(http)
     http.krx(OHLCV, fixture("krx_error_page.html"), status=500, content_type=HTML)
@@ -616,7 +660,7 @@ def test_pykrx_retries_after_http_500(http: Http, sleeps: list[float]) -> None:
     assert sleeps == [0.5]
 
 
-@pytest.mark.usefixtures("fresh_pykrx")
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
 def test_pykrx_recovers_when_the_code_list_failed(http: Http, sleeps: list[float]) -> None:
     error_page = fixture("krx_error_page.html")
     http.krx("dbms/comm/finder/finder_stkisu", error_page, status=502, content_type=HTML)
@@ -639,27 +683,126 @@ def test_pykrx_recovers_when_the_code_list_failed(http: Http, sleeps: list[float
     assert sleeps == [0.5]
 
 
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
+def test_pykrx_logs_in_once_with_the_environment_credentials(
+    http: Http, sleeps: list[float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    register_finder(http)
+    http.krx(OHLCV, fixture("krx_mdcstat01701_005930_raw.json"))
+    provider = pykrx(sleeps)
+
+    provider.daily_bars("005930", dt.date(2024, 1, 2), None, adjusted=False)
+    provider.daily_bars("005930", dt.date(2024, 1, 3), None, adjusted=False)
+
+    logins = http.calls(KRX_LOGIN)
+    assert len(logins) == 1
+    assert len(http.calls(KRX_LOGIN_PAGE)) == 1
+    body = str(logins[0].request.body)
+    assert dict(urllib.parse.parse_qsl(body, keep_blank_values=True)) == {
+        "mbrNm": "",
+        "telNo": "",
+        "di": "",
+        "certType": "",
+        "mbrId": KRX_USER,
+        "pw": KRX_SECRET,
+    }
+    data = http.calls(KRX_JSON, OHLCV)
+    assert len(data) == 2
+    assert all("JSESSIONID=test-session" in call.request.headers["Cookie"] for call in data)
+    out = capsys.readouterr()
+    assert KRX_USER not in out.out + out.err
+    assert KRX_SECRET not in out.out + out.err
+
+
 @pytest.mark.usefixtures("fresh_pykrx")
-def test_pykrx_krx_login_refusal_is_explained_and_not_retried(
+def test_pykrx_retries_a_duplicate_login_with_skipdup(
+    http: Http, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KRX_ID", KRX_USER)
+    monkeypatch.setenv("KRX_PW", KRX_SECRET)
+    register_krx_login(http, fixture("krx_login_duplicate.json"), fixture("krx_login_ok.json"))
+    register_finder(http)
+    http.krx(OHLCV, fixture("krx_mdcstat01701_005930_raw.json"))
+
+    bars = pykrx(sleeps).daily_bars("005930", dt.date(2024, 1, 2), None, adjusted=False)
+
+    assert len(bars) == 5
+    assert [_form(call).get("skipDup") for call in http.calls(KRX_LOGIN)] == [None, "Y"]
+
+
+@pytest.mark.usefixtures("fresh_pykrx")
+def test_pykrx_without_credentials_asks_for_them_before_any_request(
     http: Http, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("KRX_ID", raising=False)
     monkeypatch.delenv("KRX_PW", raising=False)
-    logout = fixture("krx_logout.txt")
-    http.krx("dbms/comm/finder/finder_stkisu", logout, status=400, content_type="text/plain")
-    http.krx("dbms/comm/finder/finder_listdelisu", logout, status=400, content_type="text/plain")
-    http.krx(OHLCV, fixture("krx_logout.txt"), status=400, content_type="text/plain")
-
-    with pytest.raises(ProviderError, match=r"HTTP 400 \('LOGOUT'\).*needs a login") as caught:
+    with pytest.raises(ProviderError, match="set the environment variables KRX_ID and KRX_PW"):
         pykrx(sleeps).daily_bars("005930", None, None, adjusted=False)
-
+    with pytest.raises(ProviderError, match="KRX_ID and KRX_PW") as caught:
+        pykrx(sleeps).listing(Market.KOSPI)
     assert not caught.value.transient
-    assert "KRX_ID/KRX_PW" in str(caught.value)
-    assert len(http.calls(KRX_JSON, OHLCV)) == 1
+    assert len(http.mock.calls) == 0
     assert sleeps == []
 
 
 @pytest.mark.usefixtures("fresh_pykrx")
+def test_pykrx_refused_login_is_explained_and_not_retried(
+    http: Http, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KRX_ID", KRX_USER)
+    monkeypatch.setenv("KRX_PW", KRX_SECRET)
+    register_krx_login(http, fixture("krx_login_refused.json"))
+
+    with pytest.raises(ProviderError, match=r"refused the login \(answer code CD002\)") as caught:
+        pykrx(sleeps).daily_bars("005930", None, None, adjusted=False)
+
+    assert not caught.value.transient
+    assert KRX_USER not in str(caught.value)
+    assert KRX_SECRET not in str(caught.value)
+    assert len(http.calls(KRX_LOGIN)) == 1
+    assert http.calls(KRX_JSON) == []
+    assert sleeps == []
+
+
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
+def test_pykrx_login_http_500_is_retried(http: Http, sleeps: list[float]) -> None:
+    error_page = fixture("krx_error_page.html")
+    http.mock.replace(responses.POST, KRX_LOGIN, body=error_page, status=500, content_type=HTML)
+    http.mock.add(responses.POST, KRX_LOGIN, body=fixture("krx_login_ok.json"), content_type=JSON)
+    register_finder(http)
+    http.krx(OHLCV, fixture("krx_mdcstat01701_005930_raw.json"))
+
+    bars = pykrx(sleeps).daily_bars("005930", dt.date(2024, 1, 2), None, adjusted=False)
+
+    assert len(bars) == 5
+    assert sleeps == [0.5]
+
+
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
+def test_pykrx_ended_session_logs_in_again(http: Http, sleeps: list[float]) -> None:
+    register_finder(http)
+    http.krx(OHLCV, fixture("krx_logout.txt"), status=400, content_type="text/plain")
+    http.krx(OHLCV, fixture("krx_mdcstat01701_005930_raw.json"))
+
+    bars = pykrx(sleeps).daily_bars("005930", dt.date(2024, 1, 2), None, adjusted=False)
+
+    assert len(bars) == 5
+    assert len(http.calls(KRX_LOGIN)) == 2
+    assert sleeps == [0.5]
+
+
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
+def test_pykrx_lasting_logout_names_the_session(http: Http, sleeps: list[float]) -> None:
+    register_finder(http)
+    http.krx(OHLCV, fixture("krx_logout.txt"), status=400, content_type="text/plain")
+
+    with pytest.raises(ProviderError, match=r"HTTP 400 \('LOGOUT'\).*ended the login session"):
+        pykrx(sleeps).daily_bars("005930", dt.date(2024, 1, 2), None, adjusted=False)
+    assert len(http.calls(KRX_LOGIN)) == 3
+    assert sleeps == [0.5, 1.0]
+
+
+@pytest.mark.usefixtures("fresh_pykrx", "krx_login")
 def test_pykrx_bad_bar_is_named(http: Http, sleeps: list[float]) -> None:
     register_finder(http)
     answer = fixture_json("krx_mdcstat01701_005930_raw.json")

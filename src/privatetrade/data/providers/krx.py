@@ -1,39 +1,46 @@
 """pykrx provider: raw (and adjusted) KRX daily prices and KRX listings.
 
-What pykrx fetches (read from pykrx 1.0.51 and 1.2.x, ``stock/stock_api.py`` and
-``website/``): ``get_market_ohlcv(start, end, code, adjusted=False)`` posts
-``MDCSTAT01701`` to data.krx.co.kr (raw prices, after looking up the code's ISIN in
-KRX's finder lists ``finder_stkisu``/``finder_listdelisu``); ``adjusted=True`` reads
-Naver's chart feed instead. ``get_market_ticker_list(day, market)`` posts
-``MDCSTAT01501`` (all quotes of one day) and ``get_market_ticker_name`` reads the finder
-lists. All columns are Korean: 시가 (open), 고가 (high), 저가 (low), 종가 (close),
-거래량 (volume).
+What pykrx 1.2.9 fetches (``stock/stock_api.py``, ``website/krx/krxio.py``):
+``get_market_ohlcv(start, end, code, adjusted=False)`` posts ``MDCSTAT01701`` to
+``https://data.krx.co.kr/comm/bldAttendant/getJsonData.cmd`` (raw prices, after looking
+up the code's ISIN in KRX's finder lists ``finder_stkisu``/``finder_listdelisu``);
+``adjusted=True`` reads Naver's chart feed instead. ``get_market_ticker_list(day,
+market)`` posts ``MDCSTAT01501`` and ``get_market_ticker_name`` reads the finder lists.
+All columns are Korean: 시가 (open), 고가 (high), 저가 (low), 종가 (close), 거래량 (volume).
 
-Two things the provider works around:
+data.krx.co.kr answers ``HTTP 400 LOGOUT`` without a logged-in session (since the end
+of 2025). pykrx logs in at import time (``website/comm/webio.py`` calls
+``auth.build_krx_session``, which prints the user ID) and sends every KRX request
+through the session in ``auth._auth_session``. This module instead imports pykrx with
+``KRX_ID``/``KRX_PW`` hidden and its output discarded, logs in itself with pykrx's
+``auth.login_krx`` on a session that records the answers and bounds the waits, and
+installs that session with ``auth.set_auth_session``. The credentials are read from
+the environment at login and passed only to ``login_krx``: never logged or stored.
 
-* pykrx turns most failures (HTTP 500, an HTML error page, KRX's ``LOGOUT`` answer)
-  into an empty DataFrame; the answers are observed with
-  :func:`~.base.observe_library` so the error says what happened.
-* data.krx.co.kr needs a logged-in session since the end of 2025 and answers
-  ``HTTP 400 LOGOUT`` otherwise. pykrx >= 1.2 logs in by itself with ``KRX_ID`` and
-  ``KRX_PW`` from the environment; pykrx 1.0 cannot log in. This module only checks
-  whether the two are set (for the message); it never logs, stores or passes them.
+pykrx turns most failures into an empty DataFrame and a ``print`` (discarded); the
+recorded answers say what happened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import importlib
-import importlib.metadata
+import io
 import os
+import sys
+import threading
 import time
-from collections.abc import Callable
+import types
+import warnings
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from privatetrade.data.providers.base import (
     HttpAnswer,
+    HttpLog,
     call_library,
     describe_request,
     finish_bars,
@@ -53,14 +60,38 @@ _SEOUL = ZoneInfo("Asia/Seoul")
 _EARLIEST = dt.date(1990, 1, 1)
 _KRX_MARKETS = (Market.KOSPI, Market.KOSDAQ, Market.KONEX)
 _COLUMNS = {"시가": "open", "고가": "high", "저가": "low", "종가": "close", "거래량": "volume"}
+_CREDENTIALS = ("KRX_ID", "KRX_PW")
+_TIMEOUT = 30.0  # seconds per request; pykrx sets none
+_LOCK = threading.RLock()  # pykrx's session is process-wide
 
 
 def _seoul_today() -> dt.date:
     return dt.datetime.now(_SEOUL).date()
 
 
+class _Recorder:
+    """Response hook of the login session: records answers into the current log."""
+
+    def __init__(self) -> None:
+        self.log: HttpLog | None = None
+        self.login_error = ""
+
+    def __call__(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        if self.log is not None:
+            self.log.record(str(response.request.method), response)
+        if str(response.url).split("?", 1)[0] == _auth().LOGIN_URL:
+            with contextlib.suppress(Exception):
+                self.login_error = str(response.json().get("_error_code", ""))[:20]
+
+
+_RECORDER = _Recorder()
+
+
 class PykrxProvider:
-    """KRX data through pykrx (extra ``privatetrade[pykrx]``).
+    """KRX data through pykrx >= 1.2.9 (extra ``privatetrade[pykrx]``).
+
+    Raw prices and listings need a data.krx.co.kr account in the environment variables
+    ``KRX_ID`` and ``KRX_PW``; adjusted prices (from Naver) do not.
 
     Args:
         today: Today's date in Seoul (injected by tests).
@@ -88,7 +119,8 @@ class PykrxProvider:
         """Return the symbols of a KRX market (None: KOSPI, KOSDAQ and KONEX).
 
         Raises:
-            ProviderError: A non-KRX market, a failure or an empty answer.
+            ProviderError: A non-KRX market, no or refused credentials, a failure or
+                an empty answer.
         """
         markets = _KRX_MARKETS if market is None else (market,)
         if any(item not in _KRX_MARKETS for item in markets):
@@ -124,8 +156,8 @@ class PykrxProvider:
         """Return daily bars of a KRX code: raw from KRX, or adjusted from Naver.
 
         Raises:
-            ProviderError: Not a KRX code, a failure (KRX's login refusal explained),
-                or an empty, malformed or invalid answer.
+            ProviderError: Not a KRX code, no or refused credentials (raw prices), a
+                failure, or an empty, malformed or invalid answer.
         """
         code = code.strip().upper()
         if not is_krx_code(code):
@@ -158,18 +190,27 @@ class PykrxProvider:
         *,
         krx: bool = True,
     ) -> Any:
-        webio = importlib.import_module("pykrx.website.comm.webio")
-
         def attempt() -> Any:
-            _heal_ticker_cache()
-            return call_library(
-                call,
-                provider=self.name,
-                what=what,
-                modules=(webio,),
-                explain=_explain_refusal,
-                empty_hint=f" ({hint}, or {_login_advice()})" if krx else f" ({hint})",
-            )
+            with _LOCK:
+                if krx:
+                    _login()
+                _heal_ticker_cache()
+                log = HttpLog()
+                try:
+                    with _observed(log), contextlib.redirect_stdout(io.StringIO()):
+                        return call_library(
+                            call,
+                            provider=self.name,
+                            what=what,
+                            log=log,
+                            explain=_explain_refusal,
+                            empty_hint=f" ({hint})",
+                        )
+                except ProviderError as exc:
+                    if "LOGOUT" in str(exc) and not exc.transient:
+                        _auth().set_auth_session(None)  # log in again on the next try
+                        raise ProviderError(str(exc), transient=True) from exc
+                    raise
 
         return with_retries(
             attempt, attempts=self._attempts, base_delay=self._base_delay, sleep=self._sleep
@@ -177,8 +218,104 @@ class PykrxProvider:
 
 
 def _stock() -> Any:
-    import_library("pykrx", "pykrx")
+    """Import ``pykrx.stock`` without pykrx's import-time login and its printing."""
+    if "pykrx.website.comm.webio" not in sys.modules:
+        quiet = contextlib.redirect_stdout(io.StringIO())
+        with _LOCK, _hidden_credentials(), quiet, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)  # its font lookup
+            import_library("pykrx", "pykrx")
     return importlib.import_module("pykrx.stock")
+
+
+@contextlib.contextmanager
+def _hidden_credentials() -> Iterator[None]:
+    saved = {name: os.environ.pop(name) for name in _CREDENTIALS if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def _new_session() -> Any:
+    """A requests session that records answers and bounds waits (pykrx sets none)."""
+    session = importlib.import_module("requests").Session()
+    session.request = functools.partial(session.request, timeout=_TIMEOUT)
+    session.hooks["response"].append(_RECORDER)
+    return session
+
+
+@contextlib.contextmanager
+def _observed(log: HttpLog) -> Iterator[None]:
+    """Record pykrx's answers in ``log``; keep pykrx from logging in by itself.
+
+    pykrx's ``webio.get_session`` logs in (printing the user ID) when it finds no
+    valid session; here it returns the session of :func:`_login`, or None.
+    """
+    webio: Any = importlib.import_module("pykrx.website.comm.webio")
+    auth = _auth()
+
+    def valid_session() -> Any:
+        current = getattr(auth, "_auth_session", None)
+        return current if current is not None and current.is_valid() else None
+
+    saved = (webio.get_session, webio.requests)
+    anonymous = types.SimpleNamespace(**vars(saved[1]))  # webio's `requests.Session()`
+    anonymous.Session = _new_session
+    webio.get_session, webio.requests = valid_session, anonymous
+    _RECORDER.log = log
+    try:
+        yield
+    finally:
+        webio.get_session, webio.requests = saved
+        _RECORDER.log = None
+
+
+def _auth() -> Any:
+    return importlib.import_module("pykrx.website.comm.auth")
+
+
+def _login() -> None:
+    """Make sure pykrx holds a valid data.krx.co.kr session; log in if not.
+
+    Raises:
+        ProviderError: KRX_ID/KRX_PW unset or refused (permanent), or the login
+            failed on the way (transient for 5xx and connection errors).
+    """
+    auth = _auth()
+    current: Any = getattr(auth, "_auth_session", None)
+    ours = current is not None and _RECORDER in current.session.hooks["response"]
+    if ours and current.is_valid(buffer_seconds=600):  # not one pykrx made by itself
+        return
+    auth.set_auth_session(None)
+    login_id, login_pw = (os.environ.get(name, "") for name in _CREDENTIALS)
+    if not (login_id.strip() and login_pw):
+        raise ProviderError(
+            "pykrx: data.krx.co.kr needs a login for raw prices and listings: set the "
+            "environment variables KRX_ID and KRX_PW to your data.krx.co.kr account "
+            "(the fdr provider has adjusted KRX prices without a login)"
+        )
+    session = _new_session()
+    log = HttpLog()
+    _RECORDER.login_error = ""
+    with _observed(log), contextlib.redirect_stdout(io.StringIO()):
+        accepted = call_library(
+            lambda: auth.login_krx(login_id, login_pw, session),
+            provider="pykrx",
+            what="the data.krx.co.kr login",
+            log=log,
+        )
+    if accepted is not True:
+        raise ProviderError(_refusal(_RECORDER.login_error))
+    krxs = auth.KRXSession(session=session, is_authenticated=True)
+    krxs.cookies = {cookie.name: {"value": cookie.value} for cookie in session.cookies}
+    auth.set_auth_session(krxs)
+
+
+def _refusal(code: str) -> str:
+    said = f" (answer code {code})" if code else ""
+    if code == "CD010":  # pykrx: the password must be changed
+        return f"pykrx: data.krx.co.kr refused the login{said}: change the password, then KRX_PW"
+    return f"pykrx: data.krx.co.kr refused the login{said}: check KRX_ID and KRX_PW"
 
 
 def _heal_ticker_cache() -> None:
@@ -197,31 +334,7 @@ def _heal_ticker_cache() -> None:
         holder._instance = None  # type: ignore[union-attr]
 
 
-def _login_advice() -> str:
-    credentials = "KRX_ID and KRX_PW are set" if _has_credentials() else "set KRX_ID and KRX_PW"
-    version = _pykrx_version()
-    if _release(version) >= (1, 2):
-        return f"KRX refused the session: {credentials} (pykrx logs in with them)"
-    return (
-        f"KRX refused an anonymous request: data.krx.co.kr needs a login since the end of 2025 "
-        f"and pykrx {version} cannot log in (pykrx >= 1.2 can, with KRX_ID/KRX_PW, but "
-        f"requires pandas < 3); the fdr provider has adjusted KRX prices without a login"
-    )
-
-
-@functools.cache
-def _pykrx_version() -> str:
-    return importlib.metadata.version("pykrx")
-
-
-def _release(version: str) -> tuple[int, ...]:
-    parts = (part for part in version.split(".")[:2])
-    return tuple(int("".join(c for c in part if c.isdigit()) or 0) for part in parts)
-
-
-def _has_credentials() -> bool:
-    return bool(os.environ.get("KRX_ID")) and bool(os.environ.get("KRX_PW"))
-
-
 def _explain_refusal(answer: HttpAnswer) -> str:
-    return _login_advice() if "LOGOUT" in answer.excerpt.upper() else ""
+    if "LOGOUT" in answer.excerpt.upper():
+        return "KRX ended the login session (pykrx logs in again with KRX_ID/KRX_PW)"
+    return ""
