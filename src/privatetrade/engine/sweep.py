@@ -23,11 +23,11 @@ from pydantic import TypeAdapter, ValidationError
 from privatetrade.engine.api import default_registry, make_settings
 from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
 from privatetrade.engine.costs import CostModel, CostPreset, cost_arrays
-from privatetrade.engine.kernels.indicators import ema_nb, sma_nb
 from privatetrade.engine.kernels.sweep import (
     N_COLUMNS,
     TRADE_COUNT,
     ma_cross_sweep_nb,
+    moving_average_table_nb,
     summarize_equity_nb,
 )
 from privatetrade.engine.metrics import infer_periods_per_year
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["SWEEP_METRICS", "SweepResult", "sweep"]
 
 SWEEP_METRICS = ("final_equity", "total_return", "sharpe", "max_drawdown", "trade_count")
-_MA_KERNELS = {"sma_cross": sma_nb, "ema_cross": ema_nb}
+_MA_STRATEGIES = ("sma_cross", "ema_cross")
 _REJECTED = object()
 
 
@@ -132,7 +132,7 @@ def sweep(
     resolved = make_settings(settings, market=market, cash=cash, costs=costs)
     params = _valid_combinations(strategy_class, grid)
     skipped = _grid_size(grid) - len(params)
-    if strategy_class.name in _MA_KERNELS:
+    if strategy_class.name in _MA_STRATEGIES:
         values = _ma_cross_sweep(prepared, strategy_class.name, params, resolved)
     else:
         model = strategy_class.Params
@@ -270,13 +270,11 @@ def _ma_cross_sweep(
     params: list[dict[str, Any]],
     settings: SimulationSettings,
 ) -> npt.NDArray[np.float64]:
-    kernel = _MA_KERNELS[name]
     windows = sorted({p["fast"] for p in params} | {p["slow"] for p in params})
     row_of = {window: row for row, window in enumerate(windows)}
-    close = prepared.bars.close
-    averages = np.empty((len(windows), close.shape[0]))
-    for window, row in row_of.items():
-        averages[row] = kernel(close, window)
+    averages = moving_average_table_nb(
+        prepared.bars.close, np.array(windows, dtype=np.int64), name == "ema_cross"
+    )
     fast_rows = np.array([row_of[p["fast"]] for p in params], dtype=np.int64)
     slow_rows = np.array([row_of[p["slow"]] for p in params], dtype=np.int64)
     prices, costs, config, periods, risk_free = _kernel_inputs(prepared, settings)

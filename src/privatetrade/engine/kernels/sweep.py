@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from privatetrade.engine.kernels.indicators import ema_nb, sma_nb
 from privatetrade.engine.kernels.simulate import simulate_window_nb
 
 # Columns of the sweep output.
@@ -59,6 +60,15 @@ def summarize_equity_nb(equity, initial_cash, periods_per_year, risk_free_per_pe
         if variance > 0.0:
             out[SHARPE] = excess / np.sqrt(variance) * np.sqrt(periods_per_year)
     out[MAX_DRAWDOWN] = worst
+
+
+@njit(cache=True, parallel=True)
+def moving_average_table_nb(close, windows, exponential):  # type: ignore[no-untyped-def]
+    """Return one moving average of ``close`` per window (rows), computed in parallel."""
+    out = np.empty((windows.shape[0], close.shape[0]))
+    for row in prange(windows.shape[0]):
+        out[row] = ema_nb(close, windows[row]) if exponential else sma_nb(close, windows[row])
+    return out
 
 
 @njit(cache=True)
