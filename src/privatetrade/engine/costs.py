@@ -51,25 +51,18 @@ class TaxStep(BaseModel):
 
 # Securities transaction tax plus, on KOSPI, the rural special tax (농어촌특별세 0.15%):
 # the total a seller pays, by trade date.
+_KOSPI_KOSDAQ_TAX = (
+    (dt.date(1900, 1, 1), 0.0030),
+    (dt.date(2019, 5, 30), 0.0025),
+    (dt.date(2021, 1, 1), 0.0023),
+    (dt.date(2023, 1, 1), 0.0020),
+    (dt.date(2024, 1, 1), 0.0018),
+    (dt.date(2025, 1, 1), 0.0015),
+    (dt.date(2026, 1, 1), 0.0020),
+)
 _KRX_TAX: dict[str, tuple[tuple[dt.date, float], ...]] = {
-    "KOSPI": (
-        (dt.date(1900, 1, 1), 0.0030),
-        (dt.date(2019, 5, 30), 0.0025),
-        (dt.date(2021, 1, 1), 0.0023),
-        (dt.date(2023, 1, 1), 0.0020),
-        (dt.date(2024, 1, 1), 0.0018),
-        (dt.date(2025, 1, 1), 0.0015),
-        (dt.date(2026, 1, 1), 0.0020),
-    ),
-    "KOSDAQ": (
-        (dt.date(1900, 1, 1), 0.0030),
-        (dt.date(2019, 5, 30), 0.0025),
-        (dt.date(2021, 1, 1), 0.0023),
-        (dt.date(2023, 1, 1), 0.0020),
-        (dt.date(2024, 1, 1), 0.0018),
-        (dt.date(2025, 1, 1), 0.0015),
-        (dt.date(2026, 1, 1), 0.0020),
-    ),
+    "KOSPI": _KOSPI_KOSDAQ_TAX,
+    "KOSDAQ": _KOSPI_KOSDAQ_TAX,
     "KONEX": ((dt.date(1900, 1, 1), 0.0030), (dt.date(2019, 5, 30), 0.0010)),
 }
 
