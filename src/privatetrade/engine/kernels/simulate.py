@@ -51,7 +51,7 @@ _EPS = 1e-9
 _T, _OPEN, _HIGH, _LOW, _CLOSE, _TAX, _BUY_BLOCKED, _SELL_BLOCKED, _ROW = range(9)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def tick_size_nb(price, cfg, row):  # type: ignore[no-untyped-def]
     """Return the tick size at ``price`` from row ``row`` of the config's tick tables."""
     bounds = cfg.tick_bounds
@@ -63,7 +63,7 @@ def tick_size_nb(price, cfg, row):  # type: ignore[no-untyped-def]
     return sizes[row, width - 1]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def round_to_tick_nb(price, tick, up):  # type: ignore[no-untyped-def]
     """Round ``price`` onto a grid of ``tick`` (up or down); ``tick <= 0`` leaves it."""
     if tick <= 0.0:
@@ -82,7 +82,7 @@ def round_to_tick_nb(price, tick, up):  # type: ignore[no-untyped-def]
     return steps * tick
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _fill_price_nb(base, side, bar, cfg):  # type: ignore[no-untyped-def]
     """Return the fill price of a market order at ``base``: slippage, tick grid, bar range."""
     row = bar[_ROW]
@@ -96,14 +96,14 @@ def _fill_price_nb(base, side, bar, cfg):  # type: ignore[no-untyped-def]
     return min(max(price, bar[_LOW]), bar[_HIGH])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _limit_price_nb(base, side, bar, cfg):  # type: ignore[no-untyped-def]
     """Return the fill price of a limit order at ``base``: on the grid, never worse."""
     price = round_to_tick_nb(base, tick_size_nb(base, cfg, bar[_ROW]), side == _SELL)
     return min(max(price, bar[_LOW]), bar[_HIGH])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _commission_nb(value, quantity, side, cfg):  # type: ignore[no-untyped-def]
     """Return broker commission plus sell-side regulatory fees for one fill."""
     fee = max(value * cfg.commission_rate, cfg.min_commission)
@@ -116,7 +116,7 @@ def _commission_nb(value, quantity, side, cfg):  # type: ignore[no-untyped-def]
     return fee
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _entry_quantity_nb(price, side, cash, equity, cfg, tax_rate):  # type: ignore[no-untyped-def]
     """Return the whole-lot quantity an entry at ``price`` can afford."""
     lot = cfg.lot_size
@@ -146,7 +146,7 @@ def _entry_quantity_nb(price, side, cash, equity, cfg, tax_rate):  # type: ignor
     return max(quantity, 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _record_fill_nb(fills, state, t, side, quantity, price, commission, tax, slippage, reason):  # type: ignore[no-untyped-def]
     """Append one fill record when a record buffer is present."""
     k = state.n_fills
@@ -163,7 +163,7 @@ def _record_fill_nb(fills, state, t, side, quantity, price, commission, tax, sli
     state.n_fills = k + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _open_position_nb(state, fills, bar, direction, price, base, cfg):  # type: ignore[no-untyped-def]
     """Enter a position at ``price`` if one lot is affordable; return whether it filled."""
     t = bar[_T]
@@ -189,7 +189,7 @@ def _open_position_nb(state, fills, bar, direction, price, base, cfg):  # type: 
     return True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _close_position_nb(state, fills, trades, bar, price, base, reason, cfg):  # type: ignore[no-untyped-def]
     """Close the whole position at ``price`` and record the trade."""
     t = bar[_T]
@@ -245,13 +245,13 @@ def _close_position_nb(state, fills, trades, bar, price, base, reason, cfg):  # 
     state.entry_bar = -1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _blocked_nb(side, bar):  # type: ignore[no-untyped-def]
     """Return whether a limit-locked bar keeps an order of ``side`` from filling."""
     return bar[_SELL_BLOCKED] if side == _SELL else bar[_BUY_BLOCKED]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _fill_pending_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
     """Fill the orders decided at ``t-1`` at bar ``t``'s open (exit first, then entry)."""
     open_ = bar[_OPEN]
@@ -286,7 +286,7 @@ def _fill_pending_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped
     state.pending_entry = 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _check_stops_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
     """Exit on stop-loss, trailing stop or take-profit touched during the bar."""
     direction = _LONG if state.position > 0.0 else _SHORT
@@ -325,7 +325,7 @@ def _check_stops_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-
         _close_position_nb(state, fills, trades, bar, price, price, _TAKE_PROFIT, cfg)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _bar_nb(t, prices, costs):  # type: ignore[no-untyped-def]
     """Return the per-bar scalar tuple of bar ``t`` (see ``_T`` ... ``_ROW``)."""
     open_, high, low, close = prices
@@ -338,7 +338,7 @@ def _bar_nb(t, prices, costs):  # type: ignore[no-untyped-def]
     )  # fmt: skip
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _load_nb(state):  # type: ignore[no-untyped-def]
     """Return the state fields the hot path keeps in locals."""
     pending = state.pending_exit or state.pending_entry != 0
@@ -348,14 +348,14 @@ def _load_nb(state):  # type: ignore[no-untyped-def]
     )  # fmt: skip
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _store_extremes_nb(state, extreme_high, extreme_low):  # type: ignore[no-untyped-def]
     """Write the hot path's excursion extremes back into the state."""
     state.extreme_high = extreme_high
     state.extreme_low = extreme_low
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _close_of_bar_nb(state, fills, trades, bar, cfg, next_open, n):  # type: ignore[no-untyped-def]
     """At the bar's close: same-close fills, then the end-of-data close-out."""
     if not next_open and (state.pending_exit or state.pending_entry != 0):
@@ -366,7 +366,7 @@ def _close_of_bar_nb(state, fills, trades, bar, cfg, next_open, n):  # type: ign
         _close_position_nb(state, fills, trades, bar, price, bar[_CLOSE], _END, cfg)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def decide_nb(  # type: ignore[no-untyped-def]
     position, pending_exit, pending_entry, entry, exit_, short_entry, short_exit, stop_entry
 ):
@@ -402,7 +402,7 @@ def decide_nb(  # type: ignore[no-untyped-def]
     return pending_exit, pending_entry
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fill_at_close_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
     """Same-close mode: fill market orders decided at the bar at its close."""
     close = bar[_CLOSE]
@@ -422,7 +422,7 @@ def _fill_at_close_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untype
     state.pending_entry = 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simulate_window_nb(  # type: ignore[no-untyped-def]
     start,
     stop,

@@ -22,7 +22,7 @@ TRADE_COUNT = 4
 N_COLUMNS = 5
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def summarize_equity_nb(equity, initial_cash, periods_per_year, risk_free_per_period, out):  # type: ignore[no-untyped-def]
     """Write final equity, total return, Sharpe and max drawdown of ``equity`` into ``out``.
 
@@ -62,7 +62,7 @@ def summarize_equity_nb(equity, initial_cash, periods_per_year, risk_free_per_pe
     out[MAX_DRAWDOWN] = worst
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def moving_average_table_nb(close, windows, exponential):  # type: ignore[no-untyped-def]
     """Return one moving average of ``close`` per window (rows), computed in parallel."""
     out = np.empty((windows.shape[0], close.shape[0]))
@@ -71,7 +71,7 @@ def moving_average_table_nb(close, windows, exponential):  # type: ignore[no-unt
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cross_signals_nb(fast, slow, entries, exits):  # type: ignore[no-untyped-def]
     """Golden cross -> entry, dead cross -> exit (both values must exist at t and t-1).
 
@@ -95,7 +95,7 @@ def _cross_signals_nb(fast, slow, entries, exits):  # type: ignore[no-untyped-de
         below = now_below
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def ma_cross_sweep_nb(  # type: ignore[no-untyped-def]
     prices,
     averages,
