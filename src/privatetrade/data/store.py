@@ -96,13 +96,21 @@ class BarStore:
             "time": pa.array(bars.time, type=pa.timestamp("ns", tz="UTC")),
             **{name: pa.array(getattr(bars, name)) for name in _COLUMNS},
         }
-        metadata = {"timezone": prepared.tz, "source": source, "kind": PriceKind(kind).value}
+        coverage = self._coverage(prepared.local_time_ns, prepared.tz, source)
+        metadata = {
+            "timezone": prepared.tz,
+            "source": source,
+            "kind": PriceKind(kind).value,
+            "first_bar": coverage.first_bar.isoformat(),
+            "last_bar": coverage.last_bar.isoformat(),
+            "bar_count": str(coverage.bar_count),
+        }
         table = pa.table(columns).replace_schema_metadata(metadata)
         target = self.path(code, kind)
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_writer(target) as handle:
             pq.write_table(table, handle, compression="zstd")
-        return self._coverage(prepared.local_time_ns, prepared.tz, source)
+        return coverage
 
     def merge(
         self,
@@ -156,18 +164,25 @@ class BarStore:
         return frame
 
     def coverage(self, code: str, kind: PriceKind = PriceKind.RAW) -> Coverage | None:
-        """Return what is stored for ``code`` and ``kind``, or None."""
-        import pandas as pd
+        """Return what is stored for ``code`` and ``kind`` (from the file's metadata)."""
         import pyarrow.parquet as pq
 
         path = self.path(code, kind)
         if not path.exists():
             return None
-        metadata = pq.read_schema(path).metadata or {}
-        frame = self.read(code, kind=kind)
-        local = pd.DatetimeIndex(frame.index).tz_localize(None).as_unit("ns").asi8
-        tz = metadata.get(b"timezone", b"UTC").decode()
-        return self._coverage(local, tz, metadata.get(b"source", b"unknown").decode())
+        metadata = {
+            k.decode(): v.decode() for k, v in (pq.read_schema(path).metadata or {}).items()
+        }
+        try:
+            return Coverage(
+                first_bar=dt.date.fromisoformat(metadata["first_bar"]),
+                last_bar=dt.date.fromisoformat(metadata["last_bar"]),
+                bar_count=int(metadata["bar_count"]),
+                timezone=metadata["timezone"],
+                source=metadata.get("source", "unknown"),
+            )
+        except (KeyError, ValueError) as exc:
+            raise DataError(f"{path} has no valid coverage metadata: {exc}") from exc
 
     def delete(self, code: str) -> bool:
         """Delete every stored series of ``code``; return whether anything existed."""
