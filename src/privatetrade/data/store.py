@@ -181,8 +181,12 @@ class BarStore:
                 timezone=metadata["timezone"],
                 source=metadata.get("source", "unknown"),
             )
-        except (KeyError, ValueError) as exc:
-            raise DataError(f"{path} has no valid coverage metadata: {exc}") from exc
+        except (KeyError, ValueError):  # a file written before the metadata existed
+            frame = self.read(code, kind=kind)
+            local = frame.index.tz_localize(None).as_unit("ns").asi8  # type: ignore[attr-defined]
+            return self._coverage(
+                local, metadata.get("timezone", "UTC"), metadata.get("source", "unknown")
+            )
 
     def delete(self, code: str) -> bool:
         """Delete every stored series of ``code``; return whether anything existed."""

@@ -123,3 +123,17 @@ def test_delete_and_codes(tmp_path: Path, msft: pd.DataFrame) -> None:
 def test_unsafe_codes_are_rejected(tmp_path: Path, code: str) -> None:
     with pytest.raises(InputError):
         BarStore(tmp_path).path(code)
+
+
+def test_coverage_comes_from_metadata_or_from_the_bars(tmp_path: Path, msft: pd.DataFrame) -> None:
+    import pyarrow.parquet as pq
+
+    store = BarStore(tmp_path)
+    written = store.write("MSFT", msft, source="sample")
+    assert store.coverage("MSFT") == written
+    # A file without the coverage keys (an older format) is measured from its bars.
+    path = store.path("MSFT")
+    table = pq.read_table(path)
+    kept = {k: v for k, v in table.schema.metadata.items() if k in (b"timezone", b"source")}
+    pq.write_table(table.replace_schema_metadata(kept), path)
+    assert store.coverage("MSFT") == written
