@@ -250,8 +250,11 @@ def strategies() -> None:
 
 def _register_data_commands() -> None:
     from privatetrade.cli_data import data_app
+    from privatetrade.cli_server import db_app, serve
 
     app.add_typer(data_app, name="data")
+    app.add_typer(db_app, name="db")
+    app.command()(serve)
 
 
 _register_data_commands()

@@ -1,12 +1,15 @@
 """Settings: one pydantic-settings object; the defaults are a zero-setup single machine.
 
 Every field can be set from the environment with the ``PRIVATETRADE_`` prefix, e.g.
-``PRIVATETRADE_DATA_DIR=/srv/privatetrade``.
+``PRIVATETRADE_DATA_DIR=/srv/privatetrade`` or
+``PRIVATETRADE_DATABASE_URL=postgresql+psycopg://user@db/privatetrade``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,13 +22,56 @@ def default_data_dir() -> Path:
     return Path.home() / ".privatetrade"
 
 
+def _default_workers() -> int:
+    return max(os.cpu_count() or 1, 1)
+
+
 class Settings(BaseSettings):
     """Configuration of privatetrade.
 
     Attributes:
-        data_dir: Where bars (Parquet), the symbol catalog and (later) the database live.
+        data_dir: Where bars (Parquet), the symbol catalog and the SQLite database live.
+        database_url: SQLAlchemy URL; SQLite in the data directory when unset.
+        host: Interface the server binds to (loopback by default).
+        port: TCP port of the server.
+        server_processes: Number of web server processes (uvicorn workers).
+        executor: ``local`` (a process pool on this machine) or ``dask``.
+        workers: Worker processes of the local pool.
+        dask_scheduler: Address of the Dask scheduler, e.g. ``tcp://127.0.0.1:8786``.
+        lease_seconds: How long a dispatcher's claim on a job lasts without renewal.
+        max_attempts: Attempts before a job whose worker keeps dying fails (``worker_lost``).
+        max_bars: Most bars one backtest may use.
+        max_body_bytes: Largest accepted request body.
+        max_active_jobs: Most queued plus running jobs per owner.
+        db_pool_size: Connections kept open to PostgreSQL per process.
+        db_pool_timeout: Seconds to wait for a free connection before answering 503.
+        log_level: Minimum level of log lines.
+        log_json: JSON log lines (structured); plain text when False.
     """
 
     model_config = SettingsConfigDict(env_prefix="PRIVATETRADE_", extra="ignore", frozen=True)
 
     data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    server_processes: int = Field(1, ge=1, le=64)
+    executor: Literal["local", "dask"] = "local"
+    workers: int = Field(default_factory=_default_workers, ge=1, le=256)
+    dask_scheduler: str | None = None
+    lease_seconds: float = Field(15.0, gt=0.0)
+    max_attempts: int = Field(3, ge=1, le=20)
+    max_bars: int = Field(2_000_000, ge=1)
+    max_body_bytes: int = Field(65_536, ge=1024)
+    max_active_jobs: int = Field(1_000, ge=1)
+    db_pool_size: int = Field(10, ge=1)
+    db_pool_timeout: float = Field(5.0, gt=0.0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+pysqlite:///{self.data_dir / 'privatetrade.db'}"

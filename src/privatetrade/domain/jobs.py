@@ -1,0 +1,117 @@
+"""Jobs: the state machine of a run, as the database row records it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from privatetrade.domain.specs import BacktestSpec
+
+__all__ = ["FINAL_STATES", "FailureReason", "Job", "JobPage", "JobState"]
+
+
+class JobState(StrEnum):
+    """Where a job is in its life.
+
+    ``queued -> running -> succeeded | failed | cancelled``; a running job whose
+    worker was lost goes back to ``queued`` (bounded retries); a queued job can be
+    cancelled directly.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        """True for states a job never leaves."""
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+class FailureReason(StrEnum):
+    """Why a job failed (machine-readable; ``error`` has the human message)."""
+
+    INVALID_INPUT = "invalid_input"
+    DATA_ERROR = "data_error"
+    STRATEGY_ERROR = "strategy_error"
+    WORKER_LOST = "worker_lost"
+    INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One backtest job as stored.
+
+    Attributes:
+        id: 32 hex characters.
+        owner: The user the job belongs to.
+        state: Current state.
+        spec: What to run.
+        created_at: When it was submitted (UTC).
+        started_at: When its first attempt started.
+        finished_at: When it reached a final state.
+        updated_at: Last change of the row.
+        progress: Fraction done, 0..1.
+        stage: What the worker is doing (``queued``, ``loading``, ``simulating``, ...).
+        attempt: Number of attempts started; also the fencing token of the current one.
+        lost_attempts: Attempts whose worker died.
+        cancel_requested: A cancel was asked for; the worker stops at its next check.
+        error: Human-readable failure message.
+        reason: Machine-readable failure reason.
+        worker: ``host:pid`` (or Dask worker address) of the current attempt.
+        heartbeat_at: Last sign of life of the current attempt.
+        idempotency_key: The client's Idempotency-Key, if one was sent.
+        summary: Key metrics of a succeeded run.
+    """
+
+    id: str
+    owner: str
+    state: JobState
+    spec: BacktestSpec
+    created_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    progress: float = 0.0
+    stage: str = "queued"
+    attempt: int = 0
+    lost_attempts: int = 0
+    cancel_requested: bool = False
+    error: str | None = None
+    reason: FailureReason | None = None
+    worker: str | None = None
+    heartbeat_at: dt.datetime | None = None
+    idempotency_key: str | None = None
+    summary: dict[str, Any] | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from the first start to the end (None while unfinished)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def seconds_left(self, now: dt.datetime) -> float | None:
+        """Estimate the time left from the progress rate so far (None if unknown)."""
+        if self.state != JobState.RUNNING or self.started_at is None or self.progress <= 0.02:
+            return None
+        elapsed = max((now - self.started_at).total_seconds(), 0.0)
+        return round(elapsed / self.progress * (1.0 - self.progress), 3)
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of a job listing."""
+
+    items: list[Job]
+    total: int
+    offset: int
+    limit: int
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,86 @@
+"""What a user asks for: the specification of one backtest run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from privatetrade.engine.costs import CostModel
+from privatetrade.engine.settings import Sizing, Stops
+
+__all__ = ["BacktestSpec", "CostChoice", "ParamValue"]
+
+ParamValue = int | float | bool | str
+CostChoice = Literal["auto", "krx", "us", "zero"]
+SymbolCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+class BacktestSpec(BaseModel):
+    """Everything needed to run (and re-run) one backtest on stored market data.
+
+    Attributes:
+        symbol: Catalog code of the stock (``005930``, ``AAPL``, ``DEMO01``).
+        start: First local trading date to include; the first stored bar if None.
+        end: Last local trading date to include; the last stored bar if None.
+        strategy: Registry name of the strategy.
+        params: Strategy parameters; missing ones take the strategy's defaults.
+        capital: Initial cash in the quote currency; 10,000,000 for KRW, 100,000 for USD.
+        costs: A preset (``auto`` = the symbol's market: ``krx`` or ``us``) or a cost model.
+        adjusted: Use split/dividend-adjusted prices instead of raw ones.
+        sizing: Position sizing of entries.
+        stops: Stop-loss, take-profit and trailing stop.
+        fill_at: ``next_open`` or ``close``.
+        allow_short: Trade short signals too.
+        close_at_end: Close an open position at the last close.
+        risk_free_rate: Annual risk-free rate for Sharpe, Sortino and alpha.
+        benchmark: Catalog code of a benchmark series, compared in the metrics.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbol: SymbolCode
+    start: dt.date | None = None
+    end: dt.date | None = None
+    strategy: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "sma_cross"
+    params: dict[Annotated[str, StringConstraints(max_length=64)], ParamValue] = Field(
+        default_factory=dict, max_length=32
+    )
+    capital: float | None = Field(None, gt=0.0, le=1e15)
+    costs: CostChoice | CostModel = "auto"
+    adjusted: bool = False
+    sizing: Sizing = Field(default_factory=Sizing)
+    stops: Stops = Field(default_factory=Stops)
+    fill_at: Literal["next_open", "close"] = "next_open"
+    allow_short: bool = False
+    close_at_end: bool = True
+    risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0)
+    benchmark: SymbolCode | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> BacktestSpec:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError("start must not be after end")
+        return self
+
+    def canonical_json(self) -> str:
+        """Return the spec as canonical JSON (sorted keys, no spaces)."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=False
+        )
+
+    def fingerprint(self) -> str:
+        """Return the sha256 hex digest of the canonical JSON: equal specs, equal ids."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> BacktestSpec:
+        """Rebuild a spec from its JSON."""
+        return cls.model_validate_json(text)
+
+    def summary(self) -> dict[str, Any]:
+        """Return the few fields lists show (symbol, strategy, dates)."""
+        return {"symbol": self.symbol, "strategy": self.strategy}

@@ -1,0 +1,1 @@
+"""Jobs: submitting, dispatching and executing backtests (the row is the truth)."""

@@ -1,0 +1,180 @@
+"""What runs inside a worker process: execute one job, writing its row as it goes.
+
+Executors (the local process pool, Dask) transport only a job id and where the
+database and data live; everything else is read from and written to the job row,
+guarded by the attempt number this execution started (its fencing token).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from privatetrade.db.engine import create_db_engine
+from privatetrade.db.jobs import JobRepository
+from privatetrade.domain.jobs import FailureReason, Job, JobState
+from privatetrade.errors import (
+    CancelledError,
+    DataError,
+    InputError,
+    PrivatetradeError,
+    StrategyError,
+)
+
+__all__ = ["WorkerContext", "execute_job", "warm_up", "worker_id"]
+
+_PROGRESS_INTERVAL_S = 0.25
+log = structlog.get_logger("privatetrade.worker")
+
+
+def worker_id() -> str:
+    """Return ``host:pid`` of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """Connections a worker process keeps between jobs."""
+
+    repository: JobRepository
+    data_dir: Path
+
+    def market_data(self) -> Any:
+        """Return the market data of the data directory."""
+        from privatetrade.data.market_data import MarketData
+
+        return MarketData(self.data_dir)
+
+
+@lru_cache(maxsize=4)
+def _context(database_url: str, data_dir: str) -> WorkerContext:
+    engine = create_db_engine(database_url, pool_size=1)
+    return WorkerContext(JobRepository(engine), Path(data_dir))
+
+
+def warm_up() -> None:
+    """Load the engine and its compiled kernels (so the first job is fast)."""
+    from privatetrade.engine.api import run_backtest
+
+    closes = [100.0 + (i % 7) for i in range(64)]
+    bars = {
+        "time": [1_600_000_000_000_000_000 + i * 86_400_000_000_000 for i in range(64)],
+        "open": closes,
+        "high": [c + 1.0 for c in closes],
+        "low": [c - 1.0 for c in closes],
+        "close": closes,
+        "volume": [1000.0] * 64,
+    }
+    run_backtest(bars, "sma_cross", {"fast": 2, "slow": 5}, tz="UTC").to_json()
+
+
+class _Reporter:
+    """Throttled progress writes; remembers whether the job should stop."""
+
+    def __init__(self, repository: JobRepository, job: Job) -> None:
+        self.repository = repository
+        self.job = job
+        self.stopped = False
+        self._last_write = 0.0
+        self._stage = ""
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        now = time.monotonic()
+        if stage == self._stage and now - self._last_write < _PROGRESS_INTERVAL_S:
+            return
+        self._stage, self._last_write = stage, now
+        fraction = min(max(fraction, 0.0), 0.99)
+        if not self.repository.report_progress(self.job.id, self.job.attempt, fraction, stage):
+            self.stopped = True
+
+    def is_set(self) -> bool:
+        """Cancel-token protocol: True once the job should stop."""
+        return self.stopped
+
+
+def execute_job(job_id: str, database_url: str, data_dir: str) -> str:
+    """Run one job to a final state; return that state (or ``skipped``).
+
+    Called in a worker process. Errors of the backtest itself end the job as
+    failed with a reason; only infrastructure errors (database gone) escape.
+    """
+    context = _context(database_url, data_dir)
+    repository = context.repository
+    job = repository.start_attempt(job_id, worker_id())
+    if job is None:
+        return "skipped"
+    bound = log.bind(job_id=job.id, attempt=job.attempt)
+    bound.info("job.started", symbol=job.spec.symbol, strategy=job.spec.strategy)
+    reporter = _Reporter(repository, job)
+    started = time.perf_counter()
+    try:
+        state = _run(context, job, reporter)
+    except CancelledError:
+        repository.finish_cancelled(job.id, job.attempt)
+        state = JobState.CANCELLED
+    except (InputError, DataError, StrategyError) as exc:
+        repository.finish_failed(job.id, job.attempt, _reason(exc), str(exc))
+        state = JobState.FAILED
+    except PrivatetradeError as exc:
+        repository.finish_failed(job.id, job.attempt, FailureReason.INTERNAL_ERROR, str(exc))
+        state = JobState.FAILED
+    except Exception as exc:
+        bound.exception("job.crashed")
+        message = f"internal error ({type(exc).__name__}); see the server log"
+        repository.finish_failed(job.id, job.attempt, FailureReason.INTERNAL_ERROR, message)
+        state = JobState.FAILED
+    elapsed = round(time.perf_counter() - started, 4)
+    bound.info(f"job.{state}", seconds=elapsed)
+    return str(state)
+
+
+def _reason(exc: Exception) -> FailureReason:
+    if isinstance(exc, DataError):
+        return FailureReason.DATA_ERROR
+    if isinstance(exc, StrategyError):
+        return FailureReason.STRATEGY_ERROR
+    return FailureReason.INVALID_INPUT
+
+
+def _run(context: WorkerContext, job: Job, reporter: _Reporter) -> JobState:
+    from privatetrade.jobs.runner import run_spec
+
+    result = run_spec(job.spec, context.market_data(), stage=reporter, cancel=reporter)
+    reporter("saving", 0.85)
+    if reporter.is_set():
+        raise CancelledError("cancelled")
+    document = result.to_json().encode()
+    metrics = result.metrics
+    summary = {
+        "total_return": metrics.total_return,
+        "cagr": metrics.cagr,
+        "sharpe": metrics.sharpe,
+        "max_drawdown": metrics.max_drawdown,
+        "trades": metrics.trade_count,
+        "win_rate": metrics.win_rate,
+        "buy_and_hold_return": metrics.buy_and_hold_return,
+        "final_equity": result.final_equity,
+        "bars": len(result.prepared),
+    }
+    saved = context.repository.finish_succeeded(
+        job.id,
+        job.attempt,
+        document=document,
+        trades_csv=result.trades_csv().encode(),
+        equity_csv=result.equity_csv().encode(),
+        document_sha256=hashlib.sha256(document).hexdigest(),
+        summary=summary,
+    )
+    if saved:
+        return JobState.SUCCEEDED
+    if context.repository.cancel_requested(job.id, job.attempt):
+        context.repository.finish_cancelled(job.id, job.attempt)
+    return JobState.CANCELLED  # cancelled, superseded or deleted: no result of ours was kept

@@ -1,0 +1,1 @@
+"""The web service: FastAPI app factory, JSON API routers, errors, metrics."""

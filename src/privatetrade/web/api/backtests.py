@@ -1,0 +1,172 @@
+"""``/api/backtests``: submit, list, follow (SSE), cancel and delete backtests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import ConfigDict
+
+from privatetrade.domain.jobs import Job, JobState
+from privatetrade.domain.specs import BacktestSpec
+from privatetrade.web.deps import Owner, ServicesDep
+from privatetrade.web.problems import ProblemError
+from privatetrade.web.schemas import JobList, JobOut, Problem
+
+router = APIRouter(prefix="/api/backtests", tags=["backtests"])
+_EVENT_POLL_S = 0.1
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such backtest"}
+}
+
+
+class BacktestCreate(BacktestSpec):
+    """A backtest to run. Only ``symbol`` is required; everything else has a default."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"symbol": "AAPL", "strategy": "sma_cross", "params": {"fast": 10, "slow": 30}}
+            ]
+        },
+    )
+
+
+def job_or_404(services: ServicesDep, owner: Owner, job_id: str) -> Job:
+    """Return the caller's job or answer 404 (also for another owner's job)."""
+    job = services.repository.get(job_id, owner)
+    if job is None:
+        raise ProblemError(404, f"no backtest with id {job_id!r}")
+    return job
+
+
+OwnedJob = Annotated[Job, Depends(job_or_404)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    responses={
+        413: {"model": Problem},
+        422: {"model": Problem},
+        429: {"model": Problem},
+    },
+)
+def submit_backtest(
+    body: BacktestCreate,
+    response: Response,
+    services: ServicesDep,
+    owner: Owner,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JobOut:
+    """Queue a backtest; answer 202 with its id and a Location header.
+
+    The spec is checked completely first (symbol, date range, bar limit, strategy
+    parameters, costs); an error names the offending field. Repeating a request
+    with the same ``Idempotency-Key`` returns the same job.
+    """
+    spec = BacktestSpec.model_validate(body.model_dump())
+    submission = services.jobs.submit(owner, spec, idempotency_key=idempotency_key)
+    job = submission.job
+    response.headers["Location"] = f"/api/backtests/{job.id}"
+    if not submission.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return JobOut.of(job, services.repository.clock())
+
+
+@router.get("", response_model=JobList)
+def list_backtests(
+    services: ServicesDep,
+    owner: Owner,
+    symbol: Annotated[str | None, Query(max_length=32)] = None,
+    strategy: Annotated[str | None, Query(max_length=64)] = None,
+    state: Annotated[list[JobState] | None, Query()] = None,
+    sort: Literal["created_at", "finished_at", "symbol", "strategy", "state"] = "created_at",
+    order: Literal["asc", "desc"] = "desc",
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> JobList:
+    """List the caller's backtests, newest first by default; filter and page."""
+    page = services.repository.page(
+        owner,
+        symbol=symbol,
+        strategy=strategy,
+        states=state or (),
+        sort=sort,
+        descending=order == "desc",
+        offset=offset,
+        limit=limit,
+    )
+    now = services.repository.clock()
+    return JobList(
+        items=[JobOut.of(job, now) for job in page.items],
+        total=page.total,
+        offset=page.offset,
+        limit=page.limit,
+    )
+
+
+@router.get("/{job_id}", response_model=JobOut, responses=_NOT_FOUND)
+def get_backtest(job: OwnedJob, services: ServicesDep) -> JobOut:
+    """Return a backtest's state, progress, stage, time left, timestamps and error."""
+    return JobOut.of(job, services.repository.clock())
+
+
+@router.get("/{job_id}/events", response_class=EventSourceResponse, responses=_NOT_FOUND)
+async def backtest_events(
+    job: OwnedJob, services: ServicesDep, owner: Owner
+) -> AsyncIterable[ServerSentEvent]:
+    """Stream ``state`` and ``progress`` events (Server-Sent Events) until a final state."""
+    repository = services.repository
+    last_state: JobState | None = None
+    last_progress: tuple[float, str] | None = None
+    current: Job | None = job
+    while current is not None:
+        now = repository.clock()
+        payload = JobOut.of(current, now).model_dump(mode="json")
+        if current.state != last_state:
+            last_state = current.state
+            last_progress = (current.progress, current.stage)
+            yield ServerSentEvent(event="state", data=payload, id=str(current.attempt))
+        elif (current.progress, current.stage) != last_progress:
+            last_progress = (current.progress, current.stage)
+            yield ServerSentEvent(event="progress", data=payload, id=str(current.attempt))
+        if current.state.final:
+            return
+        await anyio.sleep(_EVENT_POLL_S)
+        current = await anyio.to_thread.run_sync(repository.get, job.id, owner)
+    yield ServerSentEvent(event="deleted", data={"id": job.id})
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    responses={**_NOT_FOUND, 409: {"model": Problem}},
+)
+def cancel_backtest(job: OwnedJob, services: ServicesDep, owner: Owner) -> JobOut:
+    """Cancel a queued backtest, or ask a running one to stop (it ends ``cancelled``)."""
+    if job.state.final:
+        raise ProblemError(409, f"the backtest already ended: {job.state}", state=job.state.value)
+    updated = services.repository.request_cancel(job.id, owner)
+    if updated is None:
+        raise ProblemError(404, f"no backtest with id {job.id!r}")
+    return JobOut.of(updated, services.repository.clock())
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=_NOT_FOUND,
+)
+def delete_backtest(job: OwnedJob, services: ServicesDep, owner: Owner) -> Response:
+    """Delete a backtest and its result (a running one is stopped)."""
+    services.repository.delete(job.id, owner)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

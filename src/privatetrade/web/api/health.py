@@ -1,0 +1,52 @@
+"""``GET /api/health`` and ``GET /metrics``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+
+from privatetrade import __version__
+from privatetrade.web.deps import ServicesDep
+from privatetrade.web.metrics import CONTENT_TYPE_LATEST
+from privatetrade.web.schemas import ExecutorOut, HealthOut, Problem
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/api/health",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "The database is unreachable"}},
+)
+def get_health(services: ServicesDep) -> JSONResponse:
+    """Report whether the service can work: database, executor, version and uptime."""
+    database_ok = services.database_ok()
+    executor = services.executor.state()
+    status = "ok" if database_ok and executor.healthy else "degraded"
+    if not database_ok:
+        status = "unavailable"
+    body = HealthOut(
+        status=status,
+        version=__version__,
+        database="ok" if database_ok else "unreachable",
+        database_backend=services.engine.dialect.name,
+        executor=ExecutorOut(
+            kind=executor.kind,
+            healthy=executor.healthy,
+            workers=executor.workers,
+            busy=executor.busy,
+            detail=executor.detail,
+        ),
+        uptime_seconds=round(services.uptime(), 3),
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if database_ok else 503)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, 503: {"model": Problem}},
+)
+def get_metrics(services: ServicesDep) -> Response:
+    """Prometheus metrics of the service."""
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,120 @@
+"""Result downloads: ``GET /api/backtest/result/{id}`` (the seed's path) and CSV exports."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from privatetrade import __version__
+from privatetrade.db.jobs import StoredResult
+from privatetrade.domain.jobs import Job, JobState
+from privatetrade.web.deps import Owner, ServicesDep
+from privatetrade.web.problems import ProblemError
+from privatetrade.web.schemas import Problem
+
+router = APIRouter(tags=["results"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such backtest"},
+    409: {"model": Problem, "description": "The backtest has not succeeded (yet)"},
+}
+_DOCUMENT_PREFIX = b'{"schema_version":'
+
+
+def _finished(services: ServicesDep, owner: str, job_id: str) -> StoredResult:
+    try:
+        job, stored = services.repository.result(job_id, owner)
+    except LookupError:
+        raise ProblemError(404, f"no backtest with id {job_id!r}") from None
+    if stored is None or job.state != JobState.SUCCEEDED:
+        raise ProblemError(
+            409,
+            f"the backtest is {job.state}; its result exists once it has succeeded",
+            state=job.state.value,
+        )
+    return stored
+
+
+def _filename(job: Job, extension: str) -> str:
+    stem = f"privatetrade-{job.spec.symbol}-{job.spec.strategy}-{job.id[:8]}"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", stem) + extension
+
+
+def run_metadata(job: Job) -> dict[str, object]:
+    """The ``run`` section of the result document."""
+    return {
+        "id": job.id,
+        "owner": job.owner,
+        "status": job.state.value,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "duration_seconds": job.duration_seconds,
+        "attempt": job.attempt,
+        "app_version": __version__,
+        "request": job.spec.model_dump(mode="json"),
+    }
+
+
+def _with_run(stored: StoredResult) -> bytes:
+    """Insert the run metadata after ``schema_version`` without re-parsing the document."""
+    document = stored.document
+    run = json.dumps(run_metadata(stored.job), ensure_ascii=False, separators=(",", ":"))
+    end = document.find(b",", len(_DOCUMENT_PREFIX))
+    if not document.startswith(_DOCUMENT_PREFIX) or end < 0:
+        parsed = json.loads(document)
+        merged = {"schema_version": parsed.pop("schema_version", None), "run": None, **parsed}
+        merged["run"] = json.loads(run)
+        return json.dumps(merged, ensure_ascii=False, separators=(",", ":")).encode()
+    return document[: end + 1] + b'"run":' + run.encode() + b"," + document[end + 1 :]
+
+
+@router.get(
+    "/api/backtest/result/{job_id}",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}, **_ERRORS},
+)
+def download_result(job_id: str, services: ServicesDep, owner: Owner) -> Response:
+    """Download the full result document (JSON attachment) of a succeeded backtest."""
+    stored = _finished(services, owner, job_id)
+    return Response(
+        _with_run(stored),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{_filename(stored.job, ".json")}"',
+            "ETag": f'"{stored.document_sha256}"',
+        },
+    )
+
+
+def _csv(stored: StoredResult, content: bytes, name: str) -> Response:
+    return Response(
+        content,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_filename(stored.job, name)}"'},
+    )
+
+
+@router.get(
+    "/api/backtests/{job_id}/trades.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **_ERRORS},
+)
+def download_trades_csv(job_id: str, services: ServicesDep, owner: Owner) -> Response:
+    """Download the trades of a succeeded backtest as CSV."""
+    stored = _finished(services, owner, job_id)
+    return _csv(stored, stored.trades_csv, "-trades.csv")
+
+
+@router.get(
+    "/api/backtests/{job_id}/equity.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **_ERRORS},
+)
+def download_equity_csv(job_id: str, services: ServicesDep, owner: Owner) -> Response:
+    """Download the equity series (equity, cash, position, drawdown) as CSV."""
+    stored = _finished(services, owner, job_id)
+    return _csv(stored, stored.equity_csv, "-equity.csv")

@@ -1,0 +1,102 @@
+"""``GET /api/symbols``: search the catalog, describe a symbol, read its bars."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import anyio
+import pandas as pd
+from fastapi import APIRouter, Query
+
+from privatetrade.data.symbols import Market, SymbolInfo
+from privatetrade.errors import DataError, InputError
+from privatetrade.web.deps import ServicesDep
+from privatetrade.web.problems import ProblemError
+from privatetrade.web.schemas import BarsOut, Problem, SymbolOut
+
+router = APIRouter(prefix="/api/symbols", tags=["symbols"])
+
+
+def _symbol_out(symbol: SymbolInfo) -> SymbolOut:
+    return SymbolOut(
+        code=symbol.code,
+        name=symbol.name,
+        name_en=symbol.name_en,
+        market=symbol.market.value,
+        currency=symbol.currency,
+        lot_size=symbol.lot_size,
+        status=symbol.status,
+        source=symbol.source,
+        synthetic=symbol.synthetic,
+        first_bar=symbol.first_bar,
+        last_bar=symbol.last_bar,
+        bar_count=symbol.bar_count,
+        adjusted=list(symbol.adjusted),
+    )
+
+
+@router.get("", response_model=list[SymbolOut])
+async def search_symbols(
+    services: ServicesDep,
+    q: Annotated[str, Query(max_length=100, description="Code or name (Hangul works)")] = "",
+    market: Annotated[Market | None, Query(description="Only this market")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[SymbolOut]:
+    """Search symbols by code or name, best matches first; all symbols for an empty query."""
+
+    def search() -> list[SymbolOut]:
+        data = services.market_data
+        if not q.strip():
+            return [_symbol_out(symbol) for symbol in data.catalog.all(market)[:limit]]
+        hits = data.search(q, market=market, limit=limit)
+        return [_symbol_out(hit.symbol) for hit in hits]
+
+    return await anyio.to_thread.run_sync(search)
+
+
+def _lookup(services: ServicesDep, code: str) -> SymbolInfo:
+    try:
+        return services.market_data.symbol(code)
+    except InputError as exc:
+        raise ProblemError(404, str(exc)) from exc
+
+
+@router.get("/{code}", response_model=SymbolOut, responses={404: {"model": Problem}})
+def get_symbol(services: ServicesDep, code: str) -> SymbolOut:
+    """Describe one symbol: market, currency, stored data range."""
+    return _symbol_out(_lookup(services, code))
+
+
+@router.get(
+    "/{code}/bars",
+    response_model=BarsOut,
+    responses={404: {"model": Problem}, 422: {"model": Problem}},
+)
+def get_bars(
+    services: ServicesDep,
+    code: str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    adjusted: bool = False,
+) -> BarsOut:
+    """Return the stored daily bars of a symbol between two local dates (inclusive)."""
+    if start is not None and end is not None and start > end:
+        raise ProblemError(422, "start must not be after end", field="start")
+    symbol = _lookup(services, code)
+    try:
+        frame = services.market_data.bars(symbol.code, start, end, adjusted=adjusted)
+    except DataError as exc:
+        raise ProblemError(404, str(exc)) from exc
+    local = pd.DatetimeIndex(frame.index).tz_convert(symbol.timezone)
+    return BarsOut(
+        code=symbol.code,
+        adjusted=adjusted,
+        timezone=symbol.timezone,
+        time=[stamp.isoformat() for stamp in local],
+        open=frame["open"].tolist(),
+        high=frame["high"].tolist(),
+        low=frame["low"].tolist(),
+        close=frame["close"].tolist(),
+        volume=frame["volume"].tolist(),
+    )

@@ -1,0 +1,83 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import structlog
+from fastapi import FastAPI
+
+from privatetrade import __version__
+from privatetrade.db import migrate
+from privatetrade.settings import Settings
+from privatetrade.web.api import backtests, health, results, strategies, symbols
+from privatetrade.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from privatetrade.web.problems import install_problem_handlers
+from privatetrade.web.services import Services, build_services
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger("privatetrade.server")
+
+
+def create_app(settings: Settings | None = None, *, migrate_on_start: bool = True) -> FastAPI:
+    """Create the app: database migrated, workers warmed, dispatcher running on start."""
+    settings = settings or Settings()
+    services = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(_start, services, migrate_on_start)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(_stop, services)
+
+    app = FastAPI(
+        title="privatetrade",
+        version=__version__,
+        description="Self-hosted stock backtesting: submit backtests, follow them, "
+        "download their results.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_problem_handlers(app)
+    for module in (health, symbols, strategies, backtests, results):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=services.metrics)
+    return app
+
+
+def _start(services: Services, migrate_on_start: bool) -> None:
+    if migrate_on_start:
+        migrate.upgrade(services.engine)
+    services.market_data.ensure_samples()
+    services.executor.start()
+    services.dispatcher.start()
+    state = services.executor.state()
+    log.info(
+        "server.started",
+        version=__version__,
+        database=services.engine.dialect.name,
+        executor=state.kind,
+        workers=state.workers,
+    )
+
+
+def _stop(services: Services) -> None:
+    services.dispatcher.stop()
+    services.executor.close()
+    services.engine.dispose()
+    log.info("server.stopped")
+
+
+def create_app_from_env() -> FastAPI:
+    """App factory for uvicorn's ``--factory``: settings from the environment."""
+    from privatetrade.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    return create_app(settings, migrate_on_start=False)

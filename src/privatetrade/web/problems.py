@@ -1,0 +1,174 @@
+"""Errors as JSON problem details (RFC 9457): never an HTML page or a stack trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from privatetrade.db.jobs import IdempotencyConflictError
+from privatetrade.errors import DataError, InputError, PrivatetradeError
+from privatetrade.jobs.service import LimitExceededError
+
+__all__ = ["ProblemError", "install_problem_handlers", "problem_response"]
+
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+log = structlog.get_logger("privatetrade.web")
+
+
+class ProblemError(Exception):
+    """Raise from a route to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.field = field
+        self.headers = headers
+        self.extra = extra
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    request: Request | None = None,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if field is not None:
+        body["field"] = field
+    body.update({key: value for key, value in extra.items() if value is not None})
+    if request is not None and "request_id" in request.scope.get("state", {}):
+        body["request_id"] = request.scope["state"]["request_id"]
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": _location(error.get("loc", ())), "message": error.get("msg", "invalid")}
+        for error in exc.errors()
+    ]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error the app can raise with a problem document."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        return problem_response(
+            422,
+            f"{first['field']}: {first['message']}",
+            request=request,
+            field=first["field"],
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
+        return problem_response(
+            exc.status_code, detail, request=request, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.detail,
+            request=request,
+            field=exc.field,
+            headers=exc.headers,
+            **exc.extra,
+        )
+
+    @app.exception_handler(InputError)
+    async def _input(request: Request, exc: InputError) -> JSONResponse:
+        return problem_response(422, str(exc), request=request, field=exc.field or "body")
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        return problem_response(422, str(exc), request=request, field="symbol")
+
+    @app.exception_handler(IdempotencyConflictError)
+    async def _idempotency(request: Request, exc: IdempotencyConflictError) -> JSONResponse:
+        return problem_response(
+            422,
+            "this Idempotency-Key was already used with a different request body",
+            request=request,
+            field="Idempotency-Key",
+        )
+
+    @app.exception_handler(LimitExceededError)
+    async def _limit(request: Request, exc: LimitExceededError) -> JSONResponse:
+        return problem_response(
+            429, str(exc), request=request, headers={"Retry-After": str(exc.retry_after)}
+        )
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        log.warning("db.pool_timeout")
+        return problem_response(
+            503, "the database is busy; try again", request=request, headers={"Retry-After": "1"}
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("db.unavailable", error=str(exc.orig))
+        return problem_response(
+            503, "the database is unavailable", request=request, headers={"Retry-After": "5"}
+        )
+
+    @app.exception_handler(PrivatetradeError)
+    async def _domain(request: Request, exc: PrivatetradeError) -> JSONResponse:
+        return problem_response(422, str(exc), request=request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("http.unhandled", exc_info=exc)
+        return problem_response(500, "internal server error; see the server log", request=request)

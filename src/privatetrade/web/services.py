@@ -1,0 +1,80 @@
+"""The objects one server process shares between requests, built from Settings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, text
+
+from privatetrade.data.market_data import MarketData
+from privatetrade.db.engine import create_db_engine
+from privatetrade.db.jobs import JobRepository
+from privatetrade.jobs.dispatcher import Dispatcher
+from privatetrade.jobs.executors import Executor, create_executor
+from privatetrade.jobs.service import JobService
+from privatetrade.settings import Settings
+from privatetrade.web.metrics import ServiceMetrics
+
+__all__ = ["Services", "build_services"]
+
+
+@dataclass
+class Services:
+    """Everything a request handler may need."""
+
+    settings: Settings
+    engine: Engine
+    repository: JobRepository
+    market_data: MarketData
+    jobs: JobService
+    executor: Executor
+    dispatcher: Dispatcher
+    metrics: ServiceMetrics
+    started_monotonic: float = field(default_factory=time.monotonic)
+
+    def database_ok(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    def uptime(self) -> float:
+        """Seconds since this process started serving."""
+        return time.monotonic() - self.started_monotonic
+
+
+def build_services(settings: Settings) -> Services:
+    """Create the engine, repository, executor, dispatcher and metrics (not started)."""
+    url = settings.resolved_database_url
+    engine = create_db_engine(
+        url, pool_size=settings.db_pool_size, pool_timeout=settings.db_pool_timeout
+    )
+    repository = JobRepository(engine)
+    market_data = MarketData(settings.data_dir)
+    executor = create_executor(
+        settings.executor,
+        workers=settings.workers,
+        database_url=url,
+        data_dir=str(settings.data_dir),
+        scheduler=settings.dask_scheduler,
+    )
+    dispatcher = Dispatcher(
+        repository,
+        executor,
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+    )
+    jobs = JobService(
+        repository,
+        market_data,
+        max_bars=settings.max_bars,
+        max_active_jobs=settings.max_active_jobs,
+        on_submitted=dispatcher.wake,
+    )
+    metrics = ServiceMetrics(repository, settings.data_dir)
+    dispatcher.on_finished = metrics.observe_job
+    return Services(settings, engine, repository, market_data, jobs, executor, dispatcher, metrics)
