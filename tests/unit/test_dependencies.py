@@ -1,0 +1,50 @@
+"""Dependencies point one way: cli/web -> jobs -> db/data -> domain -> engine."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "privatetrade"
+
+FORBIDDEN = {
+    "engine": {"web", "jobs", "db", "domain", "data", "cli", "cli_data", "cli_server"},
+    "domain": {"web", "jobs", "db", "data", "cli", "cli_data", "cli_server"},
+    "db": {"web", "jobs", "cli", "cli_data", "cli_server"},
+    "data": {"web", "jobs", "db", "cli", "cli_data", "cli_server"},
+    "jobs": {"web", "cli", "cli_data", "cli_server"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+        else:
+            continue
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "privatetrade" and len(parts) > 1:
+                names.add(parts[1])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_does_not_import_upwards(package: str) -> None:
+    offenders = {
+        str(path.relative_to(PACKAGE)): sorted(imported_packages(path) & FORBIDDEN[package])
+        for path in (PACKAGE / package).rglob("*.py")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_the_checker_sees_imports(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("from privatetrade.web.app import create_app\nimport privatetrade.db.jobs\n")
+    assert imported_packages(module) == {"web", "db"}
