@@ -46,3 +46,62 @@ def server(data_dir: Path, database_url: str | None) -> Iterator[ServerProcess]:
         yield process
     finally:
         process.stop()
+
+
+LONG_SYMBOL = "LONG"
+LONG_BARS = 400_000
+
+
+def write_long_symbol(data_dir: Path, bars: int = LONG_BARS, seed: int = 20240601) -> None:
+    """Store ``LONG``: a random walk of ``bars`` UTC minute bars (a backtest takes seconds)."""
+    import numpy as np
+    import pandas as pd
+
+    from privatetrade.data.market_data import MarketData
+    from privatetrade.data.symbols import Market, SymbolInfo
+
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0005, bars)))
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    spread = np.abs(rng.normal(0.0, 0.0003, bars)) * close
+    frame = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) + spread,
+            "low": np.minimum(open_, close) - spread,
+            "close": close,
+            "volume": rng.integers(100, 10_000, bars).astype(float),
+        },
+        index=pd.date_range("2020-01-01", periods=bars, freq="min", tz="UTC", name="time"),
+    )
+    symbol = SymbolInfo(
+        code=LONG_SYMBOL,
+        name="Long synthetic",
+        market=Market.NYSE,
+        currency="USD",
+        tick_table="none",
+        source="test",
+        synthetic=True,
+    )
+    MarketData(data_dir).save_bars(symbol, frame)
+
+
+@pytest.fixture(scope="session")
+def long_data_dir(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path) -> Path:
+    """The sample data plus ``LONG`` (400,000 minute bars): a job that runs for seconds.
+
+    Shared by the whole session: copy it (``long_data_dir_copy``) before a server writes
+    to it.
+    """
+    path = tmp_path_factory.mktemp("long-data") / "data"
+    shutil.copytree(sample_data_dir, path)
+    write_long_symbol(path)
+    return path
+
+
+@pytest.fixture
+def long_data_dir_copy(tmp_path: Path, long_data_dir: Path) -> Path:
+    """A private copy of ``long_data_dir`` for one test."""
+    target = tmp_path / "long-data"
+    shutil.copytree(long_data_dir, target)
+    return target

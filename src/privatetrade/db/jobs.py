@@ -325,6 +325,38 @@ class JobRepository:
                 .values(lease_owner=None, lease_until=None)
             )
 
+    def requeue_abandoned(self, lease_owner: str, job_ids: Sequence[str]) -> int:
+        """Put running jobs a stopping server abandons back in the queue, uncounted.
+
+        Their workers were stopped on purpose, so no attempt is charged; any write
+        of theirs that still arrives is fenced off by the next attempt.
+        """
+        if not job_ids:
+            return 0
+        now = self.clock()
+        with write_tx(self.engine) as connection:
+            return int(
+                connection.execute(
+                    update(jobs)
+                    .where(
+                        jobs.c.id.in_(list(job_ids)),
+                        jobs.c.lease_owner == lease_owner,
+                        jobs.c.state.in_(_ACTIVE),
+                    )
+                    .values(
+                        state=case(
+                            (jobs.c.cancel_requested.is_(True), JobState.CANCELLED.value),
+                            else_=JobState.QUEUED.value,
+                        ),
+                        stage="queued",
+                        progress=0.0,
+                        updated_at=now,
+                        lease_owner=None,
+                        lease_until=None,
+                    )
+                ).rowcount
+            )
+
     def record_lost(self, job_id: str, max_attempts: int, detail: str) -> JobState | None:
         """Count a dead worker against the job: back to the queue, or failed at the limit."""
         now = self.clock()

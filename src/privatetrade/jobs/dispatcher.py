@@ -61,11 +61,21 @@ class Dispatcher:
         self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop claiming; jobs still running keep their rows and are resumed later."""
+        """Stop claiming and stop the executor; running jobs go back to the queue.
+
+        They run again on the next start (or on another server sharing the database).
+        """
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        with self._lock:
+            abandoned = list(self._in_flight)
+            self._in_flight.clear()
+        self.executor.close()
+        requeued = self.repository.requeue_abandoned(self.name, abandoned)
+        if requeued:
+            log.info("jobs.requeued_on_shutdown", count=requeued)
 
     @property
     def in_flight(self) -> int:
@@ -121,7 +131,8 @@ class Dispatcher:
 
     def _finished(self, job: Job, future: Future[str]) -> None:
         with self._lock:
-            self._in_flight.pop(job.id, None)
+            if self._in_flight.pop(job.id, None) is None:
+                return  # abandoned at shutdown; requeued by stop()
         try:
             error = future.exception()
             if isinstance(error, WorkerLostError):

@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 
+_WORKER_NICENESS = 5
+
+
 class WorkerLostError(JobError):
     """The process running a job died (killed, out of memory, crashed)."""
 
@@ -68,6 +71,8 @@ class Executor(Protocol):
 
 def _init_worker() -> None:
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    # Backtests yield the CPU to the web server: the API stays responsive under load.
+    os.nice(_WORKER_NICENESS)
     from privatetrade.logs import configure_logging
 
     configure_logging(

@@ -111,7 +111,9 @@ def execute_job(job_id: str, database_url: str, data_dir: str) -> str:
     job = repository.start_attempt(job_id, worker_id())
     if job is None:
         return "skipped"
-    bound = log.bind(job_id=job.id, attempt=job.attempt)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(job_id=job.id, attempt=job.attempt)
+    bound = log
     bound.info("job.started", symbol=job.spec.symbol, strategy=job.spec.strategy)
     reporter = _Reporter(repository, job)
     started = time.perf_counter()
@@ -133,6 +135,7 @@ def execute_job(job_id: str, database_url: str, data_dir: str) -> str:
         state = JobState.FAILED
     elapsed = round(time.perf_counter() - started, 4)
     bound.info(f"job.{state}", seconds=elapsed)
+    structlog.contextvars.clear_contextvars()
     return str(state)
 
 

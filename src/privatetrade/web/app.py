@@ -69,7 +69,6 @@ def _start(services: Services, migrate_on_start: bool) -> None:
 
 def _stop(services: Services) -> None:
     services.dispatcher.stop()
-    services.executor.close()
     services.engine.dispose()
     log.info("server.stopped")
 
