@@ -7,6 +7,7 @@ distributed) go through the same renderer, so every line has one shape.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -15,10 +16,16 @@ import structlog
 __all__ = ["configure_logging"]
 
 
+def _add_pid(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    event.setdefault("pid", os.getpid())
+    return event
+
+
 def configure_logging(level: str = "info", *, json_lines: bool = True) -> None:
     """Send every log line to stderr, as JSON (default) or as readable text."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        _add_pid,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
