@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 import anyio
 import structlog
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from privatetrade import __version__
 from privatetrade.db import migrate
 from privatetrade.settings import Settings
 from privatetrade.web.api import backtests, health, results, strategies, symbols
 from privatetrade.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from privatetrade.web.problems import install_problem_handlers
+from privatetrade.web.problems import install_problem_handlers, problem_responses
 from privatetrade.web.services import Services, build_services
 
 __all__ = ["create_app"]
@@ -35,12 +36,14 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         finally:
             await anyio.to_thread.run_sync(_stop, services)
 
-    app = FastAPI(
+    # Swagger UI and ReDoc served from the installed package, not a CDN: works offline.
+    app = FastAPIOffline(
         title="privatetrade",
         version=__version__,
         description="Self-hosted stock backtesting: submit backtests, follow them, "
         "download their results.",
         lifespan=lifespan,
+        responses=problem_responses({500: "Internal error; the server log has the details"}),
     )
     app.state.services = services
     install_problem_handlers(app)
