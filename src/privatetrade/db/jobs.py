@@ -214,7 +214,12 @@ class JobRepository:
             conditions.append(jobs.c.state.in_([state.value for state in states]))
         where = and_(*conditions) if conditions else and_(True)
         column = jobs.c[sort]
-        order = (column.desc(), jobs.c.id.desc()) if descending else (column.asc(), jobs.c.id)
+        # Unfinished jobs (finished_at NULL) go last either way; backends disagree by default.
+        order = (
+            (column.desc().nulls_last(), jobs.c.id.desc())
+            if descending
+            else (column.asc().nulls_last(), jobs.c.id)
+        )
         with read_tx(self.engine) as connection:
             total = connection.execute(select(func.count()).select_from(jobs).where(where))
             total_count = int(total.scalar_one())

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from privatetrade.db.engine import is_sqlite
 
@@ -28,23 +28,32 @@ class Revision:
     message: str
 
 
-def _config(engine: Engine) -> Config:
+def _config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", "privatetrade.db:migrations")
-    config.attributes["engine"] = engine
+    config.attributes["connection"] = connection
     return config
 
 
 @contextmanager
-def _migration_lock(engine: Engine) -> Iterator[None]:
-    if is_sqlite(engine):
-        yield
-        return
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection in a transaction, as the database's only migrator.
+
+    The whole command runs in that one transaction (Alembic sees it as external and
+    commits nothing itself). PostgreSQL: an advisory lock is held around it. SQLite:
+    it begins ``IMMEDIATE``, so a second migrator waits (busy timeout) and then finds
+    the work done, instead of failing with "database is locked".
+    """
     with engine.connect() as connection:
+        if is_sqlite(engine):
+            with connection.execution_options(immediate=True).begin():
+                yield connection
+            return
         connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _PG_MIGRATION_LOCK})
         connection.commit()
         try:
-            yield
+            with connection.begin():
+                yield connection
         finally:
             connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _PG_MIGRATION_LOCK})
             connection.commit()
@@ -52,14 +61,14 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database up to ``revision`` (default: the newest)."""
-    with _migration_lock(engine):
-        command.upgrade(_config(engine), revision)
+    with _migrating(engine) as connection:
+        command.upgrade(_config(connection), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the database down to ``revision`` (``base`` removes everything)."""
-    with _migration_lock(engine):
-        command.downgrade(_config(engine), revision)
+    with _migrating(engine) as connection:
+        command.downgrade(_config(connection), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -70,12 +79,12 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision(engine: Engine) -> str | None:
     """Return the newest revision shipped with this version."""
-    return ScriptDirectory.from_config(_config(engine)).get_current_head()
+    return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def history(engine: Engine) -> list[Revision]:
     """Return every shipped migration, newest first."""
-    script = ScriptDirectory.from_config(_config(engine))
+    script = ScriptDirectory.from_config(_config())
     return [
         Revision(
             id=item.revision,

@@ -76,38 +76,56 @@ class BodyLimitMiddleware:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(send, self.max_bytes)
+            await _too_large(scope, send, self.max_bytes)
             return
+        if declared is None and _header(scope, b"transfer-encoding") is not None:
+            # A chunked body has no declared size: read it (up to the limit) before the
+            # app does, so that an oversized one is answered 413 rather than a parse error.
+            messages = await self._read_body(receive)
+            if messages is None:
+                await _too_large(scope, send, self.max_bytes)
+                return
+            receive = _replay(messages, receive)
+        await self.app(scope, receive, send)
+
+    async def _read_body(self, receive: Receive) -> list[Message] | None:
+        """Return the body's messages, or None once they exceed the limit."""
+        messages: list[Message] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLargeError
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLargeError:
-            await _too_large(send, self.max_bytes)
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                return None
+            if not message.get("more_body", False):
+                return messages
 
 
-class _BodyTooLargeError(Exception):
-    pass
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Request body too large",
-            "status": 413,
-            "detail": f"the request body exceeds {limit} bytes",
-        }
-    ).encode()
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    problem = {
+        "type": "about:blank",
+        "title": "Request body too large",
+        "status": 413,
+        "detail": f"the request body exceeds {limit} bytes",
+    }
+    request_id = scope.get("state", {}).get("request_id")
+    if request_id is not None:
+        problem["request_id"] = request_id
+    body = json.dumps(problem).encode()
     await send(
         {
             "type": "http.response.start",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -11,14 +12,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from privatetrade.db.jobs import IdempotencyConflictError
 from privatetrade.errors import DataError, InputError, PrivatetradeError
 from privatetrade.jobs.service import LimitExceededError
+from privatetrade.web.schemas import Problem
 
-__all__ = ["ProblemError", "install_problem_handlers", "problem_response"]
+__all__ = ["ProblemError", "install_problem_handlers", "problem_response", "problem_responses"]
 
 PROBLEM_JSON = "application/problem+json"
+# Inline (not a $ref): FastAPI only lists models of route fields under components.
+_PROBLEM_SCHEMA = Problem.model_json_schema()
 _TITLES = {
     400: "Bad request",
     401: "Unauthorized",
@@ -80,6 +85,38 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def problem_responses(statuses: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """Document error responses (status -> description) as problem+json bodies.
+
+    For a route's ``responses=``; declaring 422 also replaces FastAPI's default
+    ``HTTPValidationError`` entry, which this app never sends.
+    """
+    return {
+        status: {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+        for status, description in statuses.items()
+    }
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods some route answers on this path (Starlette names only the first route's).
+
+    Asked route by route with each method, since FastAPI's included routers hide the
+    routes (and their methods) behind one matching object.
+    """
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(part) for part in loc]
     if parts and parts[0] in {"body", "query", "path", "header"}:
@@ -89,9 +126,15 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
-        {"field": _location(error.get("loc", ())), "message": error.get("msg", "invalid")}
-        for error in exc.errors()
+        {"field": _field(error), "message": error.get("msg", "invalid")} for error in exc.errors()
     ]
+
+
+def _field(error: dict[str, Any]) -> str:
+    # A body that is not JSON at all is located by its character offset: name the body.
+    if error.get("type") == "json_invalid":
+        return "body"
+    return _location(error.get("loc", ()))
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -112,9 +155,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
-        return problem_response(
-            exc.status_code, detail, request=request, headers=getattr(exc, "headers", None)
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return problem_response(exc.status_code, detail, request=request, headers=headers or None)
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Response, status
@@ -13,14 +13,17 @@ from pydantic import ConfigDict
 from privatetrade.domain.jobs import Job, JobState
 from privatetrade.domain.specs import BacktestSpec
 from privatetrade.web.deps import Owner, ServicesDep
-from privatetrade.web.problems import ProblemError
-from privatetrade.web.schemas import JobList, JobOut, Problem
+from privatetrade.web.problems import ProblemError, problem_responses
+from privatetrade.web.schemas import JobList, JobOut
 
-router = APIRouter(prefix="/api/backtests", tags=["backtests"])
+router = APIRouter(
+    prefix="/api/backtests",
+    tags=["backtests"],
+    responses=problem_responses({503: "The database is unavailable or busy; retry later"}),
+)
 _EVENT_POLL_S = 0.1
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "description": "No such backtest"}
-}
+_INVALID = {422: "Invalid input; the problem names the field"}
+_NOT_FOUND = problem_responses({404: "No such backtest", **_INVALID})
 
 
 class BacktestCreate(BacktestSpec):
@@ -52,11 +55,14 @@ OwnedJob = Annotated[Job, Depends(job_or_404)]
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
-    responses={
-        413: {"model": Problem},
-        422: {"model": Problem},
-        429: {"model": Problem},
-    },
+    responses=problem_responses(
+        {
+            400: "The body cannot be read (not UTF-8)",
+            413: "Request body too large",
+            **_INVALID,
+            429: "Too many active backtests; retry later",
+        }
+    ),
 )
 def submit_backtest(
     body: BacktestCreate,
@@ -80,7 +86,7 @@ def submit_backtest(
     return JobOut.of(job, services.repository.clock())
 
 
-@router.get("", response_model=JobList)
+@router.get("", response_model=JobList, responses=problem_responses(_INVALID))
 def list_backtests(
     services: ServicesDep,
     owner: Owner,
@@ -148,7 +154,7 @@ async def backtest_events(
     "/{job_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
-    responses={**_NOT_FOUND, 409: {"model": Problem}},
+    responses={**_NOT_FOUND, **problem_responses({409: "The backtest already ended"})},
 )
 def cancel_backtest(job: OwnedJob, services: ServicesDep, owner: Owner) -> JobOut:
     """Cancel a queued backtest, or ask a running one to stop (it ends ``cancelled``)."""

@@ -8,7 +8,8 @@ from fastapi.responses import JSONResponse, Response
 from privatetrade import __version__
 from privatetrade.web.deps import ServicesDep
 from privatetrade.web.metrics import CONTENT_TYPE_LATEST
-from privatetrade.web.schemas import ExecutorOut, HealthOut, Problem
+from privatetrade.web.problems import problem_responses
+from privatetrade.web.schemas import ExecutorOut, HealthOut
 
 router = APIRouter(tags=["operations"])
 
@@ -45,7 +46,10 @@ def get_health(services: ServicesDep) -> JSONResponse:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}, 503: {"model": Problem}},
+    responses={
+        200: {"content": {"text/plain": {}}},
+        **problem_responses({503: "The database is unavailable or busy; retry later"}),
+    },
 )
 def get_metrics(services: ServicesDep) -> Response:
     """Prometheus metrics of the service."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from fastapi import APIRouter, Response
 
@@ -12,15 +11,20 @@ from privatetrade import __version__
 from privatetrade.db.jobs import StoredResult
 from privatetrade.domain.jobs import Job, JobState
 from privatetrade.web.deps import Owner, ServicesDep
-from privatetrade.web.problems import ProblemError
-from privatetrade.web.schemas import Problem
+from privatetrade.web.problems import ProblemError, problem_responses
 
-router = APIRouter(tags=["results"])
+router = APIRouter(
+    tags=["results"],
+    responses=problem_responses({503: "The database is unavailable or busy; retry later"}),
+)
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "description": "No such backtest"},
-    409: {"model": Problem, "description": "The backtest has not succeeded (yet)"},
-}
+_ERRORS = problem_responses(
+    {
+        404: "No such backtest",
+        409: "The backtest has not succeeded (yet)",
+        422: "Invalid input; the problem names the field",
+    }
+)
 _DOCUMENT_PREFIX = b'{"schema_version":'
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from privatetrade.web.problems import ProblemError
-from privatetrade.web.schemas import Problem, StrategyOut
+from privatetrade.web.problems import ProblemError, problem_responses
+from privatetrade.web.schemas import StrategyOut
 
 router = APIRouter(prefix="/api/strategies", tags=["strategies"])
 
@@ -22,7 +22,11 @@ def list_strategies() -> list[StrategyOut]:
     return _all()
 
 
-@router.get("/{name}", response_model=StrategyOut, responses={404: {"model": Problem}})
+@router.get(
+    "/{name}",
+    response_model=StrategyOut,
+    responses=problem_responses({404: "No such strategy", 422: "Invalid input"}),
+)
 def get_strategy(name: str) -> StrategyOut:
     """Describe one strategy."""
     for strategy in _all():

@@ -12,10 +12,12 @@ from fastapi import APIRouter, Query
 from privatetrade.data.symbols import Market, SymbolInfo
 from privatetrade.errors import DataError, InputError
 from privatetrade.web.deps import ServicesDep
-from privatetrade.web.problems import ProblemError
-from privatetrade.web.schemas import BarsOut, Problem, SymbolOut
+from privatetrade.web.problems import ProblemError, problem_responses
+from privatetrade.web.schemas import BarsOut, SymbolOut
 
 router = APIRouter(prefix="/api/symbols", tags=["symbols"])
+_INVALID = {422: "Invalid input; the problem names the field"}
+_NOT_FOUND = problem_responses({404: "No such symbol, or no stored bars", **_INVALID})
 
 
 def _symbol_out(symbol: SymbolInfo) -> SymbolOut:
@@ -36,7 +38,7 @@ def _symbol_out(symbol: SymbolInfo) -> SymbolOut:
     )
 
 
-@router.get("", response_model=list[SymbolOut])
+@router.get("", response_model=list[SymbolOut], responses=problem_responses(_INVALID))
 async def search_symbols(
     services: ServicesDep,
     q: Annotated[str, Query(max_length=100, description="Code or name (Hangul works)")] = "",
@@ -62,7 +64,7 @@ def _lookup(services: ServicesDep, code: str) -> SymbolInfo:
         raise ProblemError(404, str(exc)) from exc
 
 
-@router.get("/{code}", response_model=SymbolOut, responses={404: {"model": Problem}})
+@router.get("/{code}", response_model=SymbolOut, responses=_NOT_FOUND)
 def get_symbol(services: ServicesDep, code: str) -> SymbolOut:
     """Describe one symbol: market, currency, stored data range."""
     return _symbol_out(_lookup(services, code))
@@ -71,7 +73,7 @@ def get_symbol(services: ServicesDep, code: str) -> SymbolOut:
 @router.get(
     "/{code}/bars",
     response_model=BarsOut,
-    responses={404: {"model": Problem}, 422: {"model": Problem}},
+    responses=_NOT_FOUND,
 )
 def get_bars(
     services: ServicesDep,

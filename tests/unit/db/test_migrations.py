@@ -1,0 +1,269 @@
+"""Schema migrations on a fresh SQLite file and a fresh PostgreSQL database.
+
+The migrations must build exactly the tables ``schema.py`` declares, survive a
+downgrade to base and a new upgrade, and be drivable from the ``privatetrade db``
+command line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
+
+from privatetrade.db import migrate
+from privatetrade.db.engine import create_db_engine
+from privatetrade.db.schema import jobs, metadata, results
+
+PG_ADMIN_URL = os.environ.get(
+    "PRIVATETRADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+HEAD = "0001"
+TABLES = {"jobs", "results"}
+NOW = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """Create a fresh PostgreSQL database; drop it afterwards."""
+    name = f"pt_migr_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each backend, fresh for every test."""
+    if request.param == "sqlite":
+        yield f"sqlite+pysqlite:///{tmp_path / 'privatetrade.db'}"
+        return
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_db_engine(database_url, pool_size=2)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def table_names(engine: Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def insert_job_and_result(engine: Engine, job_id: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(jobs).values(
+                id=job_id,
+                owner="local",
+                state="succeeded",
+                spec='{"symbol":"AAPL"}',
+                spec_hash="0" * 64,
+                symbol="AAPL",
+                strategy="sma_cross",
+                created_at=NOW,
+                updated_at=NOW,
+                summary={"total_return": 0.1},
+            )
+        )
+        connection.execute(
+            sa.insert(results).values(
+                job_id=job_id,
+                owner="local",
+                attempt=1,
+                created_at=NOW,
+                document=b"{}",
+                trades_csv=b"a,b\n",
+                equity_csv=b"c,d\n",
+                document_sha256="f" * 64,
+            )
+        )
+
+
+def stored_job(engine: Engine, job_id: str) -> dict[str, Any]:
+    with engine.connect() as connection:
+        found = connection.execute(sa.select(jobs).where(jobs.c.id == job_id)).one()
+    return dict(found._mapping)
+
+
+def assert_tables_match_schema(engine: Engine) -> None:
+    """Tables, columns, keys and indexes in the database are those of schema.py."""
+    inspector = sa.inspect(engine)
+    assert set(inspector.get_table_names()) >= TABLES
+    for table in (jobs, results):
+        columns = {column["name"]: column for column in inspector.get_columns(table.name)}
+        assert list(columns) == [column.name for column in table.columns]
+        for column in table.columns:
+            assert columns[column.name]["nullable"] == column.nullable, column.name
+            assert (columns[column.name]["default"] is None) == (column.server_default is None), (
+                column.name
+            )
+        primary = inspector.get_pk_constraint(table.name)["constrained_columns"]
+        assert primary == [column.name for column in table.primary_key.columns]
+        declared_indexes = {
+            index.name: [column.name for column in index.columns] for index in table.indexes
+        }
+        found_indexes = {
+            index["name"]: index["column_names"]
+            for index in inspector.get_indexes(table.name)
+            if not index.get("unique")
+        }
+        assert found_indexes == declared_indexes
+    uniques = inspector.get_unique_constraints("jobs")
+    assert [unique["column_names"] for unique in uniques] == [["owner", "idempotency_key"]]
+    (foreign,) = inspector.get_foreign_keys("results")
+    assert (foreign["constrained_columns"], foreign["referred_table"]) == (["job_id"], "jobs")
+    assert foreign["referred_columns"] == ["id"]
+    assert foreign["options"].get("ondelete") == "CASCADE"
+
+
+def test_revision_bookkeeping_agrees(engine: Engine) -> None:
+    assert migrate.current_revision(engine) is None
+    assert migrate.head_revision(engine) == HEAD
+    revisions = migrate.history(engine)
+    assert [revision.id for revision in revisions] == [HEAD]
+    assert revisions[0].down is None
+    assert revisions[0].message == "Jobs and results."
+    assert revisions[0].id == migrate.head_revision(engine)
+    # The chain is linked: every revision's predecessor is the next one listed.
+    for newer, older in itertools.pairwise(revisions):
+        assert newer.down == older.id
+
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision(engine) == HEAD
+    migrate.upgrade(engine)  # at head already: nothing to do
+    assert migrate.current_revision(engine) == HEAD
+
+
+def test_upgrade_downgrade_upgrade_round_trip(engine: Engine) -> None:
+    assert not TABLES & table_names(engine)
+    migrate.upgrade(engine)
+    assert_tables_match_schema(engine)
+
+    insert_job_and_result(engine, "a" * 32)
+    stored = stored_job(engine, "a" * 32)
+    # Server defaults of the migration apply to rows that leave them out.
+    assert (stored["kind"], stored["progress"], stored["stage"]) == ("backtest", 0.0, "queued")
+    assert (stored["attempt"], stored["lost_attempts"], stored["cancel_requested"]) == (0, 0, False)
+    assert stored["created_at"] == NOW
+    assert stored["summary"] == {"total_return": 0.1}
+    # The foreign key cascades: deleting a job deletes its result.
+    with engine.begin() as connection:
+        connection.execute(sa.delete(jobs).where(jobs.c.id == "a" * 32))
+        assert connection.execute(sa.select(sa.func.count()).select_from(results)).scalar() == 0
+    insert_job_and_result(engine, "b" * 32)
+
+    migrate.downgrade(engine, "base")
+    assert migrate.current_revision(engine) is None
+    assert not TABLES & table_names(engine)
+
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == HEAD
+    assert_tables_match_schema(engine)
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(jobs)).scalar() == 0
+    insert_job_and_result(engine, "b" * 32)  # the old row is gone, the id is free again
+    assert stored_job(engine, "b" * 32)["state"] == "succeeded"
+
+
+def test_migrations_and_schema_py_agree(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        differences = compare_metadata(context, metadata)
+    assert differences == []
+
+
+def test_concurrent_upgrades_of_one_database(engine: Engine) -> None:
+    """Two migrators at once (servers starting together): one applies, one finds head.
+
+    Threads released together make the overlap certain; separate processes behave
+    the same (the lock is the database's, not the process's).
+    """
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait(timeout=10)
+            migrate.upgrade(engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert migrate.current_revision(engine) == HEAD
+    assert_tables_match_schema(engine)
+
+
+def privatetrade_db(database_url: str, data_dir: Path, *args: str) -> str:
+    env = {**os.environ, "PRIVATETRADE_DATABASE_URL": database_url}
+    env["PRIVATETRADE_DATA_DIR"] = str(data_dir)
+    completed = subprocess.run(
+        [sys.executable, "-m", "privatetrade", "db", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def test_cli_db_commands(database_url: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    assert privatetrade_db(database_url, data_dir, "current") == f"base (head: {HEAD})\n"
+    assert privatetrade_db(database_url, data_dir, "history") == (
+        f"{HEAD}  Jobs and results.  (after base)\n"
+    )
+    assert privatetrade_db(database_url, data_dir, "upgrade") == f"database at {HEAD}\n"
+    assert privatetrade_db(database_url, data_dir, "current") == f"{HEAD} (head: {HEAD})\n"
+
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        assert_tables_match_schema(engine)
+        insert_job_and_result(engine, "c" * 32)
+    finally:
+        engine.dispose()
+
+    assert privatetrade_db(database_url, data_dir, "downgrade", "base") == "database at base\n"
+    assert privatetrade_db(database_url, data_dir, "current") == f"base (head: {HEAD})\n"
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        assert not TABLES & table_names(engine)
+    finally:
+        engine.dispose()
