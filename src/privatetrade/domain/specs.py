@@ -7,7 +7,14 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from privatetrade.engine.costs import CostModel
 from privatetrade.engine.settings import Sizing, Stops
@@ -60,11 +67,13 @@ class BacktestSpec(BaseModel):
     risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0)
     benchmark: SymbolCode | None = None
 
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> BacktestSpec:
-        if self.start is not None and self.end is not None and self.start > self.end:
+    @field_validator("end")
+    @classmethod
+    def _dates_in_order(cls, end: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("start")
+        if start is not None and end is not None and start > end:
             raise ValueError("start must not be after end")
-        return self
+        return end
 
     def canonical_json(self) -> str:
         """Return the spec as canonical JSON (sorted keys, no spaces)."""
