@@ -8,6 +8,7 @@ which :func:`log_events` reads back (the worker logs ``job.succeeded`` with ``se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,7 @@ class ServerProcess:
                 env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_end_with_parent if sys.platform == "linux" else None,
             )
         self._wait_healthy(timeout)
         return self
@@ -104,8 +107,7 @@ class ServerProcess:
             "end": "2013-12-31",
         }
         with self.client() as client:
-            ids = [client.post("/api/backtests", json=body).json()["id"] for _ in range(2)]
-            ids += [client.post("/api/backtests", json=body).json()["id"] for _ in range(2)]
+            ids = [client.post("/api/backtests", json=body).json()["id"] for _ in range(4)]
             for job_id in ids:
                 wait_final(client, job_id, timeout=timeout)
 
@@ -141,10 +143,8 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait(5)
         for pid in children:  # worker processes that outlived the server
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def client(self, timeout: float = 30.0) -> httpx.Client:
         """An HTTP client for this server (keep-alive connections)."""
@@ -155,6 +155,45 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _end_with_parent() -> None:
+    """In the child: get SIGTERM when the benchmark dies, even by SIGKILL (Linux prctl)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """CPU time of a process and how long its threads waited for a CPU (Linux schedstat)."""
+
+    at: float
+    cpu_seconds: float
+    run_queue_ns: dict[int, int]
+
+    def until(self, later: Usage) -> tuple[float, float, float]:
+        """Return (seconds elapsed, CPU seconds used, seconds its threads waited for a CPU).
+
+        The wait counts threads alive at the end (a thread that exited in between is missed).
+        """
+        waited = sum(ns - self.run_queue_ns.get(tid, 0) for tid, ns in later.run_queue_ns.items())
+        return later.at - self.at, later.cpu_seconds - self.cpu_seconds, waited / 1e9
+
+
+def usage(pid: int) -> Usage:
+    """Snapshot the CPU time and run-queue waits of process ``pid`` (all its threads)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    waits = {}
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError):
+                fields = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+                waits[int(tid)] = int(fields[1])
+    return Usage(time.monotonic(), times.user + times.system, waits)
 
 
 def wait_final(
