@@ -10,13 +10,17 @@ from sqlalchemy import Engine, text
 from privatetrade.data.market_data import MarketData
 from privatetrade.db.engine import create_db_engine
 from privatetrade.db.jobs import JobRepository
+from privatetrade.domain.jobs import Job
 from privatetrade.jobs.dispatcher import Dispatcher
 from privatetrade.jobs.executors import Executor, create_executor
 from privatetrade.jobs.service import JobService
 from privatetrade.settings import Settings
+from privatetrade.web.events import JobEvents
 from privatetrade.web.metrics import ServiceMetrics
 
 __all__ = ["Services", "build_services"]
+
+_DATABASE_CHECK_INTERVAL_S = 0.5
 
 
 @dataclass
@@ -31,16 +35,24 @@ class Services:
     executor: Executor
     dispatcher: Dispatcher
     metrics: ServiceMetrics
+    events: JobEvents
     started_monotonic: float = field(default_factory=time.monotonic)
+    _database_checked: tuple[float, bool] = (float("-inf"), False)
 
     def database_ok(self) -> bool:
-        """True when the database answers a trivial query."""
+        """True when the database answered a trivial query (checked at most every 0.5 s)."""
+        checked_at, ok = self._database_checked
+        now = time.monotonic()
+        if now - checked_at < _DATABASE_CHECK_INTERVAL_S:
+            return ok
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
+            ok = True
         except Exception:
-            return False
-        return True
+            ok = False
+        self._database_checked = (now, ok)
+        return ok
 
     def uptime(self) -> float:
         """Seconds since this process started serving."""
@@ -76,5 +88,13 @@ def build_services(settings: Settings) -> Services:
         on_submitted=dispatcher.wake,
     )
     metrics = ServiceMetrics(repository, settings.data_dir)
-    dispatcher.on_finished = metrics.observe_job
-    return Services(settings, engine, repository, market_data, jobs, executor, dispatcher, metrics)
+    events = JobEvents()
+
+    def on_finished(job: Job) -> None:
+        events.notify(job.id)
+        metrics.observe_job(job)
+
+    dispatcher.on_finished = on_finished
+    return Services(
+        settings, engine, repository, market_data, jobs, executor, dispatcher, metrics, events
+    )

@@ -145,7 +145,7 @@ async def backtest_events(
             yield ServerSentEvent(event="progress", data=payload, id=str(current.attempt))
         if current.state.final:
             return
-        await anyio.sleep(_EVENT_POLL_S)
+        await services.events.wait(job.id, _EVENT_POLL_S)
         current = await anyio.to_thread.run_sync(repository.get, job.id, owner)
     yield ServerSentEvent(event="deleted", data={"id": job.id})
 
