@@ -362,14 +362,22 @@ class JobRepository:
                 ).rowcount
             )
 
-    def record_lost(self, job_id: str, max_attempts: int, detail: str) -> JobState | None:
-        """Count a dead worker against the job: back to the queue, or failed at the limit."""
+    def record_lost(
+        self, job_id: str, max_attempts: int, detail: str, *, lease_owner: str | None = None
+    ) -> JobState | None:
+        """Count a dead worker against the job: back to the queue, or failed at the limit.
+
+        With ``lease_owner`` (the dispatcher reporting the loss), nothing changes unless
+        that dispatcher still holds the job's lease: once its lease expired, the loss was
+        already counted by ``recover_expired`` and a newer attempt may be running.
+        """
         now = self.clock()
         lost = jobs.c.lost_attempts + 1
+        held = [jobs.c.lease_owner == lease_owner] if lease_owner is not None else []
         with write_tx(self.engine) as connection:
             connection.execute(
                 update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.state.in_(_ACTIVE))
+                .where(jobs.c.id == job_id, jobs.c.state.in_(_ACTIVE), *held)
                 .values(**_lost_values(lost, max_attempts, detail, now))
             )
             state = connection.execute(select(jobs.c.state).where(jobs.c.id == job_id)).scalar()

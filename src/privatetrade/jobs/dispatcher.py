@@ -131,12 +131,17 @@ class Dispatcher:
 
     def _finished(self, job: Job, future: Future[str]) -> None:
         with self._lock:
-            if self._in_flight.pop(job.id, None) is None:
-                return  # abandoned at shutdown; requeued by stop()
+            if self._in_flight.get(job.id) is not future:
+                # Abandoned at shutdown (requeued by stop()), or a stale execution whose
+                # lease expired and whose job this dispatcher claimed again since.
+                return
+            del self._in_flight[job.id]
         try:
             error = future.exception()
             if isinstance(error, WorkerLostError):
-                state = self.repository.record_lost(job.id, self.max_attempts, str(error))
+                state = self.repository.record_lost(
+                    job.id, self.max_attempts, str(error), lease_owner=self.name
+                )
                 log.warning("job.worker_lost", job_id=job.id, now=str(state))
             elif error is not None:
                 log.error("job.execution_error", job_id=job.id, error=repr(error))

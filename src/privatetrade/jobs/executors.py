@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-_WORKER_NICENESS = 5
+_WORKER_NICENESS = 10
 
 
 class WorkerLostError(JobError):
@@ -73,6 +73,8 @@ def _init_worker() -> None:
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     # Backtests yield the CPU to the web server: the API stays responsive under load.
     os.nice(_WORKER_NICENESS)
+    if hasattr(os, "sched_setscheduler"):  # Linux: no wake-up preemption of the server
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     from privatetrade.logs import configure_logging
 
     configure_logging(

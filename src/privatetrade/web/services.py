@@ -39,6 +39,13 @@ class Services:
     started_monotonic: float = field(default_factory=time.monotonic)
     _database_checked: tuple[float, bool] = (float("-inf"), False)
 
+    def recent_database_check(self) -> bool | None:
+        """The last database check if it is fresh, else None (without blocking)."""
+        checked_at, ok = self._database_checked
+        if time.monotonic() - checked_at < _DATABASE_CHECK_INTERVAL_S:
+            return ok
+        return None
+
     def database_ok(self) -> bool:
         """True when the database answered a trivial query (checked at most every 0.5 s)."""
         checked_at, ok = self._database_checked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
@@ -19,10 +20,16 @@ router = APIRouter(tags=["operations"])
     response_model=HealthOut,
     responses={503: {"model": HealthOut, "description": "The database is unreachable"}},
 )
-def get_health(services: ServicesDep) -> JSONResponse:
+async def get_health(services: ServicesDep) -> JSONResponse:
     """Report whether the service can work: database, executor, version and uptime."""
-    database_ok = services.database_ok()
-    executor = services.executor.state()
+    # Cheap answers stay on the event loop; anything that may block goes to a thread.
+    database_ok = services.recent_database_check()
+    if database_ok is None:
+        database_ok = await anyio.to_thread.run_sync(services.database_ok)
+    if services.settings.executor == "local":
+        executor = services.executor.state()
+    else:
+        executor = await anyio.to_thread.run_sync(services.executor.state)
     status = "ok" if database_ok and executor.healthy else "degraded"
     if not database_ok:
         status = "unavailable"
