@@ -313,8 +313,8 @@ class JobRepository:
         """Extend the dispatcher's leases on the jobs it is running."""
         if not job_ids:
             return
-        now = self.clock()
         with write_tx(self.engine) as connection:
+            now = self.clock()  # after the write lock: a wait must not shorten the lease
             connection.execute(
                 update(jobs)
                 .where(jobs.c.id.in_(list(job_ids)), jobs.c.lease_owner == lease_owner)
