@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import daily_times
+from builders import daily_times
 from privatetrade.engine.bars import PreparedBars, prepare_bars
 from privatetrade.engine.costs import CostModel, TaxStep
 from privatetrade.engine.settings import SimulationSettings, Sizing, Stops

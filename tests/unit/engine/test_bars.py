@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import daily_times
+from builders import daily_times
 from privatetrade.engine.bars import PreparedBars, prepare_bars
 from privatetrade.errors import DataError
 

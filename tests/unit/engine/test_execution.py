@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import make_bars, signals_at
+from builders import make_bars, signals_at
 from privatetrade.engine.bars import PreparedBars
 from privatetrade.engine.costs import CostModel, TaxStep, krx_sell_tax_rate, krx_tick_size
 from privatetrade.engine.records import ExitReason, Side
