@@ -51,6 +51,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or data_dir.parent / f"server-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.token = ""
 
     def environment(self) -> dict[str, str]:
         """The server's environment: ours plus the ``PRIVATETRADE_*`` settings."""
@@ -77,7 +78,20 @@ class ServerProcess:
                 preexec_fn=_end_with_parent if sys.platform == "linux" else None,
             )
         self._wait_healthy(timeout)
+        self.token = self._create_token()
         return self
+
+    def _create_token(self) -> str:
+        """An API token of the admin user (``privatetrade tokens create``)."""
+        completed = subprocess.run(
+            [sys.executable, "-m", "privatetrade", "tokens", "create", "admin", "--name", "bench"],
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return completed.stdout.strip()
 
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -148,7 +162,8 @@ class ServerProcess:
 
     def client(self, timeout: float = 30.0) -> httpx.Client:
         """An HTTP client for this server (keep-alive connections)."""
-        return httpx.Client(base_url=self.url, timeout=timeout)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def __enter__(self) -> ServerProcess:
         return self.start()

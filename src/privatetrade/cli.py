@@ -250,10 +250,12 @@ def strategies() -> None:
 
 def _register_data_commands() -> None:
     from privatetrade.cli_data import data_app
-    from privatetrade.cli_server import db_app, serve
+    from privatetrade.cli_server import db_app, serve, tokens_app, users_app
 
     app.add_typer(data_app, name="data")
     app.add_typer(db_app, name="db")
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")
     app.command()(serve)
 
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_data_dir"]
@@ -45,6 +45,14 @@ class Settings(BaseSettings):
         max_active_jobs: Most queued plus running jobs per owner.
         db_pool_size: Connections kept open to PostgreSQL per process.
         db_pool_timeout: Seconds to wait for a free connection before answering 503.
+        secret_key: Keys the stored hashes of sessions and tokens; required when the
+            server binds to a non-loopback address (generated once otherwise).
+        admin_password: Password of the ``admin`` user created on first start; without
+            it, the first start prints a one-time login link instead.
+        session_hours: Lifetime of a browser session.
+        cookie_secure: ``auto`` marks cookies Secure on HTTPS requests (also behind a
+            proxy sending X-Forwarded-Proto), ``always`` or ``never``.
+        max_failed_logins: Failed logins per user within 15 minutes before 429.
         log_level: Minimum level of log lines.
         log_json: JSON log lines (structured); plain text when False.
     """
@@ -66,6 +74,11 @@ class Settings(BaseSettings):
     max_active_jobs: int = Field(1_000, ge=1)
     db_pool_size: int = Field(10, ge=1)
     db_pool_timeout: float = Field(5.0, gt=0.0)
+    secret_key: SecretStr | None = None
+    admin_password: SecretStr | None = None
+    session_hours: float = Field(12.0, gt=0.0, le=24 * 90)
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    max_failed_logins: int = Field(5, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
 
@@ -75,3 +88,7 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+pysqlite:///{self.data_dir / 'privatetrade.db'}"
+
+    def secret(self) -> str | None:
+        """The configured secret key as text."""
+        return None if self.secret_key is None else self.secret_key.get_secret_value()

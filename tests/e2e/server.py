@@ -21,6 +21,7 @@ PG_ADMIN_URL = os.environ.get(
     "PRIVATETRADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 FINAL_STATES = {"succeeded", "failed", "cancelled"}
+TEST_SECRET_KEY = "e2e-tests-secret-key-0123456789abcdef0123456789"
 
 
 def free_port() -> int:
@@ -63,6 +64,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or data_dir.parent / f"server-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.token: str | None = None
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -72,6 +74,7 @@ class ServerProcess:
                 "PRIVATETRADE_PORT": str(self.port),
                 "PRIVATETRADE_WORKERS": "2",
                 "PRIVATETRADE_LEASE_SECONDS": "2",
+                "PRIVATETRADE_SECRET_KEY": TEST_SECRET_KEY,
             }
         )
         if self.database_url:
@@ -88,7 +91,29 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
         )
         self.wait_healthy(timeout)
+        if self.token is None:
+            self.token = self.create_token("admin")
         return self
+
+    def accounts(self) -> Any:
+        """The account service of this server's database (same secret key)."""
+        from privatetrade.accounts.service import AccountService
+        from privatetrade.db.engine import create_db_engine
+        from privatetrade.db.users import UserRepository
+
+        url = self.database_url or f"sqlite+pysqlite:///{self.data_dir / 'privatetrade.db'}"
+        key = self.environment()["PRIVATETRADE_SECRET_KEY"]
+        return AccountService(UserRepository(create_db_engine(url)), key)
+
+    def create_user(self, username: str, password: str = "correct horse battery") -> str:
+        """Create a user and return an API token of theirs."""
+        self.accounts().create_user(username, password)
+        return self.create_token(username)
+
+    def create_token(self, username: str, name: str = "tests") -> str:
+        accounts = self.accounts()
+        secret, _token = accounts.create_token(accounts.user(username), name)
+        return str(secret)
 
     def wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -131,7 +156,14 @@ class ServerProcess:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
-    def client(self) -> httpx.Client:
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An HTTP client authenticated as admin (or with ``token``)."""
+        bearer = token or self.token
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        return httpx.Client(base_url=self.url, timeout=30.0, headers=headers)
+
+    def anonymous(self) -> httpx.Client:
+        """An HTTP client without credentials."""
         return httpx.Client(base_url=self.url, timeout=30.0)
 
 

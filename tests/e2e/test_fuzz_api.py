@@ -90,8 +90,10 @@ def api_schema(fuzz_server: ServerProcess, request: pytest.FixtureRequest) -> An
     # longer has (it only renames subtests with it); give it the node id to read.
     if not hasattr(request.node, "_nodeid"):
         request.node._nodeid = request.node.nodeid
+    # Every request is signed in (as admin); the access-control tests cover the rest.
+    config = {**CONFIG, "headers": {"Authorization": f"Bearer {fuzz_server.token}"}}
     return schemathesis.openapi.from_url(
-        f"{fuzz_server.url}/openapi.json", config=schemathesis.Config.from_dict(CONFIG)
+        f"{fuzz_server.url}/openapi.json", config=schemathesis.Config.from_dict(config)
     )
 
 
@@ -118,7 +120,7 @@ def _call(
     if job_id is not None:
         parameters["job_id"] = job_id
     case = api_schema[path][method].Case(path_parameters=parameters, query=query)
-    response = case.call_and_validate()
+    response = case.call_and_validate(headers=api_schema.config.headers)
     return int(response.status_code)
 
 

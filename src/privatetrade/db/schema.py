@@ -24,7 +24,18 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["LOCAL_OWNER", "UTCDateTime", "jobs", "metadata", "results"]
+__all__ = [
+    "LOCAL_OWNER",
+    "UTCDateTime",
+    "api_tokens",
+    "jobs",
+    "login_failures",
+    "login_links",
+    "metadata",
+    "results",
+    "sessions",
+    "users",
+]
 
 # Until accounts exist every object belongs to this one local owner.
 LOCAL_OWNER = "local"
@@ -112,4 +123,59 @@ results = Table(
     Column("trades_csv", LargeBinary, nullable=False),
     Column("equity_csv", LargeBinary, nullable=False),
     Column("document_sha256", String(64), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255)),
+    Column("role", String(16), nullable=False, server_default="user"),
+    Column("disabled", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Index("ix_api_tokens_user_id", "user_id"),
+)
+
+login_links = Table(
+    "login_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(160), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_key_at", "key", "at"),
 )

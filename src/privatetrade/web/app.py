@@ -5,23 +5,28 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from privatetrade import __version__
 from privatetrade.db import migrate
 from privatetrade.settings import Settings
-from privatetrade.web.api import backtests, health, results, strategies, symbols
+from privatetrade.web.api import accounts, backtests, health, results, strategies, symbols
+from privatetrade.web.auth import require_user
 from privatetrade.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from privatetrade.web.problems import install_problem_handlers, problem_responses
 from privatetrade.web.services import Services, build_services
+from privatetrade.web.ui import accounts as ui_accounts
 
 __all__ = ["create_app"]
 
 log = structlog.get_logger("privatetrade.server")
+_STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings | None = None, *, migrate_on_start: bool = True) -> FastAPI:
@@ -52,8 +57,15 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     )
     app.state.services = services
     install_problem_handlers(app)
-    for module in (health, symbols, strategies, backtests, results):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    # Everything else needs a signed-in user (session cookie or Bearer token).
+    signed_in = [Depends(require_user)]
+    unauthorized = problem_responses({401: "Not signed in (no or an invalid token/session)"})
+    for module in (symbols, strategies, backtests, results):
+        app.include_router(module.router, dependencies=signed_in, responses=unauthorized)
+    app.include_router(accounts.router)
+    app.include_router(ui_accounts.router)
+    app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=services.metrics)
     return app
@@ -62,6 +74,9 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
 def _start(services: Services, migrate_on_start: bool) -> None:
     if migrate_on_start:
         migrate.upgrade(services.engine)
+    admin = services.accounts.bootstrap(_admin_password(services))
+    if admin is not None:
+        log.info("accounts.admin_created", user_id=admin.id)
     services.market_data.ensure_samples()
     services.executor.start()
     services.dispatcher.start()
@@ -73,6 +88,11 @@ def _start(services: Services, migrate_on_start: bool) -> None:
         executor=state.kind,
         workers=state.workers,
     )
+
+
+def _admin_password(services: Services) -> str | None:
+    configured = services.settings.admin_password
+    return None if configured is None else configured.get_secret_value()
 
 
 def _stop(services: Services) -> None:

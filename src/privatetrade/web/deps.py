@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from privatetrade.db.schema import LOCAL_OWNER
+from privatetrade.web.auth import CurrentUser, Owner
 from privatetrade.web.services import Services
 
-__all__ = ["Owner", "ServicesDep"]
+__all__ = ["CurrentUser", "Owner", "ServicesDep"]
 
 
 def _services(request: Request) -> Services:
@@ -17,9 +17,4 @@ def _services(request: Request) -> Services:
     return services
 
 
-def _owner() -> str:
-    return LOCAL_OWNER
-
-
 ServicesDep = Annotated[Services, Depends(_services)]
-Owner = Annotated[str, Depends(_owner)]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 
+from privatetrade.accounts.keys import resolve_secret_key
+from privatetrade.accounts.service import AccountService, LoginPolicy
 from privatetrade.data.market_data import MarketData
 from privatetrade.db.engine import create_db_engine
 from privatetrade.db.jobs import JobRepository
+from privatetrade.db.users import UserRepository
 from privatetrade.domain.jobs import Job
 from privatetrade.jobs.dispatcher import Dispatcher
 from privatetrade.jobs.executors import Executor, create_executor
@@ -36,6 +40,7 @@ class Services:
     dispatcher: Dispatcher
     metrics: ServiceMetrics
     events: JobEvents
+    accounts: AccountService
     started_monotonic: float = field(default_factory=time.monotonic)
     _database_checked: tuple[float, bool] = (float("-inf"), False)
 
@@ -102,6 +107,23 @@ def build_services(settings: Settings) -> Services:
         metrics.observe_job(job)
 
     dispatcher.on_finished = on_finished
+    accounts = AccountService(
+        UserRepository(engine),
+        resolve_secret_key(settings.secret(), settings.host, settings.data_dir),
+        LoginPolicy(
+            session_lifetime=dt.timedelta(hours=settings.session_hours),
+            max_failures_per_user=settings.max_failed_logins,
+        ),
+    )
     return Services(
-        settings, engine, repository, market_data, jobs, executor, dispatcher, metrics, events
+        settings,
+        engine,
+        repository,
+        market_data,
+        jobs,
+        executor,
+        dispatcher,
+        metrics,
+        events,
+        accounts,
     )

@@ -27,13 +27,18 @@ from sqlalchemy import Engine
 
 from privatetrade.db import migrate
 from privatetrade.db.engine import create_db_engine
-from privatetrade.db.schema import jobs, metadata, results
+from privatetrade.db.schema import api_tokens, jobs, metadata, results, users
 
 PG_ADMIN_URL = os.environ.get(
     "PRIVATETRADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-HEAD = "0001"
-TABLES = {"jobs", "results"}
+HEAD = "0002"
+HISTORY = [
+    ("0002", "Accounts: users, sessions, API tokens, one-time login links, login failures."),
+    ("0001", "Jobs and results."),
+]
+TABLES = set(metadata.tables)
+ACCOUNT_TABLES = {"users", "sessions", "api_tokens", "login_links", "login_failures"}
 NOW = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -107,6 +112,27 @@ def insert_job_and_result(engine: Engine, job_id: str) -> None:
         )
 
 
+def insert_user_and_token(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(users).values(
+                id="u" * 32, username="alice", password_hash="x", role="user", created_at=NOW
+            )
+        )
+        connection.execute(
+            sa.insert(api_tokens).values(
+                id="t" * 32,
+                user_id="u" * 32,
+                name="laptop",
+                token_hash="h" * 64,
+                prefix="pt_abc",
+                created_at=NOW,
+            )
+        )
+        stored = connection.execute(sa.select(users.c.disabled, users.c.role)).one()
+    assert tuple(stored) == (False, "user")
+
+
 def stored_job(engine: Engine, job_id: str) -> dict[str, Any]:
     with engine.connect() as connection:
         found = connection.execute(sa.select(jobs).where(jobs.c.id == job_id)).one()
@@ -117,11 +143,13 @@ def assert_tables_match_schema(engine: Engine) -> None:
     """Tables, columns, keys and indexes in the database are those of schema.py."""
     inspector = sa.inspect(engine)
     assert set(inspector.get_table_names()) >= TABLES
-    for table in (jobs, results):
+    for table in metadata.tables.values():
         columns = {column["name"]: column for column in inspector.get_columns(table.name)}
         assert list(columns) == [column.name for column in table.columns]
         for column in table.columns:
             assert columns[column.name]["nullable"] == column.nullable, column.name
+            if column.autoincrement is True:
+                continue  # PostgreSQL's serial default (a sequence) is not declared
             assert (columns[column.name]["default"] is None) == (column.server_default is None), (
                 column.name
             )
@@ -136,6 +164,29 @@ def assert_tables_match_schema(engine: Engine) -> None:
             if not index.get("unique")
         }
         assert found_indexes == declared_indexes
+        declared_uniques = sorted(
+            [column.name for column in constraint.columns]
+            for constraint in table.constraints
+            if isinstance(constraint, sa.UniqueConstraint)
+        )
+        found_uniques = [
+            unique["column_names"] for unique in inspector.get_unique_constraints(table.name)
+        ]
+        assert sorted(found_uniques) == sorted(declared_uniques), table.name
+        declared_foreign = sorted(
+            (key.parent.name, key.column.table.name, key.column.name, key.ondelete)
+            for key in table.foreign_keys
+        )
+        found_foreign = sorted(
+            (
+                foreign["constrained_columns"][0],
+                foreign["referred_table"],
+                foreign["referred_columns"][0],
+                foreign["options"].get("ondelete"),
+            )
+            for foreign in inspector.get_foreign_keys(table.name)
+        )
+        assert found_foreign == declared_foreign, table.name
     uniques = inspector.get_unique_constraints("jobs")
     assert [unique["column_names"] for unique in uniques] == [["owner", "idempotency_key"]]
     (foreign,) = inspector.get_foreign_keys("results")
@@ -148,9 +199,8 @@ def test_revision_bookkeeping_agrees(engine: Engine) -> None:
     assert migrate.current_revision(engine) is None
     assert migrate.head_revision(engine) == HEAD
     revisions = migrate.history(engine)
-    assert [revision.id for revision in revisions] == [HEAD]
-    assert revisions[0].down is None
-    assert revisions[0].message == "Jobs and results."
+    assert [(revision.id, revision.message) for revision in revisions] == HISTORY
+    assert revisions[-1].down is None
     assert revisions[0].id == migrate.head_revision(engine)
     # The chain is linked: every revision's predecessor is the next one listed.
     for newer, older in itertools.pairwise(revisions):
@@ -179,6 +229,16 @@ def test_upgrade_downgrade_upgrade_round_trip(engine: Engine) -> None:
         connection.execute(sa.delete(jobs).where(jobs.c.id == "a" * 32))
         assert connection.execute(sa.select(sa.func.count()).select_from(results)).scalar() == 0
     insert_job_and_result(engine, "b" * 32)
+    insert_user_and_token(engine)
+
+    # One step down removes the accounts and keeps the jobs; one step up brings them back.
+    migrate.downgrade(engine, "0001")
+    assert migrate.current_revision(engine) == "0001"
+    assert not ACCOUNT_TABLES & table_names(engine)
+    assert stored_job(engine, "b" * 32)["state"] == "succeeded"
+    migrate.upgrade(engine)
+    assert_tables_match_schema(engine)
+    insert_user_and_token(engine)
 
     migrate.downgrade(engine, "base")
     assert migrate.current_revision(engine) is None
@@ -248,7 +308,7 @@ def test_cli_db_commands(database_url: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     assert privatetrade_db(database_url, data_dir, "current") == f"base (head: {HEAD})\n"
     assert privatetrade_db(database_url, data_dir, "history") == (
-        f"{HEAD}  Jobs and results.  (after base)\n"
+        f"{HEAD}  {HISTORY[0][1]}  (after 0001)\n0001  Jobs and results.  (after base)\n"
     )
     assert privatetrade_db(database_url, data_dir, "upgrade") == f"database at {HEAD}\n"
     assert privatetrade_db(database_url, data_dir, "current") == f"{HEAD} (head: {HEAD})\n"

@@ -1,0 +1,245 @@
+"""Login, logout, the account page (API tokens) and the start page.
+
+Forms are protected against cross-site request forgery: before login by a
+double-submit cookie, after login by the session's own CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from privatetrade import __version__
+from privatetrade.accounts.service import AuthenticationError, RateLimitedError
+from privatetrade.errors import InputError
+from privatetrade.web.auth import SESSION_COOKIE, Caller, caller_from_request
+from privatetrade.web.services import Services
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+
+LOGIN_CSRF_COOKIE = "pt_login_csrf"
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _secure(request: Request) -> bool:
+    mode = _services(request).settings.cookie_secure
+    return mode == "always" or (mode == "auto" and request.url.scheme == "https")
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("user", None)
+    context.setdefault("csrf_token", "")
+    return templates.TemplateResponse(
+        request, name, {"version": __version__, **context}, status_code=status
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def _signed_in(request: Request) -> Caller | None:
+    caller = caller_from_request(request, _services(request))
+    return caller if caller is not None and caller.session is not None else None
+
+
+def _start_session(request: Request, caller_user: Any, target: str) -> RedirectResponse:
+    services = _services(request)
+    secret, session = services.accounts.start_session(caller_user)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int((session.expires_at - session.created_at).total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+def _login_form(
+    request: Request, *, status: int = 200, error: str = "", username: str = "", next_: str = "/"
+) -> HTMLResponse:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    response = _page(
+        request,
+        "login.html",
+        status,
+        csrf_token=token,
+        error=error,
+        username=username,
+        next=_safe_next(next_),
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/"
+    )
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, token: str | None = None, next: str | None = None) -> Response:
+    """Show the login form, or sign in with a one-time link (``?token=``)."""
+    services = _services(request)
+    if token is not None:
+        user = services.accounts.use_login_link(token)
+        if user is None:
+            return _login_form(
+                request, status=400, error="This login link is invalid, expired or already used."
+            )
+        return _start_session(request, user, "/account")
+    if _signed_in(request) is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _login_form(request, next_=next or "/")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Check the username and password and open a session."""
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
+        return _login_form(
+            request, status=403, error="The form expired; please try again.", username=username
+        )
+    try:
+        user = _services(request).accounts.authenticate(username, password, _client(request))
+    except RateLimitedError as exc:
+        response = _login_form(
+            request,
+            status=429,
+            error="Too many failed logins. Wait a few minutes and try again.",
+            username=username,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except AuthenticationError:
+        return _login_form(
+            request, status=401, error="Wrong username or password.", username=username
+        )
+    return _start_session(request, user, _safe_next(next))
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """End the session."""
+    caller = _signed_in(request)
+    if caller is not None and caller.session is not None and caller.session_secret:
+        if not hmac.compare_digest(caller.session.csrf_token.encode(), csrf_token.encode()):
+            return _page(
+                request,
+                "home.html",
+                403,
+                user=caller.user,
+                csrf_token=caller.session.csrf_token,
+            )
+        _services(request).accounts.end_session(caller.session_secret)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _require_page_session(request: Request) -> Caller | RedirectResponse:
+    caller = _signed_in(request)
+    if caller is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return caller
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """The start page."""
+    caller = _require_page_session(request)
+    if isinstance(caller, RedirectResponse):
+        return caller
+    assert caller.session is not None
+    return _page(request, "home.html", user=caller.user, csrf_token=caller.session.csrf_token)
+
+
+def _account_page(
+    request: Request, caller: Caller, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    assert caller.session is not None
+    tokens = _services(request).accounts.tokens(caller.user)
+    return _page(
+        request,
+        "account.html",
+        status,
+        user=caller.user,
+        csrf_token=caller.session.csrf_token,
+        tokens=tokens,
+        **extra,
+    )
+
+
+def _checked_form(request: Request, csrf_token: str) -> Caller | Response:
+    caller = _require_page_session(request)
+    if isinstance(caller, RedirectResponse):
+        return caller
+    assert caller.session is not None
+    if not hmac.compare_digest(caller.session.csrf_token.encode(), csrf_token.encode()):
+        return _account_page(request, caller, 403, error="The form expired; please try again.")
+    return caller
+
+
+@router.get("/account")
+def account(request: Request) -> Response:
+    """The account page: API tokens."""
+    caller = _require_page_session(request)
+    if isinstance(caller, RedirectResponse):
+        return caller
+    return _account_page(request, caller)
+
+
+@router.post("/account/tokens")
+def create_token_form(
+    request: Request,
+    name: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Create an API token and show it once."""
+    caller = _checked_form(request, csrf_token)
+    if not isinstance(caller, Caller):
+        return caller
+    try:
+        secret, token = _services(request).accounts.create_token(caller.user, name)
+    except InputError as exc:
+        return _account_page(request, caller, 422, error=str(exc))
+    return _account_page(request, caller, new_token=secret, new_token_name=token.name)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token_form(
+    request: Request, token_id: str, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """Revoke an API token."""
+    caller = _checked_form(request, csrf_token)
+    if not isinstance(caller, Caller):
+        return caller
+    if not _services(request).accounts.revoke_token(caller.user, token_id):
+        return _account_page(request, caller, 404, error="No such token.")
+    return RedirectResponse("/account", status_code=303)
