@@ -34,12 +34,15 @@ def serve(
     """Start the web service: API, job dispatcher and worker processes."""
     import uvicorn
 
+    from privatetrade.accounts.keys import resolve_secret_key
     from privatetrade.db import migrate
     from privatetrade.db.engine import create_db_engine
     from privatetrade.logs import configure_logging
 
     _settings_env(host=host, port=port, workers=workers, server_processes=processes)
     settings = Settings()
+    # Refuse a missing or short key before touching the database (one error line, no logs).
+    resolve_secret_key(settings.secret(), settings.host, settings.data_dir)
     configure_logging(settings.log_level, json_lines=settings.log_json)
     engine = create_db_engine(settings.resolved_database_url)
     migrate.upgrade(engine)

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
         max_attempts: Attempts before a job whose worker keeps dying fails (``worker_lost``).
         max_bars: Most bars one backtest may use.
         max_body_bytes: Largest accepted request body.
-        max_active_jobs: Most queued plus running jobs per owner.
+        max_active_jobs: Most queued plus running jobs per owner (more: 429).
+        max_running_jobs: Most jobs of one owner running at once (None: no cap); the
+            rest wait in the queue while other owners' jobs run.
         db_pool_size: Connections kept open to PostgreSQL per process.
         db_pool_timeout: Seconds to wait for a free connection before answering 503.
         secret_key: Keys the stored hashes of sessions and tokens; required when the
@@ -72,6 +74,7 @@ class Settings(BaseSettings):
     max_bars: int = Field(2_000_000, ge=1)
     max_body_bytes: int = Field(65_536, ge=1024)
     max_active_jobs: int = Field(1_000, ge=1)
+    max_running_jobs: int | None = Field(None, ge=1)
     db_pool_size: int = Field(10, ge=1)
     db_pool_timeout: float = Field(5.0, gt=0.0)
     secret_key: SecretStr | None = None

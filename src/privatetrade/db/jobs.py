@@ -12,7 +12,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Row, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from privatetrade.db.engine import is_sqlite, read_tx, write_tx
@@ -280,23 +292,36 @@ class JobRepository:
 
     # ------------------------------------------------------------------ dispatcher
 
-    def claim(self, lease_owner: str, limit: int, lease_seconds: float) -> list[Job]:
-        """Lease up to ``limit`` queued jobs (oldest first) to one dispatcher."""
+    def claim(
+        self,
+        lease_owner: str,
+        limit: int,
+        lease_seconds: float,
+        *,
+        max_running_per_owner: int | None = None,
+    ) -> list[Job]:
+        """Lease up to ``limit`` queued jobs (oldest first) to one dispatcher.
+
+        With ``max_running_per_owner``, an owner's jobs are skipped while that many of
+        theirs are running or leased, so one user's burst cannot take every worker.
+        """
         if limit <= 0:
             return []
         now = self.clock()
         free = or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now)
+        scan = limit if max_running_per_owner is None else limit * 8 + 16
         candidates = (
-            select(jobs.c.id)
+            select(jobs.c.id, jobs.c.owner)
             .where(jobs.c.state == JobState.QUEUED.value, free)
             .order_by(jobs.c.created_at, jobs.c.id)
-            .limit(limit)
+            .limit(scan)
         )
         if not is_sqlite(self.engine):
             candidates = candidates.with_for_update(skip_locked=True)
         until = now + dt.timedelta(seconds=lease_seconds)
         with write_tx(self.engine) as connection:
-            ids = list(connection.execute(candidates).scalars())
+            found = connection.execute(candidates).all()
+            ids = _fair_share(connection, found, limit, max_running_per_owner, now)
             if not ids:
                 return []
             connection.execute(
@@ -541,6 +566,39 @@ class JobRepository:
                 select(jobs.c.cancel_requested).where(*_current(job_id, attempt))
             ).first()
         return row is None or bool(row.cancel_requested)
+
+
+def _fair_share(
+    connection: Connection,
+    found: Sequence[Row[Any, Any]],
+    limit: int,
+    max_running_per_owner: int | None,
+    now: dt.datetime,
+) -> list[str]:
+    """Pick up to ``limit`` candidates, oldest first, within each owner's running cap."""
+    if max_running_per_owner is None or not found:
+        return [row.id for row in found[:limit]]
+    owners = {row.owner for row in found}
+    occupied = or_(
+        jobs.c.state == JobState.RUNNING.value,
+        and_(jobs.c.state == JobState.QUEUED.value, jobs.c.lease_until >= now),
+    )
+    busy: dict[str, int] = {
+        owner: int(count)
+        for owner, count in connection.execute(
+            select(jobs.c.owner, func.count())
+            .where(jobs.c.owner.in_(owners), occupied)
+            .group_by(jobs.c.owner)
+        ).all()
+    }
+    chosen: list[str] = []
+    for row in found:
+        if busy.get(row.owner, 0) < max_running_per_owner:
+            chosen.append(row.id)
+            busy[row.owner] = busy.get(row.owner, 0) + 1
+            if len(chosen) == limit:
+                break
+    return chosen
 
 
 def _current(job_id: str, attempt: int) -> tuple[Any, ...]:

@@ -35,12 +35,14 @@ class Dispatcher:
         *,
         lease_seconds: float,
         max_attempts: int,
+        max_running_per_owner: int | None = None,
         poll_seconds: float = 0.5,
     ) -> None:
         self.repository = repository
         self.executor = executor
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
+        self.max_running_per_owner = max_running_per_owner
         self.poll_seconds = poll_seconds
         self.name = f"dispatcher-{uuid.uuid4().hex[:12]}"
         self._wake = threading.Event()
@@ -111,7 +113,12 @@ class Dispatcher:
             free = self.executor.free_slots()
             if free <= 0:
                 return
-            claimed = self.repository.claim(self.name, free, self.lease_seconds)
+            claimed = self.repository.claim(
+                self.name,
+                free,
+                self.lease_seconds,
+                max_running_per_owner=self.max_running_per_owner,
+            )
             if not claimed:
                 return
             for job in claimed:

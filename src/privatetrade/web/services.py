@@ -91,6 +91,7 @@ def build_services(settings: Settings) -> Services:
         executor,
         lease_seconds=settings.lease_seconds,
         max_attempts=settings.max_attempts,
+        max_running_per_owner=settings.max_running_jobs,
     )
     jobs = JobService(
         repository,
