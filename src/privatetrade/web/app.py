@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,12 +17,21 @@ from fastapi_offline import FastAPIOffline
 from privatetrade import __version__
 from privatetrade.db import migrate
 from privatetrade.settings import Settings
-from privatetrade.web.api import accounts, backtests, health, results, strategies, symbols
+from privatetrade.web.api import (
+    accounts,
+    backtests,
+    health,
+    results,
+    status,
+    strategies,
+    symbols,
+)
 from privatetrade.web.auth import require_user
 from privatetrade.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from privatetrade.web.problems import install_problem_handlers, problem_responses
 from privatetrade.web.services import Services, build_services
 from privatetrade.web.ui import accounts as ui_accounts
+from privatetrade.web.windows import WarningCounter
 
 __all__ = ["create_app"]
 
@@ -64,6 +74,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     for module in (symbols, strategies, backtests, results):
         app.include_router(module.router, dependencies=signed_in, responses=unauthorized)
     app.include_router(accounts.router)
+    app.include_router(status.router)
     app.include_router(ui_accounts.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -72,6 +83,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
 
 
 def _start(services: Services, migrate_on_start: bool) -> None:
+    logging.getLogger().addHandler(WarningCounter(services.metrics.windows))
     if migrate_on_start:
         migrate.upgrade(services.engine)
     admin = services.accounts.bootstrap(_admin_password(services))
@@ -96,6 +108,9 @@ def _admin_password(services: Services) -> str | None:
 
 
 def _stop(services: Services) -> None:
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, WarningCounter)]:
+        root.removeHandler(handler)
     services.dispatcher.stop()
     services.engine.dispose()
     log.info("server.stopped")

@@ -15,6 +15,7 @@ from privatetrade.web.services import Services
 __all__ = [
     "CSRF_HEADER",
     "SESSION_COOKIE",
+    "AdminUser",
     "Caller",
     "CurrentCaller",
     "CurrentUser",
@@ -79,10 +80,17 @@ def require_user(caller: Annotated[Caller, Depends(_current_caller)]) -> None:
     """Router-level guard: 401 without a valid session or token."""
 
 
+def _admin(user: Annotated[User, Depends(_current_user)]) -> User:
+    if not user.is_admin:
+        raise ProblemError(403, "only administrators may see this")
+    return user
+
+
 def _owner(user: Annotated[User, Depends(_current_user)]) -> str:
     return user.id
 
 
 CurrentCaller = Annotated[Caller, Depends(_current_caller)]
 CurrentUser = Annotated[User, Depends(_current_user)]
+AdminUser = Annotated[User, Depends(_admin)]
 Owner = Annotated[str, Depends(_owner)]

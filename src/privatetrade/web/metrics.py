@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from privatetrade.db.jobs import JobRepository
 from privatetrade.domain.jobs import Job, JobState
+from privatetrade.web.windows import RequestWindows
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServiceMetrics"]
 
@@ -113,6 +114,7 @@ class ServiceMetrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.windows = RequestWindows()
         self._process = psutil.Process()
         self._extra = [_DatabaseCollector(repository), _DiskCollector(data_dir)]
         self._last_sample = 0.0
@@ -121,6 +123,7 @@ class ServiceMetrics:
         """Count one request and its latency."""
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
+        self.windows.observe(status, seconds)
 
     def observe_job(self, job: Job) -> None:
         """Record the run time of a job that reached a final state."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, text
 
@@ -21,6 +22,7 @@ from privatetrade.jobs.service import JobService
 from privatetrade.settings import Settings
 from privatetrade.web.events import JobEvents
 from privatetrade.web.metrics import ServiceMetrics
+from privatetrade.web.status import CpuSampler, status_report
 
 __all__ = ["Services", "build_services"]
 
@@ -41,6 +43,7 @@ class Services:
     metrics: ServiceMetrics
     events: JobEvents
     accounts: AccountService
+    cpu: CpuSampler = field(default_factory=CpuSampler)
     started_monotonic: float = field(default_factory=time.monotonic)
     _database_checked: tuple[float, bool] = (float("-inf"), False)
 
@@ -65,6 +68,10 @@ class Services:
             ok = False
         self._database_checked = (now, ok)
         return ok
+
+    def status(self) -> dict[str, Any]:
+        """The status report (see :func:`privatetrade.web.status.status_report`)."""
+        return status_report(self, self.cpu)
 
     def uptime(self) -> float:
         """Seconds since this process started serving."""

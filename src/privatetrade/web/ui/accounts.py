@@ -206,6 +206,30 @@ def _checked_form(request: Request, csrf_token: str) -> Caller | Response:
     return caller
 
 
+@router.get("/status")
+def status_page(request: Request) -> Response:
+    """The operators' status page (administrators only)."""
+    caller = _require_page_session(request)
+    if isinstance(caller, RedirectResponse):
+        return caller
+    assert caller.session is not None
+    if not caller.user.is_admin:
+        return _page(
+            request,
+            "home.html",
+            403,
+            user=caller.user,
+            csrf_token=caller.session.csrf_token,
+        )
+    return _page(
+        request,
+        "status.html",
+        user=caller.user,
+        csrf_token=caller.session.csrf_token,
+        s=_services(request).status(),
+    )
+
+
 @router.get("/account")
 def account(request: Request) -> Response:
     """The account page: API tokens."""
