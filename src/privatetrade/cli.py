@@ -249,14 +249,19 @@ def strategies() -> None:
 
 
 def _register_data_commands() -> None:
+    from privatetrade.cli_backup import backup, restore
     from privatetrade.cli_data import data_app
     from privatetrade.cli_server import db_app, serve, tokens_app, users_app
+    from privatetrade.cli_smoke import smoke
 
     app.add_typer(data_app, name="data")
     app.add_typer(db_app, name="db")
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")
     app.command()(serve)
+    app.command()(backup)
+    app.command()(restore)
+    app.command()(smoke)
 
 
 _register_data_commands()
