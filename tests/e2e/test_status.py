@@ -70,3 +70,5 @@ def test_status_page_renders_for_an_admin_session(server: ServerProcess) -> None
         assert "text/html" in page.headers["content-type"]
         for text in ("Status", "last 5 minutes", "last 60 minutes", "queue depth", "Memory"):
             assert text in page.text
+        version = browser.get("/api/health").json()["version"]
+        assert f"<footer>privatetrade {version}</footer>" in page.text
