@@ -124,7 +124,11 @@ def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
         return _login_form(
-            request, status=403, error="The form expired; please try again.", username=username
+            request,
+            status=403,
+            error="The form expired; please try again.",
+            username=username,
+            next_=next,
         )
     try:
         user = _services(request).accounts.authenticate(username, password, _client(request))
@@ -134,12 +138,17 @@ def login(
             status=429,
             error="Too many failed logins. Wait a few minutes and try again.",
             username=username,
+            next_=next,
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except AuthenticationError:
         return _login_form(
-            request, status=401, error="Wrong username or password.", username=username
+            request,
+            status=401,
+            error="Wrong username or password.",
+            username=username,
+            next_=next,
         )
     return _start_session(request, user, _safe_next(next))
 
