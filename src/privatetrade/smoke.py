@@ -29,6 +29,7 @@ from typing import Any, Literal, NoReturn
 
 import httpx
 
+from privatetrade.engine.result import EQUITY_COLUMNS, TRADE_COLUMNS
 from privatetrade.errors import PrivatetradeError
 
 __all__ = [
@@ -64,28 +65,9 @@ REQUIRED_RESULT_FIELDS: tuple[str, ...] = (
 )
 #: Metrics the smoke test requires in ``metrics`` (docs/result-schema.md, ``metrics``).
 REQUIRED_METRICS: tuple[str, ...] = ("total_return", "sharpe", "max_drawdown")
-#: Header row of ``trades.csv`` (docs/result-schema.md, "CSV exports").
-TRADES_CSV_HEADER: tuple[str, ...] = (
-    "entry_time",
-    "exit_time",
-    "direction",
-    "quantity",
-    "entry_price",
-    "exit_price",
-    "gross_pnl",
-    "commission",
-    "tax",
-    "fees",
-    "net_pnl",
-    "return",
-    "holding_bars",
-    "holding_days",
-    "exit_reason",
-    "mae",
-    "mfe",
-)
-#: Header row of ``equity.csv`` (docs/result-schema.md, "CSV exports").
-EQUITY_CSV_HEADER: tuple[str, ...] = ("time", "equity", "cash", "position", "close", "drawdown")
+#: Header rows of ``trades.csv`` and ``equity.csv`` (docs/result-schema.md, "CSV exports").
+TRADES_CSV_HEADER: tuple[str, ...] = TRADE_COLUMNS
+EQUITY_CSV_HEADER: tuple[str, ...] = EQUITY_COLUMNS
 
 #: Step names, in order, with what each checks.
 STEP_TITLES: dict[str, str] = {

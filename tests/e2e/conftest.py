@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server import ServerProcess, postgres_database
+from server import ServerProcess
+
+from databases import postgres_database
 
 
 @pytest.fixture(scope="session")

@@ -8,18 +8,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
-PG_ADMIN_URL = os.environ.get(
-    "PRIVATETRADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 FINAL_STATES = {"succeeded", "failed", "cancelled"}
 TEST_SECRET_KEY = "e2e-tests-secret-key-0123456789abcdef0123456789"
 
@@ -28,22 +23,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """Create a fresh PostgreSQL database for one test; drop it afterwards."""
-    name = f"pt_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class ServerProcess:

@@ -25,10 +25,11 @@ import pytest
 from server import (
     ServerProcess,
     free_port,
-    postgres_database,
     submit,
     wait_for,
 )
+
+from databases import postgres_database
 
 pytestmark = pytest.mark.e2e
 

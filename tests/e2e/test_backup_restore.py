@@ -24,7 +24,9 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from server import ServerProcess, postgres_database, submit, wait_for
+from server import ServerProcess, submit, wait_for
+
+from databases import postgres_database
 
 pytestmark = pytest.mark.e2e
 

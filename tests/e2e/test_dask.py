@@ -22,7 +22,9 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from server import ServerProcess, free_port, postgres_database, submit, wait_for
+from server import ServerProcess, free_port, submit, wait_for
+
+from databases import postgres_database
 
 pytestmark = [pytest.mark.dask, pytest.mark.e2e]
 

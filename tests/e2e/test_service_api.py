@@ -24,13 +24,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
-from server import (
-    PG_ADMIN_URL,
-    ServerProcess,
-    postgres_database,
-    submit,
-    wait_for,
-)
+from server import ServerProcess, submit, wait_for
+
+from databases import PG_ADMIN_URL, postgres_database
 
 pytestmark = pytest.mark.e2e
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -114,4 +114,3 @@ class JobPage:
     total: int
     offset: int
     limit: int
-    extra: dict[str, Any] = field(default_factory=dict)

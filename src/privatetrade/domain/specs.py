@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -89,7 +89,3 @@ class BacktestSpec(BaseModel):
     def from_json(cls, text: str | bytes) -> BacktestSpec:
         """Rebuild a spec from its JSON."""
         return cls.model_validate_json(text)
-
-    def summary(self) -> dict[str, Any]:
-        """Return the few fields lists show (symbol, strategy, dates)."""
-        return {"symbol": self.symbol, "strategy": self.strategy}

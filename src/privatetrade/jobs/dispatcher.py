@@ -50,7 +50,6 @@ class Dispatcher:
         self._in_flight: dict[str, Future[str]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self.started_jobs = 0
         self.on_finished: Callable[[Job], None] | None = None
 
     def start(self) -> None:
@@ -78,12 +77,6 @@ class Dispatcher:
         requeued = self.repository.requeue_abandoned(self.name, abandoned)
         if requeued:
             log.info("jobs.requeued_on_shutdown", count=requeued)
-
-    @property
-    def in_flight(self) -> int:
-        """Jobs this dispatcher has handed to the executor and not seen finish."""
-        with self._lock:
-            return len(self._in_flight)
 
     def _loop(self) -> None:
         next_housekeeping = 0.0
@@ -133,7 +126,6 @@ class Dispatcher:
             return
         with self._lock:
             self._in_flight[job.id] = future
-            self.started_jobs += 1
         future.add_done_callback(lambda done: self._finished(job, done))
 
     def _finished(self, job: Job, future: Future[str]) -> None:

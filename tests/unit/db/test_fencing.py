@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from databases import postgres_database
 from privatetrade.db.engine import create_db_engine
 from privatetrade.db.jobs import JobRepository
 from privatetrade.db.migrate import upgrade
@@ -27,29 +26,10 @@ from privatetrade.db.schema import jobs, results
 from privatetrade.domain.jobs import FailureReason, Job, JobState
 from privatetrade.domain.specs import BacktestSpec
 
-PG_ADMIN_URL = os.environ.get(
-    "PRIVATETRADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 MAX_ATTEMPTS = 3
 SPEC = BacktestSpec.model_validate(
     {"symbol": "AAPL", "strategy": "sma_cross", "params": {"fast": 10, "slow": 30}}
 )
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """Create a fresh PostgreSQL database for one test; drop it afterwards."""
-    name = f"pt_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class Clock:

@@ -13,9 +13,7 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +23,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
+from databases import postgres_database
 from privatetrade.db import migrate
 from privatetrade.db.engine import create_db_engine
 from privatetrade.db.schema import api_tokens, jobs, metadata, results, users
 
-PG_ADMIN_URL = os.environ.get(
-    "PRIVATETRADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 HEAD = "0002"
 HISTORY = [
     ("0002", "Accounts: users, sessions, API tokens, one-time login links, login failures."),
@@ -43,29 +39,13 @@ NOW = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """Create a fresh PostgreSQL database; drop it afterwards."""
-    name = f"pt_migr_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of each backend, fresh for every test."""
     if request.param == "sqlite":
         yield f"sqlite+pysqlite:///{tmp_path / 'privatetrade.db'}"
         return
-    with postgres_database() as url:
+    with postgres_database("pt_migr") as url:
         yield url
 
 

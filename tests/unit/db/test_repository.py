@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from databases import postgres_database
 from privatetrade.db.engine import create_db_engine
 from privatetrade.db.jobs import IdempotencyConflictError, JobRepository, SortField
 from privatetrade.db.migrate import upgrade
@@ -28,9 +28,6 @@ from privatetrade.db.schema import jobs, results
 from privatetrade.domain.jobs import FailureReason, Job, JobState
 from privatetrade.domain.specs import BacktestSpec
 
-PG_ADMIN_URL = os.environ.get(
-    "PRIVATETRADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 OWNER = "local"
 MAX_ATTEMPTS = 3
 LEASE_S = 30.0
@@ -41,22 +38,6 @@ def spec(symbol: str = "AAPL", strategy: str = "sma_cross", **params: int) -> Ba
     return BacktestSpec.model_validate(
         {"symbol": symbol, "strategy": strategy, "params": params or {"fast": 10, "slow": 30}}
     )
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """Create a fresh PostgreSQL database; drop it afterwards."""
-    name = f"pt_repo_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class Clock:
@@ -94,7 +75,7 @@ def _database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         path: Path = tmp_path_factory.mktemp("repository") / "jobs.db"
         yield f"sqlite+pysqlite:///{path}"
         return
-    with postgres_database() as url:
+    with postgres_database("pt_repo") as url:
         yield url
 
 
