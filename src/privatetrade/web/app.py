@@ -31,6 +31,8 @@ from privatetrade.web.middleware import BodyLimitMiddleware, RequestContextMiddl
 from privatetrade.web.problems import install_problem_handlers, problem_responses
 from privatetrade.web.services import Services, build_services
 from privatetrade.web.ui import accounts as ui_accounts
+from privatetrade.web.ui import assets as ui_assets
+from privatetrade.web.ui import pages as ui_pages
 from privatetrade.web.windows import WarningCounter
 
 __all__ = ["create_app"]
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     app.include_router(accounts.router)
     app.include_router(status.router)
     app.include_router(ui_accounts.router)
+    app.include_router(ui_pages.router)
+    app.include_router(ui_assets.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=services.metrics)

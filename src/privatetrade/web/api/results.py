@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import re
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from privatetrade import __version__
 from privatetrade.db.jobs import StoredResult
 from privatetrade.domain.jobs import Job, JobState
+from privatetrade.errors import DataError, InputError
+from privatetrade.web.api.symbols import bars_out
 from privatetrade.web.deps import Owner, ServicesDep
 from privatetrade.web.problems import ProblemError, problem_responses
+from privatetrade.web.report import render_report
+from privatetrade.web.services import Services
+from privatetrade.web.ui.i18n import preferences
 
 router = APIRouter(
     tags=["results"],
@@ -122,3 +127,42 @@ def download_equity_csv(job_id: str, services: ServicesDep, owner: Owner) -> Res
     """Download the equity series (equity, cash, position, drawdown) as CSV."""
     stored = _finished(services, owner, job_id)
     return _csv(stored, stored.equity_csv, "-equity.csv")
+
+
+def _report_bars(services: Services, job: Job) -> dict[str, object] | None:
+    spec = job.spec
+    try:
+        symbol = services.market_data.symbol(spec.symbol)
+        frame = services.market_data.bars(symbol.code, spec.start, spec.end, adjusted=spec.adjusted)
+    except (InputError, DataError):
+        return None  # the symbol's data was removed since: chart the closes in the result
+    return bars_out(symbol, frame, adjusted=spec.adjusted).model_dump()
+
+
+@router.get(
+    "/api/backtests/{job_id}/report.html",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}}, **_ERRORS},
+)
+def download_report(job_id: str, request: Request, services: ServicesDep, owner: Owner) -> Response:
+    """Download a self-contained HTML report (charts, metrics, trades) that opens offline."""
+    stored = _finished(services, owner, job_id)
+    job = stored.job
+    try:
+        symbol = services.market_data.symbol(job.spec.symbol)
+        name, currency = symbol.name, symbol.currency
+    except InputError:
+        name, currency = job.spec.symbol, "USD"
+    html = render_report(
+        job=job,
+        document=_with_run(stored),
+        bars=_report_bars(services, job),
+        symbol_name=name,
+        currency=currency,
+        prefs=preferences(request),
+    )
+    return Response(
+        html,
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_filename(job, "-report.html")}"'},
+    )

@@ -90,6 +90,11 @@ def get_bars(
         frame = services.market_data.bars(symbol.code, start, end, adjusted=adjusted)
     except DataError as exc:
         raise ProblemError(404, str(exc)) from exc
+    return bars_out(symbol, frame, adjusted=adjusted)
+
+
+def bars_out(symbol: SymbolInfo, frame: pd.DataFrame, *, adjusted: bool) -> BarsOut:
+    """Bars as columns, times in the exchange's time zone."""
     local = pd.DatetimeIndex(frame.index).tz_convert(symbol.timezone)
     return BarsOut(
         code=symbol.code,

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from privatetrade import __version__
 from privatetrade.accounts.service import AuthenticationError, RateLimitedError
 from privatetrade.errors import InputError
 from privatetrade.web.auth import SESSION_COOKIE, Caller, caller_from_request
 from privatetrade.web.services import Services
+from privatetrade.web.ui.i18n import preferences
+from privatetrade.web.ui.render import page
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 LOGIN_CSRF_COOKIE = "pt_login_csrf"
 
@@ -38,11 +36,11 @@ def _secure(request: Request) -> bool:
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    context.setdefault("user", None)
-    context.setdefault("csrf_token", "")
-    return templates.TemplateResponse(
-        request, name, {"version": __version__, **context}, status_code=status
-    )
+    return page(request, name, status, **context)
+
+
+def _t(request: Request, key: str) -> str:
+    return preferences(request).t(key)
 
 
 def _safe_next(target: str | None) -> str:
@@ -99,9 +97,7 @@ def login_page(request: Request, token: str | None = None, next: str | None = No
     if token is not None:
         user = services.accounts.use_login_link(token)
         if user is None:
-            return _login_form(
-                request, status=400, error="This login link is invalid, expired or already used."
-            )
+            return _login_form(request, status=400, error=_t(request, "login.error.link"))
         return _start_session(request, user, "/account")
     if _signed_in(request) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
@@ -126,7 +122,7 @@ def login(
         return _login_form(
             request,
             status=403,
-            error="The form expired; please try again.",
+            error=_t(request, "form.expired"),
             username=username,
             next_=next,
         )
@@ -136,7 +132,7 @@ def login(
         response = _login_form(
             request,
             status=429,
-            error="Too many failed logins. Wait a few minutes and try again.",
+            error=_t(request, "login.error.rate"),
             username=username,
             next_=next,
         )
@@ -146,7 +142,7 @@ def login(
         return _login_form(
             request,
             status=401,
-            error="Wrong username or password.",
+            error=_t(request, "login.error.wrong"),
             username=username,
             next_=next,
         )
@@ -161,10 +157,11 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = 
         if not hmac.compare_digest(caller.session.csrf_token.encode(), csrf_token.encode()):
             return _page(
                 request,
-                "home.html",
+                "message.html",
                 403,
                 user=caller.user,
                 csrf_token=caller.session.csrf_token,
+                message=_t(request, "form.expired"),
             )
         _services(request).accounts.end_session(caller.session_secret)
     response = RedirectResponse("/login", status_code=303)
@@ -177,16 +174,6 @@ def _require_page_session(request: Request) -> Caller | RedirectResponse:
     if caller is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     return caller
-
-
-@router.get("/")
-def home(request: Request) -> Response:
-    """The start page."""
-    caller = _require_page_session(request)
-    if isinstance(caller, RedirectResponse):
-        return caller
-    assert caller.session is not None
-    return _page(request, "home.html", user=caller.user, csrf_token=caller.session.csrf_token)
 
 
 def _account_page(
@@ -211,7 +198,7 @@ def _checked_form(request: Request, csrf_token: str) -> Caller | Response:
         return caller
     assert caller.session is not None
     if not hmac.compare_digest(caller.session.csrf_token.encode(), csrf_token.encode()):
-        return _account_page(request, caller, 403, error="The form expired; please try again.")
+        return _account_page(request, caller, 403, error=_t(request, "form.expired"))
     return caller
 
 
@@ -225,10 +212,11 @@ def status_page(request: Request) -> Response:
     if not caller.user.is_admin:
         return _page(
             request,
-            "home.html",
+            "message.html",
             403,
             user=caller.user,
             csrf_token=caller.session.csrf_token,
+            message=_t(request, "status.forbidden"),
         )
     return _page(
         request,
@@ -274,5 +262,5 @@ def revoke_token_form(
     if not isinstance(caller, Caller):
         return caller
     if not _services(request).accounts.revoke_token(caller.user, token_id):
-        return _account_page(request, caller, 404, error="No such token.")
+        return _account_page(request, caller, 404, error=_t(request, "account.no_token"))
     return RedirectResponse("/account", status_code=303)

@@ -1,0 +1,88 @@
+/* Shared by every page: configuration, messages, the JSON API client, formatting. */
+(function () {
+  "use strict";
+  const config = JSON.parse(document.getElementById("pt-config").textContent);
+  const fmt = window.PTFormat(config.locale);
+
+  const t = window.PTTranslator(config.messages);
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && problem.detail) || "");
+      this.status = status;
+      this.field = (problem && problem.field) || null;
+      this.errors = (problem && problem.errors) || [];
+      this.problem = problem || {};
+    }
+  }
+
+  /* Call the JSON API with the session cookie (and the CSRF header on writes). */
+  async function api(method, url, body) {
+    const headers = { Accept: "application/json" };
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = config.csrf;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(url, {
+        method: method,
+        headers: headers,
+        credentials: "same-origin",
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new ApiError(0, { detail: t("error.network") });
+    }
+    const type = response.headers.get("content-type") || "";
+    const data = type.includes("json") ? await response.json().catch(() => null) : null;
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  }
+
+  /* A sentence for the user, never raw JSON or a stack trace. */
+  function errorMessage(error) {
+    if (!(error instanceof ApiError)) return t("error.unexpected");
+    const status = error.status;
+    if (status === 0) return t("error.network");
+    if (status === 401) return t("error.signed_out");
+    if (status === 404) return t("error.not_found");
+    if (status === 413) return t("error.too_large");
+    if (status === 429) return t("error.too_many");
+    if (status >= 500) return t("error.server");
+    return error.message || t("error.unexpected");
+  }
+
+  function showError(element, message) {
+    if (!element) return;
+    element.textContent = message;
+    element.hidden = false;
+  }
+
+  function hideError(element) {
+    if (!element) return;
+    element.textContent = "";
+    element.hidden = true;
+  }
+
+  const el = window.PTElement;
+
+  /* Re-format server-rendered values ([data-fmt]) in the page's locale. */
+  function applyFormats(root) {
+    for (const node of root.querySelectorAll("[data-fmt]")) {
+      const kind = node.dataset.fmt;
+      const value = node.dataset.value === undefined ? null : Number(node.dataset.value);
+      if (kind === "date") node.textContent = fmt.date(node.getAttribute("datetime"));
+      else if (kind === "datetime") node.textContent = fmt.datetime(node.getAttribute("datetime"));
+      else if (kind === "pct") node.textContent = fmt.pct(value);
+      else if (kind === "signed-pct") {
+        node.textContent = fmt.signedPct(value);
+        node.classList.toggle("up", value > 0);
+        node.classList.toggle("down", value < 0);
+      } else if (kind === "num") node.textContent = fmt.num(value, Number(node.dataset.digits || 2));
+      else if (kind === "int") node.textContent = fmt.int(value);
+      else if (kind === "money") node.textContent = fmt.money(value, node.dataset.currency);
+    }
+  }
+
+  window.PT = { config, t, fmt, api, ApiError, errorMessage, showError, hideError, el, applyFormats };
+  applyFormats(document);
+})();

@@ -1,0 +1,103 @@
+/* Locale-aware formatting of money, percentages, numbers and dates, and a tiny DOM builder.
+   Used by the pages and inlined into the offline HTML report. */
+(function (global) {
+  "use strict";
+
+  function PTFormat(locale) {
+    const cache = new Map();
+    function numberFormat(options) {
+      const key = JSON.stringify(options);
+      if (!cache.has(key)) cache.set(key, new Intl.NumberFormat(locale, options));
+      return cache.get(key);
+    }
+    const missing = "—";
+    const isNumber = (v) => typeof v === "number" && isFinite(v);
+
+    return {
+      locale: locale,
+      /* Money in its currency: KRW as ₩ without decimals, USD with cents. */
+      money(value, currency) {
+        if (!isNumber(value)) return missing;
+        return numberFormat({ style: "currency", currency: currency || "USD" }).format(value);
+      },
+      /* A price: like money, but cents for KRW prices are never shown either. */
+      price(value, currency) {
+        return this.money(value, currency);
+      },
+      pct(value, digits) {
+        if (!isNumber(value)) return missing;
+        const d = digits === undefined ? 2 : digits;
+        return numberFormat({ style: "percent", minimumFractionDigits: d, maximumFractionDigits: d }).format(value);
+      },
+      signedPct(value, digits) {
+        if (!isNumber(value)) return missing;
+        const d = digits === undefined ? 2 : digits;
+        return numberFormat({
+          style: "percent", minimumFractionDigits: d, maximumFractionDigits: d, signDisplay: "exceptZero",
+        }).format(value);
+      },
+      num(value, digits) {
+        if (!isNumber(value)) return missing;
+        const d = digits === undefined ? 2 : digits;
+        return numberFormat({ minimumFractionDigits: d, maximumFractionDigits: d }).format(value);
+      },
+      int(value) {
+        if (!isNumber(value)) return missing;
+        return numberFormat({ maximumFractionDigits: 0 }).format(value);
+      },
+      /* A calendar date, from "YYYY-MM-DD..." (the exchange's local date; no time-zone shift). */
+      date(iso) {
+        const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || "");
+        if (!match) return iso || missing;
+        const day = new Date(Date.UTC(+match[1], +match[2] - 1, +match[3]));
+        return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeZone: "UTC" }).format(day);
+      },
+      /* A moment (UTC timestamp from the server), shown in the browser's time zone. */
+      datetime(iso) {
+        if (!iso) return missing;
+        const moment = new Date(iso);
+        if (isNaN(moment.getTime())) return iso;
+        return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(moment);
+      },
+      /* A duration in seconds, e.g. "1 min 5 s". */
+      seconds(value) {
+        if (!isNumber(value)) return missing;
+        if (value < 1) return "<1 s";
+        const minutes = Math.floor(value / 60);
+        const rest = Math.round(value % 60);
+        return minutes ? `${minutes} min ${rest} s` : `${rest} s`;
+      },
+      isNumber: isNumber,
+    };
+  }
+
+  /* Build an element: el("a", {href: "/"}, "text", child). */
+  function PTElement(tag, attributes) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "text") node.textContent = value;
+      else if (name === "className") node.className = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of Array.prototype.slice.call(arguments, 2)) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  /* t(key, {name: value}) over a message catalog; an unknown key is shown as itself. */
+  function PTTranslator(messages) {
+    return function t(key, values) {
+      const text = (messages && messages[key]) || key;
+      if (!values) return text;
+      return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+    };
+  }
+
+  global.PTFormat = PTFormat;
+  global.PTElement = PTElement;
+  global.PTTranslator = PTTranslator;
+})(window);

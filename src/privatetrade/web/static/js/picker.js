@@ -1,0 +1,67 @@
+/* Stock picker: search the catalog as you type (code, Korean or English name). */
+(function () {
+  "use strict";
+  const { t, api, el, errorMessage, showError, hideError } = window.PT;
+  const input = document.getElementById("q");
+  const market = document.getElementById("market");
+  const list = document.getElementById("stock-results");
+  const count = document.getElementById("result-count");
+  const problem = document.getElementById("search-error");
+  let timer = null;
+  let latest = 0;
+
+  function item(symbol) {
+    return el("li", {},
+      el("a", { href: "/stocks/" + encodeURIComponent(symbol.code) },
+        el("span", { className: "code", text: symbol.code }), " ",
+        el("span", { className: "name", text: symbol.name }), " ",
+        symbol.name_en && symbol.name_en !== symbol.name ? el("span", { className: "muted", text: symbol.name_en }) : null, " ",
+        el("span", { className: "badge", text: symbol.market }), " ",
+        symbol.synthetic ? el("span", { className: "badge synthetic", text: t("stocks.synthetic") }) : null, " ",
+        el("span", { className: "muted range", text: `${symbol.first_bar || ""} – ${symbol.last_bar || ""}` })));
+  }
+
+  async function search() {
+    const ticket = ++latest;
+    const params = new URLSearchParams({ q: input.value.trim(), limit: "30" });
+    if (market.value) params.set("market", market.value);
+    try {
+      const symbols = await api("GET", "/api/symbols?" + params.toString());
+      if (ticket !== latest) return;
+      hideError(problem);
+      list.replaceChildren(...symbols.map(item));
+      count.textContent = t("stocks.count", { count: symbols.length });
+      const query = new URLSearchParams({ q: input.value });
+      if (market.value) query.set("market", market.value);
+      history.replaceState(null, "", "/stocks?" + query.toString());
+    } catch (error) {
+      if (ticket === latest) showError(problem, errorMessage(error));
+    }
+  }
+
+  function later() {
+    clearTimeout(timer);
+    timer = setTimeout(search, 150);
+  }
+
+  input.addEventListener("input", later);
+  market.addEventListener("change", search);
+  document.getElementById("stock-search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    search();
+  });
+  input.addEventListener("keydown", (event) => {
+    const first = list.querySelector("a");
+    if (event.key === "ArrowDown" && first) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+  list.addEventListener("keydown", (event) => {
+    const links = Array.from(list.querySelectorAll("a"));
+    const at = links.indexOf(document.activeElement);
+    if (at < 0) return;
+    if (event.key === "ArrowDown" && at < links.length - 1) { event.preventDefault(); links[at + 1].focus(); }
+    if (event.key === "ArrowUp") { event.preventDefault(); (at > 0 ? links[at - 1] : input).focus(); }
+  });
+})();

@@ -1,0 +1,136 @@
+/* A run: follow its progress live (Server-Sent Events), cancel it, then show the result
+   in place when it succeeds, or the reason when it fails. */
+(function () {
+  "use strict";
+  const { config, t, fmt, api, el, errorMessage, showError } = window.PT;
+  const job = config.job;
+  const $ = (id) => document.getElementById(id);
+  const FINAL = ["succeeded", "failed", "cancelled"];
+  const BROWSER_BAR_LIMIT = 250000;
+  let source = null;
+  let resultShown = false;
+
+  function badge(state) {
+    return el("span", { className: "state state-" + state, text: t("state." + state) });
+  }
+
+  function showProgress(view) {
+    const percent = Math.round(view.progress * 1000) / 10;
+    $("progress-bar").value = percent;
+    $("progress-bar").textContent = percent + "%";
+    const parts = [fmt.pct(view.progress, 0), t("stage." + view.stage)];
+    if (view.state === "queued") parts[1] = t("stage.queued");
+    if (fmt.isNumber(view.seconds_left)) parts.push(t("run.time_left", { time: fmt.seconds(view.seconds_left) }));
+    if (view.cancel_requested) parts.push(t("run.cancelling"));
+    $("progress-text").textContent = parts.join(" · ");
+  }
+
+  function update(view) {
+    $("state-badge").replaceChildren(badge(view.state));
+    const running = !FINAL.includes(view.state);
+    $("progress-section").hidden = !running && view.state !== "succeeded";
+    showProgress(view);
+    $("cancel-button").hidden = !running;
+    $("failed-section").hidden = view.state !== "failed";
+    $("cancelled-section").hidden = view.state !== "cancelled";
+    if (view.state === "failed") {
+      $("failed-reason").textContent = t("reason." + (view.reason || "internal_error"));
+      $("failed-error").textContent = view.error || "";
+    }
+    if (view.state === "succeeded" && !resultShown) {
+      resultShown = true;
+      showResult(view);
+    }
+  }
+
+  async function bars(doc) {
+    const params = new URLSearchParams({
+      start: doc.data.first_bar.slice(0, 10), end: doc.data.last_bar.slice(0, 10), adjusted: String(doc.data.adjusted),
+    });
+    try {
+      return await api("GET", `/api/symbols/${encodeURIComponent(doc.data.symbol)}/bars?${params}`);
+    } catch (error) {
+      return null; // the chart falls back to the closes stored in the result
+    }
+  }
+
+  async function showResult(view) {
+    $("result").hidden = false;
+    const body = $("result-body");
+    if (view.summary && view.summary.bars > BROWSER_BAR_LIMIT) {
+      $("result-loading").textContent = t("result.too_big", { count: fmt.int(view.summary.bars) });
+      return;
+    }
+    try {
+      const doc = await api("GET", `/api/backtest/result/${job.id}`);
+      const ctx = { t: t, fmt: fmt, currency: job.currency, colors: config.colors };
+      await window.PTCharts.renderResult(body, ctx, doc, await bars(doc));
+      $("result-loading").hidden = true;
+    } catch (error) {
+      showError($("run-error"), errorMessage(error));
+      $("result-loading").hidden = true;
+    }
+  }
+
+  function poll() {
+    const timer = setInterval(async () => {
+      try {
+        const view = await api("GET", `/api/backtests/${job.id}`);
+        update(view);
+        if (FINAL.includes(view.state)) clearInterval(timer);
+      } catch (error) {
+        showError($("run-error"), errorMessage(error));
+        if (error.status === 404) clearInterval(timer);
+      }
+    }, 1000);
+  }
+
+  function follow() {
+    if (!window.EventSource) return poll();
+    source = new EventSource(`/api/backtests/${job.id}/events`);
+    const onEvent = (event) => {
+      const view = JSON.parse(event.data);
+      update(view);
+      if (FINAL.includes(view.state)) source.close();
+    };
+    source.addEventListener("state", onEvent);
+    source.addEventListener("progress", onEvent);
+    source.addEventListener("deleted", () => {
+      source.close();
+      showError($("run-error"), t("run.deleted"));
+    });
+    source.onerror = () => {
+      // The stream ended or broke: fall back to polling until a final state.
+      source.close();
+      api("GET", `/api/backtests/${job.id}`).then((view) => {
+        update(view);
+        if (!FINAL.includes(view.state)) poll();
+      }).catch((error) => showError($("run-error"), errorMessage(error)));
+    };
+  }
+
+  $("cancel-button").addEventListener("click", async () => {
+    $("cancel-button").disabled = true;
+    try {
+      update(await api("POST", `/api/backtests/${job.id}/cancel`));
+    } catch (error) {
+      showError($("run-error"), errorMessage(error));
+    } finally {
+      $("cancel-button").disabled = false;
+    }
+  });
+
+  $("delete-button").addEventListener("click", async () => {
+    if (!window.confirm(t("history.confirm_delete", { count: 1 }))) return;
+    try {
+      if (source) source.close();
+      await api("DELETE", `/api/backtests/${job.id}`);
+      window.location.assign("/history");
+    } catch (error) {
+      showError($("run-error"), errorMessage(error));
+    }
+  });
+
+  update(job);
+  if (!FINAL.includes(job.state)) follow();
+})();

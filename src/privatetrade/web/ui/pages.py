@@ -1,0 +1,281 @@
+"""The trader's pages: dashboard, stock picker, backtest form, run/result, history, compare.
+
+Pages are rendered on the server with the data they start with; the charts, live
+progress and the form's submission are done by the small scripts under ``static/js``
+through the JSON API (with the session cookie and its CSRF header).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from privatetrade.data.symbols import Market, SymbolInfo
+from privatetrade.domain.jobs import Job, JobState
+from privatetrade.engine.costs import CostModel
+from privatetrade.errors import InputError
+from privatetrade.web.auth import Caller, caller_from_request
+from privatetrade.web.schemas import JobOut
+from privatetrade.web.ui.i18n import COLORS_COOKIE, LANGUAGE_COOKIE, Colors, Language
+from privatetrade.web.ui.render import page, services_of
+
+router = APIRouter(include_in_schema=False)
+
+_HISTORY_PAGE = 25
+_MAX_COMPARED = 6
+_YEAR_SECONDS = 365 * 24 * 3600
+SortField = Literal["created_at", "finished_at", "symbol", "strategy", "state"]
+
+
+def signed_in(request: Request) -> Caller | None:
+    """The caller if they have a browser session, else None."""
+    caller = caller_from_request(request, services_of(request))
+    return caller if caller is not None and caller.session is not None else None
+
+
+def to_login(request: Request) -> RedirectResponse:
+    """Send an anonymous visitor to the login form, then back here."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    from urllib.parse import quote
+
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def user_page(
+    request: Request, caller: Caller, name: str, status: int = 200, **context: Any
+) -> Response:
+    """Render a page for a signed-in user."""
+    assert caller.session is not None
+    return page(
+        request, name, status, user=caller.user, csrf_token=caller.session.csrf_token, **context
+    )
+
+
+def not_found(request: Request, caller: Caller) -> Response:
+    """The page for anything that does not exist or is not the caller's."""
+    return user_page(request, caller, "not_found.html", 404)
+
+
+def _symbol_or_none(request: Request, code: str) -> SymbolInfo | None:
+    try:
+        return services_of(request).market_data.symbol(code)
+    except InputError:
+        return None
+
+
+def _job_view(request: Request, job: Job) -> dict[str, Any]:
+    view = JobOut.of(job, services_of(request).repository.clock()).model_dump(mode="json")
+    symbol = _symbol_or_none(request, job.spec.symbol)
+    view["symbol_name"] = symbol.name if symbol else job.spec.symbol
+    view["currency"] = symbol.currency if symbol else "USD"
+    return view
+
+
+@router.get("/")
+def dashboard(request: Request) -> Response:
+    """Recent runs with their state and key metrics, and the way to start a new one."""
+    caller = signed_in(request)
+    if caller is None:
+        return to_login(request)
+    repository = services_of(request).repository
+    recent = repository.page(caller.user.id, limit=8)
+    running = repository.page(
+        caller.user.id, states=(JobState.QUEUED, JobState.RUNNING), limit=1
+    ).total
+    jobs = [_job_view(request, job) for job in recent.items]
+    return user_page(
+        request, caller, "dashboard.html", jobs=jobs, total=recent.total, active=running
+    )
+
+
+@router.get("/preferences")
+def set_preferences(
+    request: Request,
+    lang: Language | None = None,
+    colors: Colors | None = None,
+    next: Annotated[str, Query(max_length=2000)] = "/",
+) -> Response:
+    """Remember the chosen language and colour convention, then go back."""
+    safe = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/"
+    response = RedirectResponse(safe, status_code=303)
+    for cookie, value in ((LANGUAGE_COOKIE, lang), (COLORS_COOKIE, colors)):
+        if value is not None:
+            response.set_cookie(
+                cookie, value.value, max_age=_YEAR_SECONDS, samesite="lax", path="/"
+            )
+    return response
+
+
+@router.get("/stocks")
+def stock_picker(
+    request: Request,
+    q: Annotated[str, Query(max_length=100)] = "",
+    market: Market | None = None,
+) -> Response:
+    """Search the catalog by code or name; the script searches as you type."""
+    caller = signed_in(request)
+    if caller is None:
+        return to_login(request)
+    data = services_of(request).market_data
+    if q.strip():
+        found = [hit.symbol for hit in data.search(q, market=market, limit=30)]
+    else:
+        found = data.catalog.all(market)[:30]
+    return user_page(
+        request,
+        caller,
+        "stocks.html",
+        q=q,
+        market=market.value if market else "",
+        markets=[m.value for m in Market],
+        symbols=found,
+    )
+
+
+@router.get("/stocks/{code}")
+def stock_page(request: Request, code: str) -> Response:
+    """One stock: what data is stored, its price chart, and "backtest this"."""
+    caller = signed_in(request)
+    if caller is None:
+        return to_login(request)
+    symbol = _symbol_or_none(request, code)
+    if symbol is None:
+        return not_found(request, caller)
+    return user_page(
+        request,
+        caller,
+        "stock.html",
+        symbol=symbol,
+        js={"symbol": {"code": symbol.code, "currency": symbol.currency, "name": symbol.name}},
+    )
+
+
+def _cost_presets() -> dict[str, dict[str, Any]]:
+    return {
+        "krx_kospi": CostModel.krx("KOSPI").model_dump(mode="json"),
+        "krx_kosdaq": CostModel.krx("KOSDAQ").model_dump(mode="json"),
+        "us": CostModel.us().model_dump(mode="json"),
+    }
+
+
+@router.get("/backtests/new")
+def new_backtest(
+    request: Request,
+    symbol: Annotated[str, Query(max_length=32)] = "",
+    from_: Annotated[str, Query(alias="from", max_length=64)] = "",
+) -> Response:
+    """The backtest form, generated from the strategies' parameter schemas.
+
+    ``?symbol=`` preselects a stock; ``?from=<id>`` fills the form from an earlier run
+    (re-run with edits).
+    """
+    caller = signed_in(request)
+    if caller is None:
+        return to_login(request)
+    from privatetrade.engine.api import default_registry
+
+    initial: dict[str, Any] = {"symbol": symbol.strip().upper()} if symbol.strip() else {}
+    if from_:
+        earlier = services_of(request).repository.get(from_, caller.user.id)
+        if earlier is None:
+            return not_found(request, caller)
+        initial = earlier.spec.model_dump(mode="json")
+    strategies = default_registry().describe()
+    return user_page(
+        request,
+        caller,
+        "backtest_form.html",
+        strategies=strategies,
+        presets=_cost_presets(),
+        rerun_of=from_,
+        js={"strategies": strategies, "initial": initial},
+    )
+
+
+@router.get("/backtests/{job_id}")
+def run_page(request: Request, job_id: str) -> Response:
+    """A run: live progress until it ends, then its result (or why it failed)."""
+    caller = signed_in(request)
+    if caller is None:
+        return to_login(request)
+    job = services_of(request).repository.get(job_id, caller.user.id)
+    if job is None:
+        return not_found(request, caller)
+    view = _job_view(request, job)
+    return user_page(request, caller, "run.html", job=view, js={"job": view})
+
+
+@router.get("/history")
+def history(
+    request: Request,
+    symbol: Annotated[str, Query(max_length=32)] = "",
+    strategy: Annotated[str, Query(max_length=64)] = "",
+    state: JobState | None = None,
+    sort: SortField = "created_at",
+    order: Literal["asc", "desc"] = "desc",
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    """Every run of the caller: filter, sort, page, delete, pick several to compare."""
+    caller = signed_in(request)
+    if caller is None:
+        return to_login(request)
+    from privatetrade.engine.api import default_registry
+
+    found = services_of(request).repository.page(
+        caller.user.id,
+        symbol=symbol.strip().upper() or None,
+        strategy=strategy or None,
+        states=(state,) if state else (),
+        sort=sort,
+        descending=order == "desc",
+        offset=offset,
+        limit=_HISTORY_PAGE,
+    )
+    filters = {
+        "symbol": symbol,
+        "strategy": strategy,
+        "state": state.value if state else "",
+        "sort": sort,
+        "order": order,
+    }
+    return user_page(
+        request,
+        caller,
+        "history.html",
+        jobs=[_job_view(request, job) for job in found.items],
+        total=found.total,
+        offset=found.offset,
+        page_size=_HISTORY_PAGE,
+        filters=filters,
+        strategies=[entry["name"] for entry in default_registry().describe()],
+        states=[s.value for s in JobState],
+    )
+
+
+@router.get("/compare")
+def compare(
+    request: Request, id: Annotated[list[str] | None, Query(max_length=_MAX_COMPARED * 4)] = None
+) -> Response:
+    """Several runs side by side: overlaid equity curves and their metrics."""
+    caller = signed_in(request)
+    if caller is None:
+        return to_login(request)
+    wanted = list(dict.fromkeys(id or []))
+    repository = services_of(request).repository
+    runs = []
+    for job_id in wanted[:_MAX_COMPARED]:
+        job = repository.get(job_id, caller.user.id)
+        if job is None:
+            return not_found(request, caller)
+        runs.append(_job_view(request, job))
+    return user_page(
+        request,
+        caller,
+        "compare.html",
+        runs=runs,
+        too_many=len(wanted) > _MAX_COMPARED,
+        max_compared=_MAX_COMPARED,
+        js={"runs": runs},
+    )
