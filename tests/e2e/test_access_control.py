@@ -423,6 +423,7 @@ def test_other_users_get_404_for_every_operation_on_my_objects(
         "GET /api/backtest/result/{job_id}",
         "GET /api/backtests/{job_id}/trades.csv",
         "GET /api/backtests/{job_id}/equity.csv",
+        "GET /api/backtests/{job_id}/report.html",
         "DELETE /api/tokens/{token_id}",
     } <= answers.keys(), list(answers)
 

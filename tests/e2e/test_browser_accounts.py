@@ -53,7 +53,7 @@ def test_first_login_link_then_a_token_that_works(
         page.screenshot(path=screenshot_path("account-new-token"), full_page=True)
         me = httpx.get(f"{server.url}/api/me", headers={"Authorization": f"Bearer {secret}"})
         assert me.json()["username"] == "admin"
-        assert page.get_by_role("cell", name="browser test").is_visible()
+        assert page.get_by_role("cell", name="browser test", exact=True).is_visible()
 
         # The link worked once; a second visit shows a message, not a session.
         other = browser.new_context().new_page()

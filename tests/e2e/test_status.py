@@ -71,4 +71,4 @@ def test_status_page_renders_for_an_admin_session(server: ServerProcess) -> None
         for text in ("Status", "last 5 minutes", "last 60 minutes", "queue depth", "Memory"):
             assert text in page.text
         version = browser.get("/api/health").json()["version"]
-        assert f"<footer>privatetrade {version}</footer>" in page.text
+        assert f"<footer>privatetrade {version} ·" in page.text

@@ -32,6 +32,7 @@ from privatetrade.web.problems import install_problem_handlers, problem_response
 from privatetrade.web.services import Services, build_services
 from privatetrade.web.ui import accounts as ui_accounts
 from privatetrade.web.ui import assets as ui_assets
+from privatetrade.web.ui import errors as ui_errors
 from privatetrade.web.ui import pages as ui_pages
 from privatetrade.web.windows import WarningCounter
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     )
     app.state.services = services
     install_problem_handlers(app)
+    ui_errors.install_page_error_handlers(app)
     app.include_router(health.router)
     # Everything else needs a signed-in user (session cookie or Bearer token).
     signed_in = [Depends(require_user)]

@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from privatetrade.accounts.service import AuthenticationError, RateLimitedError
 from privatetrade.errors import InputError
-from privatetrade.web.auth import SESSION_COOKIE, Caller, caller_from_request
+from privatetrade.web.auth import SESSION_COOKIE, Caller
 from privatetrade.web.services import Services
 from privatetrade.web.ui.i18n import preferences
-from privatetrade.web.ui.render import page
+from privatetrade.web.ui.render import page, signed_in, to_login
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,11 +47,6 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
-
-
-def _signed_in(request: Request) -> Caller | None:
-    caller = caller_from_request(request, _services(request))
-    return caller if caller is not None and caller.session is not None else None
 
 
 def _start_session(request: Request, caller_user: Any, target: str) -> RedirectResponse:
@@ -99,7 +94,7 @@ def login_page(request: Request, token: str | None = None, next: str | None = No
         if user is None:
             return _login_form(request, status=400, error=_t(request, "login.error.link"))
         return _start_session(request, user, "/account")
-    if _signed_in(request) is not None:
+    if signed_in(request) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
     return _login_form(request, next_=next or "/")
 
@@ -152,7 +147,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
     """End the session."""
-    caller = _signed_in(request)
+    caller = signed_in(request)
     if caller is not None and caller.session is not None and caller.session_secret:
         if not hmac.compare_digest(caller.session.csrf_token.encode(), csrf_token.encode()):
             return _page(
@@ -170,9 +165,9 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = 
 
 
 def _require_page_session(request: Request) -> Caller | RedirectResponse:
-    caller = _signed_in(request)
+    caller = signed_in(request)
     if caller is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return to_login(request)
     return caller
 
 

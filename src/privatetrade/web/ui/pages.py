@@ -7,7 +7,8 @@ through the JSON API (with the session cookie and its CSRF header).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,31 +17,18 @@ from privatetrade.data.symbols import Market, SymbolInfo
 from privatetrade.domain.jobs import Job, JobState
 from privatetrade.engine.costs import CostModel
 from privatetrade.errors import InputError
-from privatetrade.web.auth import Caller, caller_from_request
+from privatetrade.web.auth import Caller
 from privatetrade.web.schemas import JobOut
 from privatetrade.web.ui.i18n import COLORS_COOKIE, LANGUAGE_COOKIE, Colors, Language
-from privatetrade.web.ui.render import page, services_of
+from privatetrade.web.ui.render import page, services_of, signed_in, to_login
 
 router = APIRouter(include_in_schema=False)
 
 _HISTORY_PAGE = 25
 _MAX_COMPARED = 6
 _YEAR_SECONDS = 365 * 24 * 3600
+ChoiceT = TypeVar("ChoiceT", bound=StrEnum)
 SortField = Literal["created_at", "finished_at", "symbol", "strategy", "state"]
-
-
-def signed_in(request: Request) -> Caller | None:
-    """The caller if they have a browser session, else None."""
-    caller = caller_from_request(request, services_of(request))
-    return caller if caller is not None and caller.session is not None else None
-
-
-def to_login(request: Request) -> RedirectResponse:
-    """Send an anonymous visitor to the login form, then back here."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    from urllib.parse import quote
-
-    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
 def user_page(
@@ -56,6 +44,11 @@ def user_page(
 def not_found(request: Request, caller: Caller) -> Response:
     """The page for anything that does not exist or is not the caller's."""
     return user_page(request, caller, "not_found.html", 404)
+
+
+def _choice(kind: type[ChoiceT], value: str) -> ChoiceT | None:
+    """The enum member named by a form's select (empty = any), or None."""
+    return kind(value) if value in kind._value2member_map_ else None
 
 
 def _symbol_or_none(request: Request, code: str) -> SymbolInfo | None:
@@ -112,12 +105,13 @@ def set_preferences(
 def stock_picker(
     request: Request,
     q: Annotated[str, Query(max_length=100)] = "",
-    market: Market | None = None,
+    market_name: Annotated[str, Query(alias="market", max_length=16)] = "",
 ) -> Response:
     """Search the catalog by code or name; the script searches as you type."""
     caller = signed_in(request)
     if caller is None:
         return to_login(request)
+    market = _choice(Market, market_name)
     data = services_of(request).market_data
     if q.strip():
         found = [hit.symbol for hit in data.search(q, market=market, limit=30)]
@@ -212,7 +206,7 @@ def history(
     request: Request,
     symbol: Annotated[str, Query(max_length=32)] = "",
     strategy: Annotated[str, Query(max_length=64)] = "",
-    state: JobState | None = None,
+    state_name: Annotated[str, Query(alias="state", max_length=16)] = "",
     sort: SortField = "created_at",
     order: Literal["asc", "desc"] = "desc",
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -223,6 +217,7 @@ def history(
         return to_login(request)
     from privatetrade.engine.api import default_registry
 
+    state = _choice(JobState, state_name)
     found = services_of(request).repository.page(
         caller.user.id,
         symbol=symbol.strip().upper() or None,

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from privatetrade import __version__
 from privatetrade.domain.users import User
+from privatetrade.web.auth import Caller, caller_from_request
 from privatetrade.web.services import Services
 from privatetrade.web.ui.i18n import Language, catalog, preferences
 
-__all__ = ["page", "services_of", "templates"]
+__all__ = ["page", "services_of", "signed_in", "templates", "to_login"]
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
@@ -23,6 +25,18 @@ def services_of(request: Request) -> Services:
     """The app's services."""
     services: Services = request.app.state.services
     return services
+
+
+def signed_in(request: Request) -> Caller | None:
+    """The caller if they have a browser session, else None."""
+    caller = caller_from_request(request, services_of(request))
+    return caller if caller is not None and caller.session is not None else None
+
+
+def to_login(request: Request) -> RedirectResponse:
+    """Send an anonymous visitor to the login form, then back here."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
 def page(

@@ -1,0 +1,142 @@
+"""Languages: negotiation, catalogs complete in both languages, every key used exists."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from starlette.requests import Request
+
+from privatetrade.web.ui.i18n import Colors, Language, catalog, preferences, translate
+
+WEB = Path(__file__).resolve().parents[3] / "src" / "privatetrade" / "web"
+
+
+def request(headers: dict[str, str] | None = None, cookies: str = "") -> Request:
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    if cookies:
+        raw.append((b"cookie", cookies.encode()))
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": raw})
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7", Language.KO),
+        ("en-US,en;q=0.9,ko;q=0.8", Language.EN),
+        ("fr-FR,fr;q=0.9,ko;q=0.5", Language.KO),
+        ("fr-FR, de;q=0.5", Language.EN),
+        ("en;q=0.2, ko;q=0.8", Language.KO),
+        ("ko;q=bogus, en", Language.EN),
+        ("", Language.EN),
+    ],
+)
+def test_language_from_accept_language(header: str, language: Language) -> None:
+    assert preferences(request({"Accept-Language": header})).language is language
+
+
+def test_cookie_beats_the_browser_and_colours_follow_the_language() -> None:
+    korean_browser = {"Accept-Language": "ko-KR"}
+    assert preferences(request(korean_browser)).colors is Colors.RED_UP
+    chosen = preferences(request(korean_browser, "pt_lang=en"))
+    assert chosen.language is Language.EN
+    assert chosen.colors is Colors.GREEN_UP
+    both = preferences(request(korean_browser, "pt_lang=ko; pt_colors=green-up"))
+    assert (both.language, both.colors) == (Language.KO, Colors.GREEN_UP)
+    junk = preferences(request(korean_browser, "pt_lang=xx; pt_colors=purple"))
+    assert (junk.language, junk.colors) == (Language.KO, Colors.RED_UP)
+
+
+def test_translate_fills_placeholders_and_shows_unknown_keys() -> None:
+    assert translate(Language.EN, "dashboard.welcome", name="kim") == "Welcome, kim"
+    assert translate(Language.KO, "dashboard.welcome", name="kim") == "kim님, 환영합니다"
+    assert translate(Language.KO, "no.such.key") == "no.such.key"
+
+
+def test_both_catalogs_have_the_same_messages() -> None:
+    english = json.loads((WEB / "locales" / "en.json").read_text(encoding="utf-8"))
+    korean = json.loads((WEB / "locales" / "ko.json").read_text(encoding="utf-8"))
+    assert sorted(set(english) - set(korean)) == []
+    # Korean may add translations of the registry's own English texts, nothing else.
+    extra = set(korean) - set(english)
+    assert all(key.startswith(("param.", "strategy_desc.")) for key in extra), extra
+    for key, text in english.items():
+        assert re.findall(r"\{(\w+)\}", text) == re.findall(r"\{(\w+)\}", korean[key]), key
+        assert korean[key].strip(), key
+
+
+def _static_keys() -> set[str]:
+    pattern = re.compile(r"""\bt\(\s*["']([a-z_]+(?:\.[a-z_-]+)+)["']""")
+    keys: set[str] = set()
+    for path in [*WEB.glob("templates/*.html"), *WEB.glob("static/js/*.js"), *WEB.glob("ui/*.py")]:
+        keys |= set(pattern.findall(path.read_text(encoding="utf-8")))
+    return keys
+
+
+def test_every_message_the_pages_use_exists() -> None:
+    keys = _static_keys()
+    assert len(keys) > 150  # the scan finds the pages' messages
+    assert sorted(keys - set(catalog(Language.EN))) == []
+
+
+@pytest.mark.parametrize(
+    ("prefix", "values"),
+    [
+        ("state.", ["queued", "running", "succeeded", "failed", "cancelled"]),
+        (
+            "reason.",
+            ["invalid_input", "data_error", "strategy_error", "worker_lost", "internal_error"],
+        ),
+        ("exit.", ["entry", "signal", "stop_loss", "take_profit", "trailing_stop", "end_of_data"]),
+        (
+            "stage.",
+            [
+                "queued",
+                "starting",
+                "loading",
+                "simulating",
+                "saving",
+                "done",
+                "failed",
+                "cancelled",
+            ],
+        ),
+    ],
+)
+def test_messages_for_every_value_the_engine_and_jobs_produce(
+    prefix: str, values: list[str]
+) -> None:
+    from privatetrade.domain.jobs import FailureReason, JobState
+
+    known = {"state.": JobState, "reason.": FailureReason}.get(prefix)
+    if known is not None:
+        assert sorted(values) == sorted(member.value for member in known)
+    for language in Language:
+        for value in values:
+            assert prefix + value in catalog(language), (language, prefix + value)
+
+
+def _array_keys(script: str, name: str) -> list[str]:
+    block = script.split(f"const {name} = [", 1)[1].split("];", 1)[0]
+    return re.findall(r'\["(\w+)", "', block)
+
+
+def test_every_strategy_and_metric_card_has_a_name() -> None:
+    from privatetrade.engine.api import default_registry
+
+    charts = (WEB / "static" / "js" / "charts.js").read_text(encoding="utf-8")
+    cards = _array_keys(charts, "CARDS")
+    columns = _array_keys(charts, "TRADE_COLUMNS")
+    assert "total_return" in cards
+    assert "net_pnl" in columns
+    assert len(cards) >= 20
+    for language in Language:
+        messages = catalog(language)
+        for entry in default_registry().describe():
+            assert "strategy." + entry["name"] in messages
+        for key in cards:
+            assert "metric." + key in messages
+        for key in columns:
+            assert "trade." + key in messages
