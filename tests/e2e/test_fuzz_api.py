@@ -161,6 +161,7 @@ def test_job_operations_on_real_jobs(api_schema: Any, fuzz_server: ServerProcess
         ("GET", "/api/backtest/result/{job_id}"): 200,
         ("GET", "/api/backtests/{job_id}/trades.csv"): 200,
         ("GET", "/api/backtests/{job_id}/equity.csv"): 200,
+        ("GET", "/api/backtests/{job_id}/report.html"): 200,
         ("POST", "/api/backtests/{job_id}/cancel"): 409,
         ("DELETE", "/api/backtests/{job_id}"): 204,
     }

@@ -35,7 +35,8 @@ def browser(site: Any, username: str = "trader", **headers: str) -> httpx.Client
     """A cookie-authenticated client, as a browser would be."""
     accounts = site.accounts()
     secret, _session = accounts.start_session(accounts.user(username))
-    client = httpx.Client(base_url=site.url, headers=headers, timeout=30)
+    accept = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    client = httpx.Client(base_url=site.url, headers={**accept, **headers}, timeout=30)
     client.cookies.set("pt_session", secret)
     return client
 
@@ -78,10 +79,13 @@ def test_bad_page_addresses_answer_pages_not_json(site: Any) -> None:
         # Empty choices from a form's "any" option are not errors.
         assert client.get("/history?state=&strategy=&symbol=").status_code == 200
         assert client.get("/stocks?q=&market=").status_code == 200
-        # The API keeps answering problem JSON.
+        # The API keeps answering problem JSON, and so does every path for a program.
         api = client.get("/api/backtests?offset=-5")
         assert api.status_code == 422
         assert api.headers["content-type"].startswith("application/problem+json")
+        program = client.get("/no-such-page", headers={"Accept": "application/json"})
+        assert program.status_code == 404
+        assert program.headers["content-type"].startswith("application/problem+json")
 
 
 def test_preferences_set_cookies_and_only_redirect_inside_the_site(site: Any) -> None:

@@ -1,4 +1,8 @@
-"""Errors on pages are pages: a browser asking for a page never gets problem JSON."""
+"""Errors on pages are pages: a browser asking for a page never gets problem JSON.
+
+A request is for a page when it accepts ``text/html`` and is outside the API paths;
+programs (no ``text/html`` in ``Accept``) keep getting problem JSON everywhere.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +34,9 @@ _MACHINE_PREFIXES = (
 
 
 def _is_page(request: Request) -> bool:
-    return not request.url.path.startswith(_MACHINE_PREFIXES)
+    """A browser asking for a page (programs get problem JSON, whatever the path)."""
+    wants_html = "text/html" in request.headers.get("accept", "")
+    return wants_html and not request.url.path.startswith(_MACHINE_PREFIXES)
 
 
 def _error_page(request: Request, status: int) -> Response:
