@@ -172,6 +172,8 @@ def test_run_a_backtest_watch_it_finish_and_read_the_result(trader: Session) -> 
     page.get_by_label("Stop-loss").fill("8")
     page.get_by_label("Costs").select_option("krx")
     expect(page.locator("#cost-details")).to_contain_text("0.015%")
+    page.get_by_text("More settings").click()
+    page.get_by_label("Benchmark").fill("DEMO03")
     page.screenshot(path=screenshot_path("ui-form"), full_page=True)
     page.get_by_role("button", name="Run backtest").click()
     page.wait_for_url(JOB_URL)
@@ -206,7 +208,10 @@ def test_run_a_backtest_watch_it_finish_and_read_the_result(trader: Session) -> 
     assert trace_types(page, "equity-chart") == [
         "scatter:Strategy",
         "scatter:Buy and hold",
+        "scatter:Benchmark DEMO03",
     ]
+    assert document["metrics"]["beta"] is not None
+    expect(page.locator("[data-metric=beta] dd")).to_have_text(f"{document['metrics']['beta']:.2f}")
     months = page.evaluate(
         "document.getElementById('monthly-chart').data[0].z.flat().filter(v => v !== null).length"
     )
@@ -331,6 +336,36 @@ def test_cancel_a_running_backtest(trader: Session) -> None:
     expect(page.locator("#cancelled-section")).to_be_visible()
     expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
     page.screenshot(path=screenshot_path("ui-run-cancelled"), full_page=True)
+
+
+def test_a_run_that_fails_shows_why(trader: Session) -> None:
+    from privatetrade.data.market_data import MarketData
+    from privatetrade.data.symbols import Market, SymbolInfo
+
+    server = trader.server
+    data = MarketData(server.data_dir)
+    gone = SymbolInfo("GONE01", "사라질종목", Market.KOSPI, source="test", synthetic=True)
+    data.save_bars(gone, data.bars("DEMO06"))
+    with api(server) as client:
+        blockers = [submit(client, {"symbol": "LONG", "strategy": "sma_cross"}) for _ in range(2)]
+        for blocker in blockers:
+            wait_for(client, blocker["id"], {"running"})
+        doomed = submit(client, {"symbol": "GONE01", "strategy": "sma_cross"})
+        assert client.get(f"/api/backtests/{doomed['id']}").json()["state"] == "queued"
+    page = trader.page
+    trader.goto(f"/backtests/{doomed['id']}")
+    expect(page.locator("#progress-text")).to_contain_text("waiting for a worker")
+    # The stock's data disappears while the run waits; it fails when it starts.
+    assert data.delete("GONE01")
+    with api(server) as client:
+        for blocker in blockers:
+            client.post(f"/api/backtests/{blocker['id']}/cancel")
+    expect(page.locator("#state-badge")).to_have_text("Failed", timeout=60_000)
+    expect(page.locator("#failed-section")).to_be_visible()
+    expect(page.locator("#failed-reason")).not_to_be_empty()
+    expect(page.locator("#failed-error")).to_contain_text("GONE01")
+    expect(page.locator("#result")).to_be_hidden()
+    page.screenshot(path=screenshot_path("ui-run-failed"), full_page=True)
 
 
 # ------------------------------------------------------------------------ history, compare

@@ -68,19 +68,36 @@ def _score(entry: _Entry, query: str) -> float:
 
 
 class SymbolCatalog:
-    """All known symbols, persisted in ``<data_dir>/catalog.json``."""
+    """All known symbols, persisted in ``<data_dir>/catalog.json``.
+
+    Reads see other processes' changes: the file is re-read when it was replaced (a
+    running server sees a symbol the CLI imported a moment ago).
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / "catalog.json"
         self._entries: dict[str, _Entry] = {}
-        if self.path.exists():
-            self._load()
+        self._stamp: tuple[int, int, int] | None = None
+        self._reload()
 
     def __len__(self) -> int:
+        self._refresh()
         return len(self._entries)
 
     def __contains__(self, code: object) -> bool:
+        self._refresh()
         return isinstance(code, str) and code.upper() in self._entries
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def _refresh(self) -> None:
+        if self._file_stamp() != self._stamp:
+            self._reload()
 
     def get(self, code: str) -> SymbolInfo:
         """Return the symbol ``code`` (case-insensitive).
@@ -88,6 +105,7 @@ class SymbolCatalog:
         Raises:
             InputError: Unknown code (``field`` = ``symbol``).
         """
+        self._refresh()
         entry = self._entries.get(code.upper())
         if entry is None:
             raise InputError(
@@ -98,6 +116,7 @@ class SymbolCatalog:
 
     def all(self, market: Market | None = None) -> list[SymbolInfo]:
         """Return every symbol (of ``market``), sorted by market then code."""
+        self._refresh()
         symbols = [e.symbol for e in self._entries.values()]
         if market is not None:
             symbols = [s for s in symbols if s.market == market]
@@ -141,7 +160,8 @@ class SymbolCatalog:
 
     def _reload(self) -> None:
         self._entries = {}
-        if self.path.exists():
+        self._stamp = self._file_stamp()
+        if self._stamp is not None:
             self._load()
 
     def search(
@@ -156,6 +176,7 @@ class SymbolCatalog:
         folded = normalize(query)
         if not folded:
             return []
+        self._refresh()
         hits = []
         for entry in self._entries.values():
             if market is not None and entry.symbol.market != market:
@@ -176,6 +197,7 @@ class SymbolCatalog:
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.path, json.dumps(document, ensure_ascii=False, indent=1))
+        self._stamp = self._file_stamp()
 
     def _load(self) -> None:
         try:

@@ -84,3 +84,17 @@ def test_unknown_code_and_broken_file(tmp_path: Path) -> None:
 def test_normalize() -> None:
     assert normalize(" Samsung  Elec ") == "samsungelec"
     assert normalize("ＡＢＣ") == "abc"
+
+
+def test_a_reader_sees_another_processs_changes(tmp_path: Path) -> None:
+    reader = SymbolCatalog(tmp_path)  # e.g. the running server
+    writer = SymbolCatalog(tmp_path)  # e.g. `privatetrade data import`
+    assert len(reader) == 0
+    writer.upsert([krx("123450", "새종목", "New Co")])
+    assert reader.get("123450").name == "새종목"
+    assert codes(reader.search("새종목")) == ["123450"]
+    assert [s.code for s in reader.all(Market.KOSPI)] == ["123450"]
+    assert writer.remove("123450")
+    assert "123450" not in reader
+    with pytest.raises(InputError):
+        reader.get("123450")
