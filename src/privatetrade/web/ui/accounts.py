@@ -18,7 +18,7 @@ from privatetrade.errors import InputError
 from privatetrade.web.auth import SESSION_COOKIE, Caller
 from privatetrade.web.services import Services
 from privatetrade.web.ui.i18n import preferences
-from privatetrade.web.ui.render import page, signed_in, to_login
+from privatetrade.web.ui.render import page, safe_next, signed_in, to_login
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,12 +41,6 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
 
 def _t(request: Request, key: str) -> str:
     return preferences(request).t(key)
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
 
 
 def _start_session(request: Request, caller_user: Any, target: str) -> RedirectResponse:
@@ -77,7 +71,7 @@ def _login_form(
         csrf_token=token,
         error=error,
         username=username,
-        next=_safe_next(next_),
+        next=safe_next(next_),
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/"
@@ -95,7 +89,7 @@ def login_page(request: Request, token: str | None = None, next: str | None = No
             return _login_form(request, status=400, error=_t(request, "login.error.link"))
         return _start_session(request, user, "/account")
     if signed_in(request) is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
+        return RedirectResponse(safe_next(next), status_code=303)
     return _login_form(request, next_=next or "/")
 
 
@@ -141,7 +135,7 @@ def login(
             username=username,
             next_=next,
         )
-    return _start_session(request, user, _safe_next(next))
+    return _start_session(request, user, safe_next(next))
 
 
 @router.post("/logout")

@@ -20,7 +20,7 @@ from privatetrade.errors import InputError
 from privatetrade.web.auth import Caller
 from privatetrade.web.schemas import JobOut
 from privatetrade.web.ui.i18n import COLORS_COOKIE, LANGUAGE_COOKIE, Colors, Language
-from privatetrade.web.ui.render import page, services_of, signed_in, to_login
+from privatetrade.web.ui.render import page, safe_next, services_of, signed_in, to_login
 
 router = APIRouter(include_in_schema=False)
 
@@ -91,8 +91,7 @@ def set_preferences(
     next: Annotated[str, Query(max_length=2000)] = "/",
 ) -> Response:
     """Remember the chosen language and colour convention, then go back."""
-    safe = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/"
-    response = RedirectResponse(safe, status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     for cookie, value in ((LANGUAGE_COOKIE, lang), (COLORS_COOKIE, colors)):
         if value is not None:
             response.set_cookie(

@@ -16,7 +16,7 @@ from privatetrade.web.auth import Caller, caller_from_request
 from privatetrade.web.services import Services
 from privatetrade.web.ui.i18n import Language, catalog, preferences
 
-__all__ = ["page", "services_of", "signed_in", "templates", "to_login"]
+__all__ = ["page", "safe_next", "services_of", "signed_in", "templates", "to_login"]
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
@@ -31,6 +31,13 @@ def signed_in(request: Request) -> Caller | None:
     """The caller if they have a browser session, else None."""
     caller = caller_from_request(request, services_of(request))
     return caller if caller is not None and caller.session is not None else None
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else ``/`` (no open redirects)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
 
 
 def to_login(request: Request) -> RedirectResponse:
