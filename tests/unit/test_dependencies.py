@@ -10,11 +10,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "privatetrade"
 
 FORBIDDEN = {
-    "engine": {"web", "jobs", "db", "domain", "data", "cli", "cli_data", "cli_server"},
-    "domain": {"web", "jobs", "db", "data", "cli", "cli_data", "cli_server"},
-    "db": {"web", "jobs", "cli", "cli_data", "cli_server"},
-    "data": {"web", "jobs", "db", "cli", "cli_data", "cli_server"},
-    "jobs": {"web", "cli", "cli_data", "cli_server"},
+    "engine": {"web", "jobs", "db", "domain", "data", "cli"},
+    "domain": {"web", "jobs", "db", "data", "cli"},
+    "db": {"web", "jobs", "cli"},
+    "data": {"web", "jobs", "db", "cli"},
+    "jobs": {"web", "cli"},
 }
 
 

@@ -1,9 +1,4 @@
-"""Command line: ``privatetrade backtest``, ``privatetrade strategies``, ...
-
-Errors print one line on stderr and exit non-zero: 2 for bad input (arguments,
-files, data, an unknown or failing strategy), 1 for anything else privatetrade
-reports, 130 on cancellation.
-"""
+"""Command line: ``privatetrade backtest`` and ``privatetrade strategies``."""
 
 from __future__ import annotations
 
@@ -13,48 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.exceptions import TyperException
 
-from privatetrade import __version__
-from privatetrade.errors import (
-    CancelledError,
-    DataError,
-    InputError,
-    PrivatetradeError,
-    StrategyError,
-)
+from privatetrade.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from privatetrade.engine.result import BacktestResult, DataInfo
 
-app = typer.Typer(
-    name="privatetrade",
-    help="Self-hosted stock backtesting for KRX and US equities.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+__all__ = ["backtest", "strategies"]
 
 _PROGRESS_MIN_BARS = 200_000
 _DEFAULT_CASH = {"us": 100_000.0}
-
-
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"privatetrade {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
-    ] = False,
-) -> None:
-    """Self-hosted stock backtesting for KRX and US equities."""
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -106,7 +71,7 @@ def _load_bars(
         frame = read_bars_file(csv_path, tz=tz or _default_tz(costs))
         info = DataInfo(symbol=csv_path.name, source="csv", adjusted=None)
         return _Loaded(frame, info, costs or "zero", None)
-    from privatetrade.cli_data import market_data
+    from privatetrade.cli.data import market_data
 
     data = market_data()
     entry = data.symbol(symbol or "")
@@ -136,7 +101,6 @@ def _slice(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFr
     return frame
 
 
-@app.command()
 def backtest(
     symbol: Annotated[
         str | None, typer.Argument(help="Symbol code from the catalog (see `data search`).")
@@ -193,7 +157,7 @@ def backtest(
             data_info=loaded.info,
         )
     _write_outputs(result, json_out, trades_csv, equity_csv)
-    from privatetrade.report import print_report
+    from privatetrade.cli.report import print_report
 
     print_report(result)
 
@@ -240,56 +204,8 @@ class _progress:  # noqa: N801 - used as a context manager like a function
             self._bar.stop()
 
 
-@app.command()
 def strategies() -> None:
     """List the built-in strategies and their parameters."""
-    from privatetrade.report import print_strategies
+    from privatetrade.cli.report import print_strategies
 
     print_strategies()
-
-
-def _register_data_commands() -> None:
-    from privatetrade.cli_backup import backup, restore
-    from privatetrade.cli_data import data_app
-    from privatetrade.cli_server import db_app, serve, tokens_app, users_app
-    from privatetrade.cli_smoke import smoke
-
-    app.add_typer(data_app, name="data")
-    app.add_typer(db_app, name="db")
-    app.add_typer(users_app, name="users")
-    app.add_typer(tokens_app, name="tokens")
-    app.command()(serve)
-    app.command()(backup)
-    app.command()(restore)
-    app.command()(smoke)
-
-
-_register_data_commands()
-
-
-def main() -> None:
-    """Run the command line, turning errors into one line and an exit code."""
-    try:
-        code = app(standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(130)
-    except TyperException as exc:
-        _fail(exc.format_message(), exc.exit_code)
-    except CancelledError as exc:
-        _fail(str(exc), 130)
-    except (InputError, DataError, StrategyError) as exc:
-        _fail(str(exc), 2)
-    except PrivatetradeError as exc:
-        _fail(str(exc), 1)
-    except OSError as exc:
-        _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 2)
-
-
-def _fail(message: str, code: int) -> None:
-    first_line = " ".join(message.split())
-    sys.stderr.write(f"error: {first_line}\n")
-    sys.exit(code)

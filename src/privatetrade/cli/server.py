@@ -1,0 +1,131 @@
+"""Command line: ``privatetrade serve`` and ``privatetrade db ...``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Annotated, Any
+
+import typer
+
+from privatetrade.cli.accounts import account_service_for
+from privatetrade.settings import Settings
+
+__all__ = ["db_app", "serve"]
+
+db_app = typer.Typer(help="Database schema: upgrade, downgrade, current, history.")
+
+
+def _settings_env(**values: object) -> None:
+    for name, value in values.items():
+        if value is not None:
+            os.environ[f"PRIVATETRADE_{name.upper()}"] = str(value)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes for backtests (default: CPU count).")
+    ] = None,
+    processes: Annotated[int | None, typer.Option(help="Web server processes (default 1).")] = None,
+) -> None:
+    """Start the web service: API, job dispatcher and worker processes."""
+    import uvicorn
+
+    from privatetrade.accounts.keys import resolve_secret_key
+    from privatetrade.db import migrate
+    from privatetrade.db.engine import create_db_engine
+    from privatetrade.logs import configure_logging
+
+    _settings_env(host=host, port=port, workers=workers, server_processes=processes)
+    settings = Settings()
+    # Refuse a missing or short key before touching the database (one error line, no logs).
+    resolve_secret_key(settings.secret(), settings.host, settings.data_dir)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    engine = create_db_engine(settings.resolved_database_url)
+    migrate.upgrade(engine)
+    link = _first_login_link(settings, engine)
+    engine.dispose()
+    if settings.server_processes > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="privatetrade-metrics-")
+    base = f"http://{_display_host(settings.host)}:{settings.port}"
+    typer.echo(
+        f"privatetrade serving on {base}  (API docs: /docs, data: {settings.data_dir})",
+        err=True,
+    )
+    if link is not None:
+        typer.echo(f"log in as admin (one-time link): {base}/login?token={link}", err=True)
+    uvicorn.run(
+        "privatetrade.web.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.server_processes if settings.server_processes > 1 else None,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+
+
+def _first_login_link(settings: Settings, engine: Any) -> str | None:
+    """Create the admin on first start; return a one-time login token while it has no password."""
+    accounts = account_service_for(settings, engine)
+    password = settings.admin_password
+    accounts.bootstrap(None if password is None else password.get_secret_value())
+    token: str | None = accounts.login_link_token("admin")
+    return token
+
+
+def _engine() -> object:
+    from privatetrade.db.engine import create_db_engine
+
+    return create_db_engine(Settings().resolved_database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the database up (to the newest revision by default)."""
+    from privatetrade.db import migrate
+
+    engine = _engine()
+    migrate.upgrade(engine, revision)  # type: ignore[arg-type]
+    typer.echo(f"database at {migrate.current_revision(engine)}")  # type: ignore[arg-type]
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision (base = empty).")],
+) -> None:
+    """Migrate the database down to a revision."""
+    from privatetrade.db import migrate
+
+    engine = _engine()
+    migrate.downgrade(engine, revision)  # type: ignore[arg-type]
+    typer.echo(f"database at {migrate.current_revision(engine) or 'base'}")  # type: ignore[arg-type]
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and the newest one shipped."""
+    from privatetrade.db import migrate
+
+    engine = _engine()
+    current = migrate.current_revision(engine) or "base"  # type: ignore[arg-type]
+    head = migrate.head_revision(engine)  # type: ignore[arg-type]
+    typer.echo(f"{current} (head: {head})")
+
+
+@db_app.command("history")
+def db_history() -> None:
+    """List the shipped migrations, newest first."""
+    from privatetrade.db import migrate
+
+    for revision in migrate.history(_engine()):  # type: ignore[arg-type]
+        typer.echo(f"{revision.id}  {revision.message}  (after {revision.down or 'base'})")
