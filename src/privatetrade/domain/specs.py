@@ -17,13 +17,20 @@ from pydantic import (
 )
 
 from privatetrade.engine.costs import CostModel
+from privatetrade.engine.limits import MAX_PARAM_MAGNITUDE, Cash, IsoDate
 from privatetrade.engine.settings import Sizing, Stops
 
 __all__ = ["BacktestSpec", "CostChoice", "ParamValue"]
 
-ParamValue = int | float | bool | str
+ParamValue = (
+    Annotated[int, Field(ge=-MAX_PARAM_MAGNITUDE, le=MAX_PARAM_MAGNITUDE)]
+    | Annotated[float, Field(ge=-MAX_PARAM_MAGNITUDE, le=MAX_PARAM_MAGNITUDE, allow_inf_nan=False)]
+    | bool
+    | Annotated[str, StringConstraints(max_length=256)]
+)
 CostChoice = Literal["auto", "krx", "us", "zero"]
 SymbolCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
 class BacktestSpec(BaseModel):
@@ -50,13 +57,11 @@ class BacktestSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     symbol: SymbolCode
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
     strategy: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "sma_cross"
-    params: dict[Annotated[str, StringConstraints(max_length=64)], ParamValue] = Field(
-        default_factory=dict, max_length=32
-    )
-    capital: float | None = Field(None, gt=0.0, le=1e15)
+    params: dict[ParamName, ParamValue] = Field(default_factory=dict, max_length=32)
+    capital: Cash | None = None
     costs: CostChoice | CostModel = "auto"
     adjusted: bool = False
     sizing: Sizing = Field(default_factory=Sizing)
@@ -64,7 +69,7 @@ class BacktestSpec(BaseModel):
     fill_at: Literal["next_open", "close"] = "next_open"
     allow_short: bool = False
     close_at_end: bool = True
-    risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0)
+    risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0, allow_inf_nan=False)
     benchmark: SymbolCode | None = None
 
     @field_validator("end")

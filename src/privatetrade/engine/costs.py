@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from privatetrade.engine.limits import MAX_LOT_SIZE, MAX_TAX_STEPS, Fee, FeePerShare, IsoDate
 from privatetrade.engine.records import TICK_TABLE_ROWS, TICK_TABLE_WIDTH
 from privatetrade.errors import ConfigurationError
 
@@ -43,10 +44,10 @@ _INF = float("inf")
 class TaxStep(BaseModel):
     """A sell-side tax rate in force from ``since`` (inclusive) on."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    since: dt.date
-    rate: float = Field(ge=0.0, le=0.05)
+    since: IsoDate
+    rate: float = Field(ge=0.0, le=0.05, allow_inf_nan=False)
 
 
 # Securities transaction tax plus, on KOSPI, the rural special tax (농어촌특별세 0.15%):
@@ -117,17 +118,17 @@ class CostModel(BaseModel):
 
     preset: CostPreset = "custom"
     market: KrxMarket | None = None
-    commission_rate: float = Field(0.0, ge=0.0, le=0.05)
-    min_commission: float = Field(0.0, ge=0.0)
-    sell_tax: tuple[TaxStep, ...] = ()
-    sell_fee_rate: float = Field(0.0, ge=0.0, le=0.01)
-    sell_fee_per_share: float = Field(0.0, ge=0.0)
-    sell_fee_per_share_max: float = Field(0.0, ge=0.0)
-    slippage: float = Field(0.0, ge=0.0, le=1_000.0)
+    commission_rate: float = Field(0.0, ge=0.0, le=0.05, allow_inf_nan=False)
+    min_commission: Fee = 0.0
+    sell_tax: tuple[TaxStep, ...] = Field((), max_length=MAX_TAX_STEPS)
+    sell_fee_rate: float = Field(0.0, ge=0.0, le=0.01, allow_inf_nan=False)
+    sell_fee_per_share: FeePerShare = 0.0
+    sell_fee_per_share_max: Fee = 0.0
+    slippage: float = Field(0.0, ge=0.0, le=1_000.0, allow_inf_nan=False)
     slippage_unit: Literal["bps", "ticks"] = "bps"
     tick_table: TickTable = "none"
-    price_limit: float | None = Field(None, gt=0.0, le=1.0)
-    lot_size: int = Field(1, ge=1)
+    price_limit: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False)
+    lot_size: int = Field(1, ge=1, le=MAX_LOT_SIZE)
 
     @field_validator("sell_tax")
     @classmethod

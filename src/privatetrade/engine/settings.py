@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from privatetrade.engine.costs import CostModel
+from privatetrade.engine.limits import MAX_CASH, MAX_PERIODS_PER_YEAR, MAX_SHARES, Cash
 
 __all__ = ["SimulationSettings", "Sizing", "Stops"]
 
@@ -19,26 +20,33 @@ class Sizing(BaseModel):
     Attributes:
         mode: ``all_in`` spends all cash (after costs); ``fraction`` a fraction of
             equity; ``amount`` a fixed amount of money; ``shares`` a fixed count.
-        value: The fraction (0 < f <= 1), amount (> 0) or share count (>= 1).
+        value: The fraction (0 < f <= 1), amount (0 < a <= 10^15) or share count
+            (1 <= n <= 10^12); none for ``all_in``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mode: SizingName = "all_in"
-    value: float | None = Field(None, gt=0.0)
+    value: float | None = Field(
+        None, gt=0.0, le=MAX_CASH, allow_inf_nan=False, validate_default=True
+    )
 
-    @model_validator(mode="after")
-    def _value_fits_mode(self) -> Sizing:
-        if self.mode == "all_in":
-            if self.value is not None:
+    @field_validator("value")
+    @classmethod
+    def _value_fits_mode(cls, value: float | None, info: ValidationInfo) -> float | None:
+        mode = info.data.get("mode")
+        if mode is None:  # the mode itself is invalid: that error is enough
+            return value
+        if mode == "all_in":
+            if value is not None:
                 raise ValueError("sizing 'all_in' takes no value")
-        elif self.value is None:
-            raise ValueError(f"sizing {self.mode!r} needs a value")
-        elif self.mode == "fraction" and self.value > 1.0:
+        elif value is None:
+            raise ValueError(f"sizing {mode!r} needs a value")
+        elif mode == "fraction" and value > 1.0:
             raise ValueError("a fraction of equity must be at most 1 (no margin)")
-        elif self.mode == "shares" and self.value < 1.0:
-            raise ValueError("a share count must be at least 1")
-        return self
+        elif mode == "shares" and not 1.0 <= value <= MAX_SHARES:
+            raise ValueError(f"a share count must be between 1 and {MAX_SHARES:,.0f}")
+        return value
 
 
 class Stops(BaseModel):
@@ -51,9 +59,9 @@ class Stops(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    stop_loss: float | None = Field(None, gt=0.0, lt=1.0)
-    take_profit: float | None = Field(None, gt=0.0, le=100.0)
-    trailing_stop: float | None = Field(None, gt=0.0, lt=1.0)
+    stop_loss: float | None = Field(None, gt=0.0, lt=1.0, allow_inf_nan=False)
+    take_profit: float | None = Field(None, gt=0.0, le=100.0, allow_inf_nan=False)
+    trailing_stop: float | None = Field(None, gt=0.0, lt=1.0, allow_inf_nan=False)
 
 
 class SimulationSettings(BaseModel):
@@ -74,12 +82,14 @@ class SimulationSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    initial_cash: float = Field(10_000_000.0, gt=0.0, le=1e15)
+    initial_cash: Cash = 10_000_000.0
     costs: CostModel = Field(default_factory=CostModel.zero)
     sizing: Sizing = Field(default_factory=Sizing)
     stops: Stops = Field(default_factory=Stops)
     fill_at: Literal["next_open", "close"] = "next_open"
     allow_short: bool = False
     close_at_end: bool = True
-    risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0)
-    periods_per_year: float | None = Field(None, gt=0.0)
+    risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0, allow_inf_nan=False)
+    periods_per_year: float | None = Field(
+        None, gt=0.0, le=MAX_PERIODS_PER_YEAR, allow_inf_nan=False
+    )

@@ -44,6 +44,9 @@ _FIXED_AMOUNT = int(SizingMode.FIXED_AMOUNT)
 _FIXED_SHARES = int(SizingMode.FIXED_SHARES)
 _SLIP_TICKS = int(SlippageMode.TICKS)
 _EPS = 1e-9
+# Corrections of a computed quantity for rounding; each removes at least one lot.
+_CORRECTION_STEPS = 4
+_RELATIVE_STEP = 2.0**-40
 
 # Fields of the per-bar tuple handed to the event functions (scalars only, so a call
 # costs no reference counting): (t, open, high, low, close, tax rate, buy blocked,
@@ -137,13 +140,42 @@ def _entry_quantity_nb(price, side, cash, equity, cfg, tax_rate):  # type: ignor
         if cfg.min_commission > 0.0 and quantity * price * cfg.commission_rate < cfg.min_commission:
             quantity = np.floor((budget - cfg.min_commission) / price / lot) * lot
     if side == _BUY:
-        while (
-            quantity > 0.0
-            and quantity * price + _commission_nb(quantity * price, quantity, side, cfg)
-            > cash + _EPS
-        ):
-            quantity -= lot
+        quantity = affordable_quantity_nb(quantity, price, cash, cfg)
     return max(quantity, 0.0)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _fits_nb(quantity, price, cash, cfg):  # type: ignore[no-untyped-def]
+    """Return whether buying ``quantity`` at ``price`` (with commission) fits in ``cash``."""
+    value = quantity * price
+    return value + _commission_nb(value, quantity, _BUY, cfg) <= cash + _EPS
+
+
+@njit(cache=True, error_model="numpy")
+def affordable_quantity_nb(quantity, price, cash, cfg):  # type: ignore[no-untyped-def]
+    """Return the largest whole-lot quantity up to ``quantity`` that ``cash`` can buy.
+
+    A buy costs ``q * price + max(q * price * rate, min_commission)``, which fits in
+    ``cash`` exactly when both ``q * price * (1 + rate)`` and ``q * price + min`` do:
+    so the answer is computed, not searched. A few lots of correction absorb the
+    rounding of the division; the work is constant, whatever the magnitudes (a loop
+    of ``quantity -= lot`` never ends once ``quantity`` is a float above 2^53).
+    """
+    lot = cfg.lot_size
+    if not (quantity > 0.0 and price > 0.0):  # NaN too
+        return 0.0
+    wanted = quantity
+    by_rate = np.floor(cash / (price * (1.0 + cfg.commission_rate)) / lot) * lot
+    by_minimum = np.floor((cash - cfg.min_commission) / price / lot) * lot
+    quantity = min(wanted, by_rate, by_minimum)
+    if quantity + lot <= wanted and _fits_nb(quantity + lot, price, cash, cfg):
+        quantity += lot  # the division rounded down across a lot boundary
+    for _ in range(_CORRECTION_STEPS):
+        if quantity <= 0.0 or _fits_nb(quantity, price, cash, cfg):
+            return max(quantity, 0.0)
+        # One lot less, or a relative step where one lot is below the float's resolution.
+        quantity = np.floor(quantity / lot * (1.0 - _RELATIVE_STEP)) * lot
+    return 0.0
 
 
 @njit(cache=True, inline="always", error_model="numpy")
