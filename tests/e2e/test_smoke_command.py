@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from privatetrade.smoke import (
+from privatetrade.ops.smoke import (
     EQUITY_CSV_HEADER,
     REQUIRED_METRICS,
     REQUIRED_RESULT_FIELDS,

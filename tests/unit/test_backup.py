@@ -18,7 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from privatetrade import __version__
-from privatetrade.backup import (
+from privatetrade.db import migrate
+from privatetrade.db.engine import create_db_engine
+from privatetrade.db.schema import users
+from privatetrade.errors import DataError, InputError
+from privatetrade.ops.backup import (
     FORMAT_VERSION,
     MANIFEST_NAME,
     BackupResult,
@@ -33,10 +37,6 @@ from privatetrade.backup import (
     restore_backup,
     sha256_file,
 )
-from privatetrade.db import migrate
-from privatetrade.db.engine import create_db_engine
-from privatetrade.db.schema import users
-from privatetrade.errors import DataError, InputError
 from privatetrade.settings import Settings
 
 NOW = dt.datetime(2026, 3, 1, 12, 30, 45, tzinfo=dt.UTC)
@@ -450,8 +450,6 @@ def test_restore_refuses_a_missing_archive(tmp_path: Path) -> None:
 def test_a_failure_while_moving_into_place_puts_everything_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import privatetrade.backup as backup
-
     archive = backup_of(make_data_dir(tmp_path / "data")).path
     target, before = occupied_target(tmp_path)
     rename = os.rename
@@ -461,7 +459,7 @@ def test_a_failure_while_moving_into_place_puts_everything_back(
             raise OSError(28, "No space left on device")
         rename(source, destination)
 
-    monkeypatch.setattr(backup.os, "rename", failing_rename)
+    monkeypatch.setattr("privatetrade.ops.backup.restore.os.rename", failing_rename)
     with pytest.raises(OSError, match="No space"):
         restore_backup(archive, settings_for(target), replace=True)
     assert snapshot(target) == before

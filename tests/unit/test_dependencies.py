@@ -1,4 +1,4 @@
-"""Dependencies point one way: cli/web -> jobs -> db/data -> domain -> engine."""
+"""Dependencies point one way: cli/web -> jobs -> db/data -> domain -> engine; cli -> ops."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ FORBIDDEN = {
     "db": {"web", "jobs", "cli"},
     "data": {"web", "jobs", "db", "cli"},
     "jobs": {"web", "cli"},
+    "ops": {"web", "jobs", "cli"},
 }
+# Only the command line (and ``python -m privatetrade``) may import these.
+CLI_ONLY = {"cli", "ops"}
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -40,6 +43,15 @@ def test_package_does_not_import_upwards(package: str) -> None:
     offenders = {
         str(path.relative_to(PACKAGE)): sorted(imported_packages(path) & FORBIDDEN[package])
         for path in (PACKAGE / package).rglob("*.py")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_only_the_command_line_imports_cli_and_ops() -> None:
+    offenders = {
+        str(relative): sorted(imported_packages(path) & CLI_ONLY - {relative.parts[0]})
+        for path in PACKAGE.rglob("*.py")
+        if (relative := path.relative_to(PACKAGE)).parts[0] not in {"cli", "__main__.py"}
     }
     assert {name: bad for name, bad in offenders.items() if bad} == {}
 

@@ -22,7 +22,7 @@ def backup(
 
     Prints the archive's path and its SHA-256 (also written to <archive>.sha256).
     """
-    from privatetrade.backup import create_backup
+    from privatetrade.ops.backup import create_backup
 
     result = create_backup(Settings(), to)
     manifest = result.manifest
@@ -55,7 +55,7 @@ def restore(
     Stop the server first. The archive is verified before anything changes; the
     database is then migrated to this version's schema.
     """
-    from privatetrade.backup import restore_backup
+    from privatetrade.ops.backup import restore_backup
 
     result = restore_backup(
         archive, Settings(), data_dir=data_dir, force_version=force_version, replace=yes

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 if TYPE_CHECKING:
-    from privatetrade.smoke import SmokeReport
+    from privatetrade.ops.smoke import SmokeReport
 
 __all__ = ["smoke"]
 
@@ -48,7 +48,7 @@ def smoke(
     Prints one row per step (PASS/FAIL/SKIP, milliseconds, detail). Exits 0 only if
     every step passed, 1 otherwise (also when the deployment cannot be reached).
     """
-    from privatetrade.smoke import SmokeUnreachableError, run_smoke
+    from privatetrade.ops.smoke import SmokeUnreachableError, run_smoke
 
     # With --json - the JSON report owns stdout; the table goes to stderr.
     table_stream = sys.stderr if json_out == "-" else sys.stdout
@@ -80,7 +80,7 @@ def _print_table(report: SmokeReport, stream: TextIO) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from privatetrade.smoke import STEP_TITLES
+    from privatetrade.ops.smoke import STEP_TITLES
 
     console = Console(file=stream, width=None if stream.isatty() else 140, highlight=False)
     table = Table(title=f"privatetrade smoke test: {report.url}", title_justify="left")

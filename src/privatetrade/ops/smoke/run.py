@@ -23,64 +23,36 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import httpx
 
-from privatetrade.engine.result import EQUITY_COLUMNS, TRADE_COLUMNS
-from privatetrade.errors import PrivatetradeError
-
-__all__ = [
-    "EQUITY_CSV_HEADER",
-    "REQUIRED_METRICS",
-    "REQUIRED_RESULT_FIELDS",
-    "STEP_TITLES",
-    "TRADES_CSV_HEADER",
-    "SmokeReport",
-    "SmokeUnreachableError",
-    "StepResult",
-    "run_smoke",
-]
-
-#: Top-level keys of the downloaded result document, in documented order
-#: (docs/result-schema.md, "Top level" plus ``run``, which the web service adds).
-REQUIRED_RESULT_FIELDS: tuple[str, ...] = (
-    "schema_version",
-    "run",
-    "engine_version",
-    "app_version",
-    "spec",
-    "data",
-    "metrics",
-    "trades",
-    "fills",
-    "equity",
-    "buy_and_hold",
-    "benchmark",
-    "monthly_returns",
-    "yearly_returns",
-    "warnings",
+from privatetrade.ops.smoke.checks import (
+    EQUITY_CSV_HEADER,
+    REQUIRED_METRICS,
+    REQUIRED_RESULT_FIELDS,
+    TRADES_CSV_HEADER,
+    StepFailedError,
+    describe_error,
+    format_number,
+    is_json,
+    json_body,
+    json_object,
+    require_attachment,
+    require_succeeded,
+    snippet,
 )
-#: Metrics the smoke test requires in ``metrics`` (docs/result-schema.md, ``metrics``).
-REQUIRED_METRICS: tuple[str, ...] = ("total_return", "sharpe", "max_drawdown")
-#: Header rows of ``trades.csv`` and ``equity.csv`` (docs/result-schema.md, "CSV exports").
-TRADES_CSV_HEADER: tuple[str, ...] = TRADE_COLUMNS
-EQUITY_CSV_HEADER: tuple[str, ...] = EQUITY_COLUMNS
+from privatetrade.ops.smoke.report import (
+    STEP_TITLES,
+    SmokeReport,
+    SmokeUnreachableError,
+    Status,
+    StepResult,
+)
+from privatetrade.ops.smoke.sse import parse_sse
 
-#: Step names, in order, with what each checks.
-STEP_TITLES: dict[str, str] = {
-    "health": "health is 200 and ok",
-    "search": "symbol search finds the symbol",
-    "submit": "backtest submitted (202)",
-    "progress": "progress followed to succeeded",
-    "download": "result document downloads",
-    "trades_csv": "trades CSV downloads",
-    "equity_csv": "equity CSV downloads",
-    "not_found": "unknown id is a 404 problem",
-    "cleanup": "smoke backtest deleted",
-}
+__all__ = ["run_smoke"]
 
 _FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 _UNKNOWN_ID = "0" * 32
@@ -99,105 +71,6 @@ _DEPENDS: dict[str, tuple[str, ...]] = {
     "not_found": (),
     "cleanup": ("submit",),  # runs whenever a job id came back
 }
-
-Status = Literal["pass", "fail", "skip"]
-
-
-class SmokeUnreachableError(PrivatetradeError):
-    """The deployment cannot be reached at all (bad URL, connection refused, DNS).
-
-    Attributes:
-        report: The report so far (every step failed or skipped), for ``--json``.
-    """
-
-    def __init__(self, message: str, report: SmokeReport) -> None:
-        super().__init__(message)
-        self.report = report
-
-
-class _StepFailedError(Exception):
-    """A check of the current step did not hold; the message says which."""
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """The outcome of one smoke step.
-
-    Attributes:
-        name: Step name (a key of :data:`STEP_TITLES`).
-        status: ``pass``, ``fail`` or ``skip`` (a step it needs did not pass).
-        ms: Wall-clock milliseconds the step took (0 when skipped).
-        detail: What was seen, or why it failed or was skipped.
-    """
-
-    name: str
-    status: Status
-    ms: float
-    detail: str
-
-    @property
-    def passed(self) -> bool:
-        """Whether the step ran and every check held."""
-        return self.status == "pass"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the step as a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "passed": self.passed,
-            "skipped": self.status == "skip",
-            "ms": self.ms,
-            "detail": self.detail,
-        }
-
-
-@dataclass
-class SmokeReport:
-    """Every step's outcome against one deployment.
-
-    Attributes:
-        url: The deployment's base URL.
-        version: The server's version from ``/api/health`` (None if unknown).
-        steps: One result per step, in order.
-        backtest_id: The id of the smoke backtest, once submitted.
-    """
-
-    url: str
-    version: str | None = None
-    steps: list[StepResult] = field(default_factory=list)
-    backtest_id: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        """Whether every step passed."""
-        return bool(self.steps) and all(step.passed for step in self.steps)
-
-    @property
-    def failed_step(self) -> str | None:
-        """The name of the first failed step, if any."""
-        return next((step.name for step in self.steps if step.status == "fail"), None)
-
-    @property
-    def total_ms(self) -> float:
-        """The sum of the steps' times."""
-        return round(sum(step.ms for step in self.steps), 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the report as a JSON-ready dict."""
-        return {
-            "url": self.url,
-            "version": self.version,
-            "passed": self.passed,
-            "failed_step": self.failed_step,
-            "failed_steps": [step.name for step in self.steps if step.status == "fail"],
-            "backtest_id": self.backtest_id,
-            "total_ms": self.total_ms,
-            "steps": [step.to_dict() for step in self.steps],
-        }
-
-    def to_json(self) -> str:
-        """Return the report as indented JSON."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
 
 def run_smoke(
@@ -296,18 +169,18 @@ class _Smoke:
         try:
             detail = check()
             outcome: Status = "pass"
-        except _StepFailedError as exc:
+        except StepFailedError as exc:
             detail, outcome = str(exc), "fail"
         except httpx.ConnectError as exc:
             if name == "health":
-                self._unreachable(f"cannot connect to {self.report.url}: {_reason(exc)}")
-            detail, outcome = f"connection failed: {_reason(exc)}", "fail"
+                self._unreachable(f"cannot connect to {self.report.url}: {describe_error(exc)}")
+            detail, outcome = f"connection failed: {describe_error(exc)}", "fail"
         except httpx.TimeoutException as exc:
             if name == "health" and isinstance(exc, httpx.ConnectTimeout):
                 self._unreachable(f"cannot connect to {self.report.url}: connect timed out")
             detail, outcome = f"timed out after {self.timeout:g} s ({type(exc).__name__})", "fail"
         except httpx.HTTPError as exc:
-            detail, outcome = f"HTTP error: {type(exc).__name__}: {_reason(exc)}", "fail"
+            detail, outcome = f"HTTP error: {type(exc).__name__}: {describe_error(exc)}", "fail"
         ms = round((time.perf_counter() - started) * 1000.0, 1)
         return StepResult(name, outcome, ms, detail)
 
@@ -329,18 +202,18 @@ class _Smoke:
             detail += " (no token: pass --token or set PRIVATETRADE_TOKEN)"
         elif response.status_code in {401, 403}:
             detail += " (is the token valid?)"
-        raise _StepFailedError(f"{detail}: {_snippet(response)}")
+        raise StepFailedError(f"{detail}: {snippet(response)}")
 
     def health(self) -> str:
         response = self.client.get("/api/health")
-        body = _json_object(response) if _is_json(response) else None
+        body = json_object(response) if is_json(response) else None
         if body is not None and isinstance(body.get("version"), str):
             self.report.version = body["version"]
         self._expect(response, 200)
         if body is None:
-            raise _StepFailedError(f"not a JSON object: {_snippet(response)}")
+            raise StepFailedError(f"not a JSON object: {snippet(response)}")
         if body.get("status") != "ok":
-            raise _StepFailedError(f"status is {body.get('status')!r}, not 'ok'")
+            raise StepFailedError(f"status is {body.get('status')!r}, not 'ok'")
         executor = body.get("executor")
         kind = executor.get("kind") if isinstance(executor, dict) else None
         return f"version {body.get('version')}, database {body.get('database')}, executor {kind}"
@@ -348,27 +221,27 @@ class _Smoke:
     def search(self) -> str:
         response = self.client.get("/api/symbols", params={"q": self.symbol})
         self._expect(response, 200)
-        hits = _json(response)
+        hits = json_body(response)
         if not isinstance(hits, list):
-            raise _StepFailedError(f"expected a list of symbols: {_snippet(response)}")
+            raise StepFailedError(f"expected a list of symbols: {snippet(response)}")
         codes = [hit.get("code") for hit in hits if isinstance(hit, dict)]
         if not any(str(code).upper() == self.symbol.upper() for code in codes):
             shown = ", ".join(str(code) for code in codes[:5]) or "nothing"
-            raise _StepFailedError(f"{self.symbol} not found (got {shown})")
+            raise StepFailedError(f"{self.symbol} not found (got {shown})")
         return f"{self.symbol} found among {len(hits)} match(es)"
 
     def submit(self) -> str:
         body = {"symbol": self.symbol, "strategy": _STRATEGY, "params": _PARAMS}
         response = self.client.post("/api/backtests", json=body)
         self._expect(response, 202)
-        job = _json_object(response)
+        job = json_object(response)
         job_id = job.get("id") if job is not None else None
         if not isinstance(job_id, str) or not job_id:
-            raise _StepFailedError(f"no job id in the answer: {_snippet(response)}")
+            raise StepFailedError(f"no job id in the answer: {snippet(response)}")
         self.job_id = self.report.backtest_id = job_id
         location = response.headers.get("location", "")
         if not location.endswith(f"/api/backtests/{job_id}"):
-            raise _StepFailedError(f"job {job_id}: Location header is {location!r}")
+            raise StepFailedError(f"job {job_id}: Location header is {location!r}")
         return f"job {job_id}, state {job.get('state') if job else None}"
 
     def progress(self) -> str:
@@ -376,18 +249,18 @@ class _Smoke:
         try:
             events, final = self._follow_events(deadline)
         except (_SseUnavailableError, httpx.TransportError) as exc:
-            reason = exc if isinstance(exc, _SseUnavailableError) else _reason(exc)
+            reason = exc if isinstance(exc, _SseUnavailableError) else describe_error(exc)
             job, polls = self._poll(deadline, f"SSE failed ({reason})")
-            _require_succeeded(job)
+            require_succeeded(job)
             return f"SSE failed ({reason}); polled instead: succeeded after {polls} poll(s)"
-        _require_succeeded(final)
+        require_succeeded(final)
         kinds = [kind for kind, _ in events]
         values = [job.get("progress") for _, job in events]
         progresses = [float(v) for v in values if isinstance(v, int | float) and 0 <= v <= 1]
         if not progresses or len(progresses) != len(values):
-            raise _StepFailedError(f"progress missing or outside 0..1 in the events: {values}")
+            raise StepFailedError(f"progress missing or outside 0..1 in the events: {values}")
         if final.get("progress") != 1:
-            raise _StepFailedError(f"final progress is {final.get('progress')!r}, not 1")
+            raise StepFailedError(f"final progress is {final.get('progress')!r}, not 1")
         return (
             f"{len(events)} SSE event(s) ({kinds.count('state')} state, "
             f"{kinds.count('progress')} progress), progress "
@@ -402,7 +275,7 @@ class _Smoke:
 
         Raises:
             _SseUnavailableError: The stream could not be used (the caller polls instead).
-            _StepFailedError: The job was deleted meanwhile, or the deadline passed.
+            StepFailedError: The job was deleted meanwhile, or the deadline passed.
         """
         path = f"/api/backtests/{self.job_id}/events"
         read = max(min(self.timeout, deadline - time.monotonic()), 0.1)
@@ -412,14 +285,14 @@ class _Smoke:
         with self.client.stream("GET", path, headers=headers, timeout=timeout) as response:
             if response.status_code != 200:
                 response.read()
-                raise _SseUnavailableError(f"{response.status_code}: {_snippet(response)}")
+                raise _SseUnavailableError(f"{response.status_code}: {snippet(response)}")
             kind = response.headers.get("content-type", "")
             if not kind.startswith("text/event-stream"):
                 raise _SseUnavailableError(f"content type {kind!r}")
             try:
-                for event, data in _sse_events(response.iter_lines()):
+                for event, data in parse_sse(response.iter_lines()):
                     if event == "deleted":
-                        raise _StepFailedError("the job was deleted while it ran")
+                        raise StepFailedError("the job was deleted while it ran")
                     try:
                         job = json.loads(data)
                     except ValueError as exc:
@@ -429,7 +302,7 @@ class _Smoke:
                         if job.get("state") in _FINAL_STATES:
                             return events, job
                     if time.monotonic() > deadline:
-                        raise _StepFailedError(
+                        raise StepFailedError(
                             f"not finished after {self.timeout:g} s "
                             f"(state {job.get('state') if isinstance(job, dict) else None})"
                         )
@@ -444,11 +317,11 @@ class _Smoke:
             polls += 1
             response = self.client.get(f"/api/backtests/{self.job_id}")
             self._expect(response, 200)
-            job = _json_object(response) or {}
+            job = json_object(response) or {}
             if job.get("state") in _FINAL_STATES:
                 return job, polls
             if time.monotonic() > deadline:
-                raise _StepFailedError(
+                raise StepFailedError(
                     f"{why}; polling saw no final state after {self.timeout:g} s "
                     f"(state {job.get('state')}, progress {job.get('progress')})"
                 )
@@ -457,28 +330,29 @@ class _Smoke:
     def download(self) -> str:
         response = self.client.get(f"/api/backtest/result/{self.job_id}")
         self._expect(response, 200)
-        _require_attachment(response, "application/json")
-        document = _json_object(response)
+        require_attachment(response, "application/json")
+        document = json_object(response)
         if document is None:
-            raise _StepFailedError(f"not a JSON object: {_snippet(response)}")
+            raise StepFailedError(f"not a JSON object: {snippet(response)}")
         missing = [key for key in REQUIRED_RESULT_FIELDS if key not in document]
         if missing:
-            raise _StepFailedError(f"missing top-level field(s): {', '.join(missing)}")
+            raise StepFailedError(f"missing top-level field(s): {', '.join(missing)}")
         run = document["run"]
         run_id = run.get("id") if isinstance(run, dict) else None
         if run_id != self.job_id:
-            raise _StepFailedError(f"run.id is {run_id!r}, not {self.job_id}")
+            raise StepFailedError(f"run.id is {run_id!r}, not {self.job_id}")
         metrics = document["metrics"]
         if not isinstance(metrics, dict):
-            raise _StepFailedError("metrics is not an object")
+            raise StepFailedError("metrics is not an object")
         absent = [name for name in REQUIRED_METRICS if name not in metrics]
         if absent:
-            raise _StepFailedError(f"metrics lack {', '.join(absent)}")
+            raise StepFailedError(f"metrics lack {', '.join(absent)}")
         trades = document["trades"]
         return (
             f"{len(response.content):,} bytes, {len(trades) if isinstance(trades, list) else '?'}"
-            f" trade(s), total_return {_number(metrics['total_return'])}, "
-            f"sharpe {_number(metrics['sharpe'])}, max_drawdown {_number(metrics['max_drawdown'])}"
+            f" trade(s), total_return {format_number(metrics['total_return'])}, "
+            f"sharpe {format_number(metrics['sharpe'])}, "
+            f"max_drawdown {format_number(metrics['max_drawdown'])}"
         )
 
     def trades_csv(self) -> str:
@@ -490,12 +364,12 @@ class _Smoke:
     def _csv(self, name: str, header: tuple[str, ...]) -> str:
         response = self.client.get(f"/api/backtests/{self.job_id}/{name}")
         self._expect(response, 200)
-        _require_attachment(response, "text/csv")
+        require_attachment(response, "text/csv")
         rows = list(csv.reader(io.StringIO(response.text)))
         if not rows:
-            raise _StepFailedError("empty file (no header row)")
+            raise StepFailedError("empty file (no header row)")
         if tuple(rows[0]) != header:
-            raise _StepFailedError(
+            raise StepFailedError(
                 f"header is {','.join(rows[0])[:120]!r}, not {','.join(header)!r}"
             )
         return f"{len(rows) - 1} row(s), header {header[0]},…,{header[-1]}"
@@ -505,15 +379,15 @@ class _Smoke:
         self._expect(response, 404)
         kind = response.headers.get("content-type", "")
         if not kind.startswith("application/problem+json"):
-            raise _StepFailedError(f"content type {kind!r}, not application/problem+json")
-        problem = _json_object(response)
+            raise StepFailedError(f"content type {kind!r}, not application/problem+json")
+        problem = json_object(response)
         if problem is None:
-            raise _StepFailedError(f"not a JSON object: {_snippet(response)}")
+            raise StepFailedError(f"not a JSON object: {snippet(response)}")
         absent = [key for key in _PROBLEM_KEYS if key not in problem]
         if absent:
-            raise _StepFailedError(f"problem lacks {', '.join(absent)}")
+            raise StepFailedError(f"problem lacks {', '.join(absent)}")
         if problem["status"] != 404:
-            raise _StepFailedError(f"problem status is {problem['status']!r}, not 404")
+            raise StepFailedError(f"problem status is {problem['status']!r}, not 404")
         return f"404 problem: {problem['title']}"
 
     def cleanup(self) -> str:
@@ -521,7 +395,7 @@ class _Smoke:
         self._expect(response, 204)
         after = self.client.get(f"/api/backtests/{self.job_id}")
         if after.status_code != 404:
-            raise _StepFailedError(f"deleted, but GET still answers {after.status_code}")
+            raise StepFailedError(f"deleted, but GET still answers {after.status_code}")
         return f"job {self.job_id} deleted (now 404)"
 
 
@@ -543,83 +417,3 @@ def _unreachable(
 
 class _SseUnavailableError(Exception):
     """The event stream cannot be used; the job is polled instead."""
-
-
-def _sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
-    """Yield ``(event, data)`` for each Server-Sent Event in ``lines``."""
-    event = "message"
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = "message", []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "event":
-            event = value
-        elif name == "data":
-            data.append(value)
-    if data:
-        yield event, "\n".join(data)
-
-
-def _require_succeeded(job: Any) -> None:
-    state = job.get("state") if isinstance(job, dict) else None
-    if state != "succeeded":
-        error = job.get("error") if isinstance(job, dict) else None
-        raise _StepFailedError(f"backtest ended {state}" + (f": {error}" if error else ""))
-
-
-def _require_attachment(response: httpx.Response, media_type: str) -> None:
-    kind = response.headers.get("content-type", "")
-    if not kind.startswith(media_type):
-        raise _StepFailedError(f"content type {kind!r}, not {media_type}")
-    disposition = response.headers.get("content-disposition", "")
-    if not disposition.lower().startswith("attachment"):
-        raise _StepFailedError(f"Content-Disposition {disposition!r} is not an attachment")
-
-
-def _is_json(response: httpx.Response) -> bool:
-    return "json" in response.headers.get("content-type", "")
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise _StepFailedError(f"not JSON: {_snippet(response)}") from exc
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _snippet(response: httpx.Response, limit: int = 120) -> str:
-    kind = response.headers.get("content-type", "no content type").split(";")[0]
-    problem = _json_object(response) if _is_json(response) else None
-    if problem is not None and "title" in problem:
-        text = f"{problem['title']}: {problem.get('detail')}"
-        return f"{kind} {text[: limit - 1] + '…' if len(text) > limit else text}"
-    text = " ".join(response.text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return f"{kind} {text!r}" if text else kind
-
-
-def _number(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, int | float) else str(value)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if "refused" in text.lower():
-        return "connection refused"
-    return text
