@@ -9,8 +9,16 @@
     ├── DataError                     the bars are unusable: fix the data (names the first bad row)
     │   └── ProviderError             a data provider failed or answered empty/malformed
     ├── StrategyError                 a strategy is unknown, broken or looks ahead
-    └── JobError                      a run could not finish
-        └── CancelledError            the run was cancelled through its cancel token
+    ├── JobError                      a run could not finish
+    │   ├── CancelledError            the run was cancelled through its cancel token
+    │   └── TimeLimitError            the run took longer than its kind's time limit
+    ├── NotFoundError                 no such object (or not the caller's): check the id
+    ├── ConflictError                 the request conflicts with the object's state
+    │   └── IdempotencyConflictError  an Idempotency-Key was reused with another request
+    ├── LimitExceededError            a quota or rate limit is reached: retry later
+    ├── AuthenticationError           missing or wrong credentials: sign in again
+    │   └── PermissionDeniedError     signed in, but not allowed to do this
+    └── UnavailableError              a dependency (the database) is down or busy: retry later
 
 HTTP status codes and CLI exit codes are chosen at the boundaries (web, cli), never here.
 """
@@ -18,15 +26,23 @@ HTTP status codes and CLI exit codes are chosen at the boundaries (web, cli), ne
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "CancelledError",
     "ConfigurationError",
+    "ConflictError",
     "DataError",
+    "IdempotencyConflictError",
     "InputError",
     "JobError",
+    "LimitExceededError",
+    "NotFoundError",
     "ParameterError",
+    "PermissionDeniedError",
     "PrivatetradeError",
     "ProviderError",
     "StrategyError",
+    "TimeLimitError",
+    "UnavailableError",
 ]
 
 
@@ -79,3 +95,55 @@ class JobError(PrivatetradeError):
 
 class CancelledError(JobError):
     """The run was cancelled through its cancel token."""
+
+
+class TimeLimitError(JobError):
+    """The run took longer than the time limit of its kind."""
+
+
+class NotFoundError(PrivatetradeError, LookupError):
+    """The object does not exist, or belongs to someone else (indistinguishable on purpose)."""
+
+
+class ConflictError(PrivatetradeError):
+    """The request conflicts with the current state of the object.
+
+    ``state`` names that state when it helps the caller (e.g. a result asked for
+    while the job is still ``running``).
+    """
+
+    def __init__(self, message: str, *, state: str | None = None) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class IdempotencyConflictError(ConflictError):
+    """An Idempotency-Key was used before with a different request; ``job_id`` is that job."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"Idempotency-Key already used for job {job_id} with another body")
+        self.job_id = job_id
+
+
+class LimitExceededError(PrivatetradeError):
+    """A quota or rate limit is reached; retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthenticationError(PrivatetradeError):
+    """Credentials are missing, wrong, expired or revoked."""
+
+
+class PermissionDeniedError(AuthenticationError):
+    """The caller is signed in but may not do this."""
+
+
+class UnavailableError(PrivatetradeError):
+    """A dependency (the database) is unavailable or busy; retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

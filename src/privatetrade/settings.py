@@ -7,12 +7,14 @@ Every field can be set from the environment with the ``PRIVATETRADE_`` prefix, e
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "default_data_dir"]
 
@@ -40,6 +42,10 @@ class Settings(BaseSettings):
         dask_scheduler: Address of the Dask scheduler, e.g. ``tcp://127.0.0.1:8786``.
         lease_seconds: How long a dispatcher's claim on a job lasts without renewal.
         max_attempts: Attempts before a job whose worker keeps dying fails (``worker_lost``).
+        job_time_limit_seconds: How long one attempt of a job may run before it is
+            stopped and fails with reason ``time_limit`` (not retried); 1 s to 7 days.
+        job_time_limits: Per-kind limits overriding ``job_time_limit_seconds``, e.g.
+            ``PRIVATETRADE_JOB_TIME_LIMITS='{"backtest": 600}'``.
         max_bars: Most bars one backtest may use.
         max_body_bytes: Largest accepted request body.
         max_active_jobs: Most queued plus running jobs per owner (more: 429).
@@ -54,7 +60,13 @@ class Settings(BaseSettings):
         session_hours: Lifetime of a browser session.
         cookie_secure: ``auto`` marks cookies Secure on HTTPS requests (also behind a
             proxy sending X-Forwarded-Proto), ``always`` or ``never``.
-        max_failed_logins: Failed logins per user within 15 minutes before 429.
+        max_failed_logins: Failed logins on one account from one client (within 15
+            minutes) before that client has to wait between tries (429 with
+            Retry-After: 5 s, doubling up to 5 minutes); see docs/api.md.
+        trusted_proxies: Addresses or networks (``10.0.0.5``, ``10.0.0.0/8``) of reverse
+            proxies whose ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed; empty
+            (the default) believes nobody's. From the environment: comma-separated
+            (``PRIVATETRADE_TRUSTED_PROXIES=127.0.0.1,::1``) or a JSON list.
         log_level: Minimum level of log lines.
         log_json: JSON log lines (structured); plain text when False.
     """
@@ -71,6 +83,10 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = None
     lease_seconds: float = Field(15.0, gt=0.0)
     max_attempts: int = Field(3, ge=1, le=20)
+    job_time_limit_seconds: float = Field(900.0, ge=1.0, le=7 * 86_400.0)
+    job_time_limits: dict[str, Annotated[float, Field(ge=1.0, le=7 * 86_400.0)]] = Field(
+        default_factory=dict
+    )
     max_bars: int = Field(2_000_000, ge=1)
     max_body_bytes: int = Field(65_536, ge=1024)
     max_active_jobs: int = Field(1_000, ge=1)
@@ -82,8 +98,43 @@ class Settings(BaseSettings):
     session_hours: float = Field(12.0, gt=0.0, le=24 * 90)
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     max_failed_logins: int = Field(5, ge=1)
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.replace(",", " ").split()
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        networks = []
+        for entry in value:
+            try:
+                networks.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(f"not an IP address or network: {entry!r}") from exc
+        return tuple(networks)
+
+    @field_validator("job_time_limits")
+    @classmethod
+    def _check_time_limit_kinds(cls, value: dict[str, float]) -> dict[str, float]:
+        from privatetrade.domain.kinds import JobKind
+
+        unknown = sorted(set(value) - {kind.value for kind in JobKind})
+        if unknown:
+            known = ", ".join(kind.value for kind in JobKind)
+            raise ValueError(f"unknown job kind(s) {', '.join(unknown)}; known: {known}")
+        return value
+
+    def time_limit(self, kind: str) -> float:
+        """Seconds one attempt of a job of ``kind`` may run (``time_limit`` after that)."""
+        return self.job_time_limits.get(str(kind), self.job_time_limit_seconds)
 
     @property
     def resolved_database_url(self) -> str:
@@ -95,3 +146,7 @@ class Settings(BaseSettings):
     def secret(self) -> str | None:
         """The configured secret key as text."""
         return None if self.secret_key is None else self.secret_key.get_secret_value()
+
+    def admin_password_text(self) -> str | None:
+        """The configured first password of ``admin`` as text."""
+        return None if self.admin_password is None else self.admin_password.get_secret_value()

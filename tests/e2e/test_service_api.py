@@ -712,7 +712,8 @@ def test_active_job_limit_answers_429_with_retry_after(
         pytest.param({"strategy": "sma_cross"}, "symbol", id="no-symbol"),
         pytest.param({**BODY, "owner_id": "someone-else"}, "owner_id", id="extra-field"),
         pytest.param({**BODY, "start": "2010-06-01", "end": "2010-01-01"}, "end", id="start>end"),
-        pytest.param({**BODY, "start": "2030-01-01"}, "symbol", id="no-bars-in-range"),
+        pytest.param({**BODY, "start": "2030-01-01"}, "start", id="no-bars-in-range"),
+        pytest.param({**BODY, "end": "1990-01-01"}, "end", id="no-bars-before-end"),
         pytest.param({**BODY, "start": "not-a-date"}, "start", id="bad-date"),
         pytest.param({**BODY, "capital": -5}, "capital", id="negative-capital"),
         pytest.param([BODY], "body", id="array"),
@@ -922,6 +923,14 @@ def test_metrics_expose_requests_jobs_queue_disk_and_memory(client: httpx.Client
         return history_total(client, state=["queued", "running"]) == 0
 
     wait_until(quiet, 60, "all jobs of the shared server finished")
+
+    def durations_observed() -> bool:
+        # A job's duration is observed by the dispatcher just after its row says succeeded.
+        samples = metric_samples(client)
+        count = metric_value(samples, "privatetrade_job_duration_seconds_count", state="succeeded")
+        return (count or 0) >= history_total(client, state="succeeded")
+
+    wait_until(durations_observed, 30, "every finished job's duration observed")
     assert client.get("/api/symbols/IBM").status_code == 200
     samples = metric_samples(client)
     health_before = metric_value(

@@ -9,8 +9,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-__all__ = ["create_db_engine", "is_sqlite", "read_tx", "write_tx"]
+from privatetrade.errors import UnavailableError
+
+__all__ = ["create_db_engine", "is_sqlite", "read_tx", "unavailable", "write_tx"]
 
 _BUSY_TIMEOUT_MS = 10_000
 
@@ -64,9 +68,29 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 @contextmanager
+def unavailable() -> Iterator[None]:
+    """Turn the database's "busy" and "gone" errors into :class:`UnavailableError`."""
+    try:
+        yield
+    except PoolTimeoutError as exc:
+        raise UnavailableError("the database is busy; try again", retry_after=1) from exc
+    except OperationalError as exc:
+        raise UnavailableError(f"the database is unavailable ({_first_line(exc.orig)})") from exc
+
+
+def _first_line(error: object) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+@contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
-    """Open a write transaction (``BEGIN IMMEDIATE`` on SQLite); commit on success."""
-    with engine.connect() as connection:
+    """Open a write transaction (``BEGIN IMMEDIATE`` on SQLite); commit on success.
+
+    Raises:
+        UnavailableError: The database is unreachable, locked or its pool exhausted.
+    """
+    with unavailable(), engine.connect() as connection:
         connection = connection.execution_options(immediate=True)
         with connection.begin():
             yield connection
@@ -74,6 +98,10 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read_tx(engine: Engine) -> Iterator[Connection]:
-    """Open a read transaction (a consistent snapshot)."""
-    with engine.connect() as connection, connection.begin():
+    """Open a read transaction (a consistent snapshot).
+
+    Raises:
+        UnavailableError: The database is unreachable, locked or its pool exhausted.
+    """
+    with unavailable(), engine.connect() as connection, connection.begin():
         yield connection

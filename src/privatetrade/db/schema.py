@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -28,11 +30,11 @@ __all__ = [
     "LOCAL_OWNER",
     "UTCDateTime",
     "api_tokens",
+    "artifacts",
     "jobs",
     "login_failures",
     "login_links",
     "metadata",
-    "results",
     "sessions",
     "users",
 ]
@@ -107,22 +109,26 @@ jobs = Table(
     Index("ix_jobs_owner_created", "owner", "created_at"),
 )
 
-results = Table(
-    "results",
+artifacts = Table(
+    "artifacts",
     metadata,
     Column(
         "job_id",
         String(32),
         ForeignKey("jobs.id", ondelete="CASCADE"),
-        primary_key=True,
+        nullable=False,
     ),
-    Column("owner", String(64), nullable=False),
+    Column("name", String(64), nullable=False),
     Column("attempt", Integer, nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    # A path under the data directory's artifacts/ folder, or NULL when ``content``
+    # holds the bytes (results stored before artifacts became files).
+    Column("location", String(255)),
+    Column("content", LargeBinary),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("document", LargeBinary, nullable=False),
-    Column("trades_csv", LargeBinary, nullable=False),
-    Column("equity_csv", LargeBinary, nullable=False),
-    Column("document_sha256", String(64), nullable=False),
+    PrimaryKeyConstraint("job_id", "name"),
 )
 
 users = Table(
@@ -171,11 +177,17 @@ login_links = Table(
     Column("used_at", UTCDateTime),
 )
 
+# One row per failed login (the audit log the login limits count): ``key`` is the
+# case-folded username tried, ``client`` the caller's address; a later successful login
+# of the same account from the same client sets ``cleared_at`` (no longer counted).
 login_failures = Table(
     "login_failures",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("key", String(160), nullable=False),
     Column("at", UTCDateTime, nullable=False),
+    Column("client", String(64)),
+    Column("cleared_at", UTCDateTime),
     Index("ix_login_failures_key_at", "key", "at"),
+    Index("ix_login_failures_client_at", "client", "at"),
 )

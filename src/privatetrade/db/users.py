@@ -20,7 +20,6 @@ from privatetrade.db.schema import (
     jobs,
     login_failures,
     login_links,
-    results,
     sessions,
     users,
 )
@@ -134,9 +133,6 @@ class UserRepository:
     def adopt_local_objects(self, user_id: str) -> int:
         """Give the jobs created before accounts existed to ``user_id``."""
         with write_tx(self.engine) as connection:
-            connection.execute(
-                update(results).where(results.c.owner == LOCAL_OWNER).values(owner=user_id)
-            )
             return int(
                 connection.execute(
                     update(jobs).where(jobs.c.owner == LOCAL_OWNER).values(owner=user_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from privatetrade.domain.specs import BacktestSpec
+from privatetrade.domain.kinds import JobKind, JobSpec
 
 __all__ = ["FINAL_STATES", "FailureReason", "Job", "JobPage", "JobState"]
 
@@ -43,6 +43,7 @@ class FailureReason(StrEnum):
     STRATEGY_ERROR = "strategy_error"
     WORKER_LOST = "worker_lost"
     INTERNAL_ERROR = "internal_error"
+    TIME_LIMIT = "time_limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class Job:
         id: 32 hex characters.
         owner: The user the job belongs to.
         state: Current state.
-        spec: What to run.
+        spec: What to run (the spec model of ``kind``).
         created_at: When it was submitted (UTC).
         started_at: When its first attempt started.
         finished_at: When it reached a final state.
@@ -69,12 +70,13 @@ class Job:
         heartbeat_at: Last sign of life of the current attempt.
         idempotency_key: The client's Idempotency-Key, if one was sent.
         summary: Key metrics of a succeeded run.
+        kind: What the job does; ``spec`` is that kind's spec model.
     """
 
     id: str
     owner: str
     state: JobState
-    spec: BacktestSpec
+    spec: JobSpec
     created_at: dt.datetime
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
@@ -90,6 +92,7 @@ class Job:
     heartbeat_at: dt.datetime | None = None
     idempotency_key: str | None = None
     summary: dict[str, Any] | None = None
+    kind: JobKind = JobKind.BACKTEST
 
     @property
     def duration_seconds(self) -> float | None:

@@ -54,8 +54,10 @@ def make_settings(
     Raises:
         ConfigurationError: Naming the offending field.
     """
-    values: dict[str, Any] = {} if settings is None else settings.model_dump()
     given = {key: value for key, value in overrides.items() if value is not None}
+    if settings is not None and not given:
+        return settings
+    values: dict[str, Any] = {} if settings is None else settings.model_dump()
     if "cash" in given:
         given["initial_cash"] = given.pop("cash")
     if "costs" in given and not isinstance(given["costs"], (CostModel, Mapping)):

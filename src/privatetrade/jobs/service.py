@@ -1,4 +1,4 @@
-"""The job service: check a spec, enforce limits, create the row, wake the dispatcher.
+"""The job service: check a spec with its kind, enforce limits, create the row, wake the dispatcher.
 
 Everything a submission can get wrong is found here, before anything is queued.
 """
@@ -8,25 +8,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from privatetrade.db.jobs import JobRepository
+from privatetrade.db.artifacts import ArtifactFiles
+from privatetrade.db.jobs import JobSubmissions
 from privatetrade.domain.jobs import Job
-from privatetrade.domain.specs import BacktestSpec
-from privatetrade.errors import ConfigurationError, InputError, ParameterError, StrategyError
+from privatetrade.domain.kinds import JobKind, JobSpec
+from privatetrade.errors import LimitExceededError, NotFoundError
+from privatetrade.jobs.kinds import KindContext, handler_for
 
-if TYPE_CHECKING:
-    from privatetrade.data.market_data import MarketData
-
-__all__ = ["JobService", "LimitExceededError", "Submission"]
-
-
-class LimitExceededError(Exception):
-    """The owner has too many jobs queued or running."""
-
-    def __init__(self, message: str, *, retry_after: int = 5) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+__all__ = ["JobService", "Submission"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,79 +28,71 @@ class Submission:
 
 
 class JobService:
-    """Submits backtests after checking them completely."""
+    """Submits jobs after checking them completely; deletes them with their artifacts."""
 
     def __init__(
         self,
-        repository: JobRepository,
-        market_data: MarketData,
+        submissions: JobSubmissions,
+        files: ArtifactFiles,
+        context: KindContext,
         *,
-        max_bars: int,
         max_active_jobs: int,
         on_submitted: Callable[[], None] = lambda: None,
     ) -> None:
-        self.repository = repository
-        self.market_data = market_data
-        self.max_bars = max_bars
+        self.submissions = submissions
+        self.files = files
+        self.context = context
         self.max_active_jobs = max_active_jobs
         self.on_submitted = on_submitted
 
-    def check(self, spec: BacktestSpec) -> int:
+    def check(self, spec: JobSpec, kind: JobKind = JobKind.BACKTEST) -> JobSpec:
         """Check everything about a spec that can be checked without running it.
 
-        Returns the number of bars the run will use.
+        Returns the spec normalized (e.g. symbol codes as the catalog spells them).
 
         Raises:
             InputError: Naming the spec field (``symbol``, ``params.fast``, ``costs``...).
         """
-        from privatetrade.engine.api import default_registry, make_settings
-        from privatetrade.jobs.runner import prepare_run
-
-        try:
-            default_registry().build(spec.strategy, spec.params)
-        except ParameterError as exc:
-            field = f"params.{exc.field}" if exc.field else "params"
-            raise ParameterError(str(exc), field=field) from exc
-        except StrategyError as exc:
-            raise InputError(str(exc), field="strategy") from exc
-        run = prepare_run(spec, self.market_data, max_bars=self.max_bars)
-        try:
-            make_settings(
-                market=run.market,
-                cash=run.capital,
-                costs=run.costs,
-                sizing=spec.sizing,
-                stops=spec.stops,
-                fill_at=spec.fill_at,
-            )
-        except ConfigurationError as exc:
-            where = "capital" if exc.field == "initial_cash" else exc.field
-            raise ConfigurationError(str(exc), field=where) from exc
-        return len(run.bars)
+        return handler_for(kind).check(spec, self.context)
 
     def submit(
-        self, owner: str, spec: BacktestSpec, *, idempotency_key: str | None = None
+        self,
+        owner: str,
+        spec: JobSpec,
+        *,
+        kind: JobKind = JobKind.BACKTEST,
+        idempotency_key: str | None = None,
     ) -> Submission:
-        """Check, enforce the owner's limits, and queue the backtest.
+        """Check, enforce the owner's limits, and queue the job.
 
         Raises:
             InputError: The spec is invalid.
             LimitExceededError: Too many active jobs.
             IdempotencyConflictError: The key was used with another spec.
         """
+        checked = self.check(spec, kind)
         if idempotency_key is not None:
-            existing = self.repository.find_idempotent(owner, idempotency_key, spec)
+            existing = self.submissions.find_idempotent(owner, idempotency_key, checked, kind=kind)
             if existing is not None:
                 return Submission(existing, False)
-        self.check(spec)
-        if self.repository.count_active(owner) >= self.max_active_jobs:
+        if self.submissions.count_active(owner) >= self.max_active_jobs:
             raise LimitExceededError(
                 f"{self.max_active_jobs} jobs are already queued or running; "
                 "wait for some to finish"
             )
-        job, created = self.repository.create(
-            uuid.uuid4().hex, owner, spec, idempotency_key=idempotency_key
+        job, created = self.submissions.create(
+            uuid.uuid4().hex, owner, checked, idempotency_key=idempotency_key, kind=kind
         )
         if created:
             self.on_submitted()
         return Submission(job, created)
+
+    def delete(self, job_id: str, owner: str | None) -> None:
+        """Delete a job, its artifact rows and files (a running attempt is stopped).
+
+        Raises:
+            NotFoundError: No such job (for this owner).
+        """
+        if not self.submissions.delete(job_id, owner):
+            raise NotFoundError(f"no backtest with id {job_id!r}")
+        self.files.remove_job(job_id)

@@ -7,19 +7,18 @@ guarded by the attempt number this execution started (its fencing token).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import structlog
 
+from privatetrade.db.artifacts import ArtifactFiles
 from privatetrade.db.engine import create_db_engine
-from privatetrade.db.jobs import JobRepository
+from privatetrade.db.jobs import JobQueue, JobResults
 from privatetrade.domain.jobs import FailureReason, Job, JobState
 from privatetrade.errors import (
     CancelledError,
@@ -28,10 +27,12 @@ from privatetrade.errors import (
     PrivatetradeError,
     StrategyError,
 )
+from privatetrade.jobs.kinds import KindContext, handler_for
 
 __all__ = ["WorkerContext", "execute_job", "warm_up", "worker_id"]
 
 _PROGRESS_INTERVAL_S = 0.25
+_CANCEL_CHECK_INTERVAL_S = 0.2
 log = structlog.get_logger("privatetrade.worker")
 
 
@@ -44,20 +45,23 @@ def worker_id() -> str:
 class WorkerContext:
     """Connections a worker process keeps between jobs."""
 
-    repository: JobRepository
+    repository: JobQueue
+    results: JobResults
+    files: ArtifactFiles
     data_dir: Path
 
-    def market_data(self) -> Any:
-        """Return the market data of the data directory."""
+    def kind_context(self) -> KindContext:
+        """What job kinds may use (market data read afresh: the catalog may have changed)."""
         from privatetrade.data.market_data import MarketData
 
-        return MarketData(self.data_dir)
+        return KindContext(MarketData(self.data_dir))
 
 
 @lru_cache(maxsize=4)
 def _context(database_url: str, data_dir: str) -> WorkerContext:
     engine = create_db_engine(database_url, pool_size=1)
-    return WorkerContext(JobRepository(engine), Path(data_dir))
+    files = ArtifactFiles.in_data_dir(Path(data_dir))
+    return WorkerContext(JobQueue(engine), JobResults(engine, files), files, Path(data_dir))
 
 
 def warm_up() -> None:
@@ -79,11 +83,12 @@ def warm_up() -> None:
 class _Reporter:
     """Throttled progress writes; remembers whether the job should stop."""
 
-    def __init__(self, repository: JobRepository, job: Job) -> None:
+    def __init__(self, repository: JobQueue, job: Job) -> None:
         self.repository = repository
         self.job = job
         self.stopped = False
         self._last_write = 0.0
+        self._last_check = time.monotonic()  # starting the attempt just checked
         self._stage = ""
 
     def __call__(self, stage: str, fraction: float) -> None:
@@ -94,9 +99,19 @@ class _Reporter:
         fraction = min(max(fraction, 0.0), 0.99)
         if not self.repository.report_progress(self.job.id, self.job.attempt, fraction, stage):
             self.stopped = True
+        self._last_check = now
 
     def is_set(self) -> bool:
-        """Cancel-token protocol: True once the job should stop."""
+        """Cancel-token protocol: True once the job should stop.
+
+        Asks the database at most every 0.2 s (one read by primary key) whether the
+        job was cancelled, failed by the dispatcher (time limit), deleted or taken
+        over by a newer attempt.
+        """
+        now = time.monotonic()
+        if not self.stopped and now - self._last_check >= _CANCEL_CHECK_INTERVAL_S:
+            self._last_check = now
+            self.stopped = self.repository.cancel_requested(self.job.id, self.job.attempt)
         return self.stopped
 
 
@@ -120,8 +135,7 @@ def execute_job(job_id: str, database_url: str, data_dir: str) -> str:
     try:
         state = _run(context, job, reporter)
     except CancelledError:
-        repository.finish_cancelled(job.id, job.attempt)
-        state = JobState.CANCELLED
+        state = _stopped(repository, job)
     except (InputError, DataError, StrategyError) as exc:
         repository.finish_failed(job.id, job.attempt, _reason(exc), str(exc))
         state = JobState.FAILED
@@ -139,6 +153,14 @@ def execute_job(job_id: str, database_url: str, data_dir: str) -> str:
     return str(state)
 
 
+def _stopped(repository: JobQueue, job: Job) -> JobState:
+    """Record the stop the cancel token asked for; return the state the job ended in."""
+    if repository.finish_cancelled(job.id, job.attempt):
+        return JobState.CANCELLED
+    current = repository.get(job.id)  # failed by the dispatcher (time limit), or gone
+    return current.state if current is not None and current.state.final else JobState.CANCELLED
+
+
 def _reason(exc: Exception) -> FailureReason:
     if isinstance(exc, DataError):
         return FailureReason.DATA_ERROR
@@ -148,36 +170,15 @@ def _reason(exc: Exception) -> FailureReason:
 
 
 def _run(context: WorkerContext, job: Job, reporter: _Reporter) -> JobState:
-    from privatetrade.jobs.runner import run_spec
-
-    result = run_spec(job.spec, context.market_data(), stage=reporter, cancel=reporter)
-    reporter("saving", 0.85)
+    output = handler_for(job.kind).run(job.spec, context.kind_context(), reporter, reporter)
     if reporter.is_set():
         raise CancelledError("cancelled")
-    document = result.to_json().encode()
-    metrics = result.metrics
-    summary = {
-        "total_return": metrics.total_return,
-        "cagr": metrics.cagr,
-        "sharpe": metrics.sharpe,
-        "max_drawdown": metrics.max_drawdown,
-        "trades": metrics.trade_count,
-        "win_rate": metrics.win_rate,
-        "buy_and_hold_return": metrics.buy_and_hold_return,
-        "final_equity": result.final_equity,
-        "bars": len(result.prepared),
-    }
-    saved = context.repository.finish_succeeded(
-        job.id,
-        job.attempt,
-        document=document,
-        trades_csv=result.trades_csv().encode(),
-        equity_csv=result.equity_csv().encode(),
-        document_sha256=hashlib.sha256(document).hexdigest(),
-        summary=summary,
-    )
+    staged = context.files.write(job.id, job.attempt, output.artifacts)
+    saved = context.results.finish_succeeded(job.id, job.attempt, staged.infos, output.summary)
     if saved:
+        context.files.keep_only(staged)
         return JobState.SUCCEEDED
+    context.files.discard(staged)
     if context.repository.cancel_requested(job.id, job.attempt):
         context.repository.finish_cancelled(job.id, job.attempt)
     return JobState.CANCELLED  # cancelled, superseded or deleted: no result of ours was kept

@@ -12,11 +12,11 @@ import anyio
 import structlog
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi_offline import FastAPIOffline
 
 from privatetrade import __version__
-from privatetrade.db import migrate
+from privatetrade.observability.windows import WarningCounter
 from privatetrade.settings import Settings
+from privatetrade.system import System, build_system
 from privatetrade.web.api import (
     accounts,
     backtests,
@@ -27,14 +27,15 @@ from privatetrade.web.api import (
     symbols,
 )
 from privatetrade.web.auth import require_user
+from privatetrade.web.context import attach_system
+from privatetrade.web.docs import install_docs
 from privatetrade.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from privatetrade.web.problems import install_problem_handlers, problem_responses
-from privatetrade.web.services import Services, build_services
+from privatetrade.web.security import SecuredFastAPI
 from privatetrade.web.ui import accounts as ui_accounts
 from privatetrade.web.ui import assets as ui_assets
 from privatetrade.web.ui import errors as ui_errors
 from privatetrade.web.ui import pages as ui_pages
-from privatetrade.web.windows import WarningCounter
 
 __all__ = ["create_app"]
 
@@ -45,7 +46,7 @@ _STATIC = Path(__file__).resolve().parent / "static"
 def create_app(settings: Settings | None = None, *, migrate_on_start: bool = True) -> FastAPI:
     """Create the app: database migrated, workers warmed, dispatcher running on start."""
     settings = settings or Settings()
-    services = build_services(settings)
+    services = build_system(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,16 +60,19 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         finally:
             await anyio.to_thread.run_sync(_stop, services)
 
-    # Swagger UI and ReDoc served from the installed package, not a CDN: works offline.
-    app = FastAPIOffline(
+    # Security headers outermost; Swagger UI and ReDoc served from the installed
+    # fastapi_offline package (no CDN) under a strict CSP (web/docs.py).
+    app = SecuredFastAPI(
         title="privatetrade",
+        docs_url=None,
+        redoc_url=None,
         version=__version__,
         description="Self-hosted stock backtesting: submit backtests, follow them, "
         "download their results.",
         lifespan=lifespan,
         responses=problem_responses({500: "Internal error; the server log has the details"}),
     )
-    app.state.services = services
+    attach_system(app, services)
     install_problem_handlers(app)
     ui_errors.install_page_error_handlers(app)
     app.include_router(health.router)
@@ -82,44 +86,23 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     app.include_router(ui_accounts.router)
     app.include_router(ui_pages.router)
     app.include_router(ui_assets.router)
+    install_docs(app)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=services.metrics)
     return app
 
 
-def _start(services: Services, migrate_on_start: bool) -> None:
-    logging.getLogger().addHandler(WarningCounter(services.metrics.windows))
-    if migrate_on_start:
-        migrate.upgrade(services.engine)
-    admin = services.accounts.bootstrap(_admin_password(services))
-    if admin is not None:
-        log.info("accounts.admin_created", user_id=admin.id)
-    services.market_data.ensure_samples()
-    services.executor.start()
-    services.dispatcher.start()
-    state = services.executor.state()
-    log.info(
-        "server.started",
-        version=__version__,
-        database=services.engine.dialect.name,
-        executor=state.kind,
-        workers=state.workers,
-    )
+def _start(system: System, migrate_on_start: bool) -> None:
+    logging.getLogger().addHandler(WarningCounter(system.metrics.windows))
+    system.start(migrate=migrate_on_start)
 
 
-def _admin_password(services: Services) -> str | None:
-    configured = services.settings.admin_password
-    return None if configured is None else configured.get_secret_value()
-
-
-def _stop(services: Services) -> None:
+def _stop(system: System) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, WarningCounter)]:
         root.removeHandler(handler)
-    services.dispatcher.stop()
-    services.engine.dispose()
-    log.info("server.stopped")
+    system.stop()
 
 
 def create_app_from_env() -> FastAPI:

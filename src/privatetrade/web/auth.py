@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from privatetrade.domain.users import Session, User
+from privatetrade.system import System
+from privatetrade.web.context import system_of
 from privatetrade.web.problems import ProblemError
-from privatetrade.web.services import Services
 
 __all__ = [
     "CSRF_HEADER",
@@ -38,7 +39,7 @@ class Caller:
     session_secret: str | None = None
 
 
-def caller_from_request(request: Request, services: Services) -> Caller | None:
+def caller_from_request(request: Request, services: System) -> Caller | None:
     """Resolve the caller from the Authorization header or the session cookie."""
     header = request.headers.get("authorization", "")
     if header:
@@ -55,7 +56,7 @@ def caller_from_request(request: Request, services: Services) -> Caller | None:
 
 
 def _current_caller(request: Request) -> Caller:
-    services: Services = request.app.state.services
+    services = system_of(request)
     caller = caller_from_request(request, services)
     if caller is None:
         raise ProblemError(

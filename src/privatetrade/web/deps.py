@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
-
 from privatetrade.web.auth import CurrentUser, Owner
-from privatetrade.web.services import Services
+from privatetrade.web.context import SystemDep
 
-__all__ = ["CurrentUser", "Owner", "ServicesDep"]
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-ServicesDep = Annotated[Services, Depends(_services)]
+__all__ = ["CurrentUser", "Owner", "SystemDep"]

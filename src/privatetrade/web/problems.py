@@ -9,15 +9,23 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from privatetrade.db.jobs import IdempotencyConflictError
-from privatetrade.errors import DataError, InputError, PrivatetradeError
-from privatetrade.jobs.service import LimitExceededError
+from privatetrade.errors import (
+    AuthenticationError,
+    ConflictError,
+    DataError,
+    IdempotencyConflictError,
+    InputError,
+    LimitExceededError,
+    NotFoundError,
+    PermissionDeniedError,
+    PrivatetradeError,
+    UnavailableError,
+)
 from privatetrade.web.schemas import Problem
+from privatetrade.web.validation import body_model, field_errors
 
 __all__ = ["ProblemError", "install_problem_handlers", "problem_response", "problem_responses"]
 
@@ -117,32 +125,12 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
-def _location(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(part) for part in loc]
-    if parts and parts[0] in {"body", "query", "path", "header"}:
-        parts = parts[1:]
-    return ".".join(parts) or "body"
-
-
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [
-        {"field": _field(error), "message": error.get("msg", "invalid")} for error in exc.errors()
-    ]
-
-
-def _field(error: dict[str, Any]) -> str:
-    # A body that is not JSON at all is located by its character offset: name the body.
-    if error.get("type") == "json_invalid":
-        return "body"
-    return _location(error.get("loc", ()))
-
-
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error the app can raise with a problem document."""
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _validation_errors(exc)
+        errors = field_errors(exc.errors(), body_model(request.scope))
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         return problem_response(
             422,
@@ -179,6 +167,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _data(request: Request, exc: DataError) -> JSONResponse:
         return problem_response(422, str(exc), request=request, field="symbol")
 
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return problem_response(404, str(exc), request=request)
+
     @app.exception_handler(IdempotencyConflictError)
     async def _idempotency(request: Request, exc: IdempotencyConflictError) -> JSONResponse:
         return problem_response(
@@ -188,24 +180,31 @@ def install_problem_handlers(app: FastAPI) -> None:
             field="Idempotency-Key",
         )
 
+    @app.exception_handler(ConflictError)
+    async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return problem_response(409, str(exc), request=request, state=exc.state)
+
     @app.exception_handler(LimitExceededError)
     async def _limit(request: Request, exc: LimitExceededError) -> JSONResponse:
         return problem_response(
             429, str(exc), request=request, headers={"Retry-After": str(exc.retry_after)}
         )
 
-    @app.exception_handler(PoolTimeoutError)
-    async def _pool(request: Request, exc: PoolTimeoutError) -> JSONResponse:
-        log.warning("db.pool_timeout")
+    @app.exception_handler(PermissionDeniedError)
+    async def _forbidden(request: Request, exc: PermissionDeniedError) -> JSONResponse:
+        return problem_response(403, str(exc), request=request)
+
+    @app.exception_handler(AuthenticationError)
+    async def _unauthenticated(request: Request, exc: AuthenticationError) -> JSONResponse:
         return problem_response(
-            503, "the database is busy; try again", request=request, headers={"Retry-After": "1"}
+            401, str(exc), request=request, headers={"WWW-Authenticate": "Bearer"}
         )
 
-    @app.exception_handler(OperationalError)
-    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("db.unavailable", error=str(exc.orig))
+    @app.exception_handler(UnavailableError)
+    async def _unavailable(request: Request, exc: UnavailableError) -> JSONResponse:
+        log.warning("db.unavailable", error=str(exc.__cause__ or exc))
         return problem_response(
-            503, "the database is unavailable", request=request, headers={"Retry-After": "5"}
+            503, str(exc), request=request, headers={"Retry-After": str(exc.retry_after)}
         )
 
     @app.exception_handler(PrivatetradeError)

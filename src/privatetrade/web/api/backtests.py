@@ -12,7 +12,7 @@ from pydantic import ConfigDict
 
 from privatetrade.domain.jobs import Job, JobState
 from privatetrade.domain.specs import BacktestSpec
-from privatetrade.web.deps import Owner, ServicesDep
+from privatetrade.web.deps import Owner, SystemDep
 from privatetrade.web.problems import ProblemError, problem_responses
 from privatetrade.web.schemas import JobList, JobOut
 
@@ -40,9 +40,9 @@ class BacktestCreate(BacktestSpec):
     )
 
 
-def job_or_404(services: ServicesDep, owner: Owner, job_id: str) -> Job:
+def job_or_404(services: SystemDep, owner: Owner, job_id: str) -> Job:
     """Return the caller's job or answer 404 (also for another owner's job)."""
-    job = services.repository.get(job_id, owner)
+    job = services.submissions.get(job_id, owner)
     if job is None:
         raise ProblemError(404, f"no backtest with id {job_id!r}")
     return job
@@ -67,7 +67,7 @@ OwnedJob = Annotated[Job, Depends(job_or_404)]
 def submit_backtest(
     body: BacktestCreate,
     response: Response,
-    services: ServicesDep,
+    services: SystemDep,
     owner: Owner,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobOut:
@@ -83,12 +83,12 @@ def submit_backtest(
     response.headers["Location"] = f"/api/backtests/{job.id}"
     if not submission.created:
         response.headers["Idempotent-Replayed"] = "true"
-    return JobOut.of(job, services.repository.clock())
+    return JobOut.of(job, services.submissions.clock())
 
 
 @router.get("", response_model=JobList, responses=problem_responses(_INVALID))
 def list_backtests(
-    services: ServicesDep,
+    services: SystemDep,
     owner: Owner,
     symbol: Annotated[str | None, Query(max_length=32)] = None,
     strategy: Annotated[str | None, Query(max_length=64)] = None,
@@ -99,7 +99,7 @@ def list_backtests(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JobList:
     """List the caller's backtests, newest first by default; filter and page."""
-    page = services.repository.page(
+    page = services.submissions.page(
         owner,
         symbol=symbol,
         strategy=strategy,
@@ -109,7 +109,7 @@ def list_backtests(
         offset=offset,
         limit=limit,
     )
-    now = services.repository.clock()
+    now = services.submissions.clock()
     return JobList(
         items=[JobOut.of(job, now) for job in page.items],
         total=page.total,
@@ -119,17 +119,17 @@ def list_backtests(
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=_NOT_FOUND)
-def get_backtest(job: OwnedJob, services: ServicesDep) -> JobOut:
+def get_backtest(job: OwnedJob, services: SystemDep) -> JobOut:
     """Return a backtest's state, progress, stage, time left, timestamps and error."""
-    return JobOut.of(job, services.repository.clock())
+    return JobOut.of(job, services.submissions.clock())
 
 
 @router.get("/{job_id}/events", response_class=EventSourceResponse, responses=_NOT_FOUND)
 async def backtest_events(
-    job: OwnedJob, services: ServicesDep, owner: Owner
+    job: OwnedJob, services: SystemDep, owner: Owner
 ) -> AsyncIterable[ServerSentEvent]:
     """Stream ``state`` and ``progress`` events (Server-Sent Events) until a final state."""
-    repository = services.repository
+    repository = services.submissions
     last_state: JobState | None = None
     last_progress: tuple[float, str] | None = None
     current: Job | None = job
@@ -156,14 +156,14 @@ async def backtest_events(
     response_model=JobOut,
     responses={**_NOT_FOUND, **problem_responses({409: "The backtest already ended"})},
 )
-def cancel_backtest(job: OwnedJob, services: ServicesDep, owner: Owner) -> JobOut:
+def cancel_backtest(job: OwnedJob, services: SystemDep, owner: Owner) -> JobOut:
     """Cancel a queued backtest, or ask a running one to stop (it ends ``cancelled``)."""
     if job.state.final:
         raise ProblemError(409, f"the backtest already ended: {job.state}", state=job.state.value)
-    updated = services.repository.request_cancel(job.id, owner)
+    updated = services.submissions.request_cancel(job.id, owner)
     if updated is None:
         raise ProblemError(404, f"no backtest with id {job.id!r}")
-    return JobOut.of(updated, services.repository.clock())
+    return JobOut.of(updated, services.submissions.clock())
 
 
 @router.delete(
@@ -172,7 +172,7 @@ def cancel_backtest(job: OwnedJob, services: ServicesDep, owner: Owner) -> JobOu
     response_class=Response,
     responses=_NOT_FOUND,
 )
-def delete_backtest(job: OwnedJob, services: ServicesDep, owner: Owner) -> Response:
+def delete_backtest(job: OwnedJob, services: SystemDep, owner: Owner) -> Response:
     """Delete a backtest and its result (a running one is stopped)."""
-    services.repository.delete(job.id, owner)
+    services.jobs.delete(job.id, owner)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

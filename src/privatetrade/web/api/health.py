@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from privatetrade import __version__
-from privatetrade.web.deps import ServicesDep
-from privatetrade.web.metrics import CONTENT_TYPE_LATEST
+from privatetrade.observability.metrics import CONTENT_TYPE_LATEST
+from privatetrade.web.deps import SystemDep
 from privatetrade.web.problems import problem_responses
 from privatetrade.web.schemas import ExecutorOut, HealthOut
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["operations"])
     response_model=HealthOut,
     responses={503: {"model": HealthOut, "description": "The database is unreachable"}},
 )
-async def get_health(services: ServicesDep) -> JSONResponse:
+async def get_health(services: SystemDep) -> JSONResponse:
     """Report whether the service can work: database, executor, version and uptime."""
     # Cheap answers stay on the event loop; anything that may block goes to a thread.
     database_ok = services.recent_database_check()
@@ -58,6 +58,6 @@ async def get_health(services: ServicesDep) -> JSONResponse:
         **problem_responses({503: "The database is unavailable or busy; retry later"}),
     },
 )
-def get_metrics(services: ServicesDep) -> Response:
+def get_metrics(services: SystemDep) -> Response:
     """Prometheus metrics of the service."""
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -8,14 +8,14 @@ import re
 from fastapi import APIRouter, Request, Response
 
 from privatetrade import __version__
-from privatetrade.db.jobs import StoredResult
-from privatetrade.domain.jobs import Job, JobState
-from privatetrade.errors import DataError, InputError
+from privatetrade.db.jobs import StoredArtifact
+from privatetrade.domain.jobs import Job
+from privatetrade.errors import ConflictError, DataError, InputError, NotFoundError
+from privatetrade.system import System
 from privatetrade.web.api.symbols import bars_out
-from privatetrade.web.deps import Owner, ServicesDep
+from privatetrade.web.deps import Owner, SystemDep
 from privatetrade.web.problems import ProblemError, problem_responses
 from privatetrade.web.report import render_report
-from privatetrade.web.services import Services
 from privatetrade.web.ui.i18n import preferences
 
 router = APIRouter(
@@ -33,18 +33,18 @@ _ERRORS = problem_responses(
 _DOCUMENT_PREFIX = b'{"schema_version":'
 
 
-def _finished(services: ServicesDep, owner: str, job_id: str) -> StoredResult:
+def _finished(services: SystemDep, owner: str, job_id: str, name: str) -> StoredArtifact:
+    """The named artifact of the caller's succeeded backtest (404 / 409 otherwise)."""
     try:
-        job, stored = services.repository.result(job_id, owner)
-    except LookupError:
+        return services.results.artifact(job_id, name, owner)
+    except NotFoundError:
         raise ProblemError(404, f"no backtest with id {job_id!r}") from None
-    if stored is None or job.state != JobState.SUCCEEDED:
+    except ConflictError as exc:
         raise ProblemError(
             409,
-            f"the backtest is {job.state}; its result exists once it has succeeded",
-            state=job.state.value,
-        )
-    return stored
+            f"the backtest is {exc.state}; its result exists once it has succeeded",
+            state=exc.state,
+        ) from None
 
 
 def _filename(job: Job, extension: str) -> str:
@@ -68,9 +68,9 @@ def run_metadata(job: Job) -> dict[str, object]:
     }
 
 
-def _with_run(stored: StoredResult) -> bytes:
+def _with_run(stored: StoredArtifact) -> bytes:
     """Insert the run metadata after ``schema_version`` without re-parsing the document."""
-    document = stored.document
+    document = stored.content
     run = json.dumps(run_metadata(stored.job), ensure_ascii=False, separators=(",", ":"))
     end = document.find(b",", len(_DOCUMENT_PREFIX))
     if not document.startswith(_DOCUMENT_PREFIX) or end < 0:
@@ -86,22 +86,22 @@ def _with_run(stored: StoredResult) -> bytes:
     response_class=Response,
     responses={200: {"content": {"application/json": {}}}, **_ERRORS},
 )
-def download_result(job_id: str, services: ServicesDep, owner: Owner) -> Response:
+def download_result(job_id: str, services: SystemDep, owner: Owner) -> Response:
     """Download the full result document (JSON attachment) of a succeeded backtest."""
-    stored = _finished(services, owner, job_id)
+    stored = _finished(services, owner, job_id, "result.json")
     return Response(
         _with_run(stored),
         media_type="application/json",
         headers={
             "Content-Disposition": f'attachment; filename="{_filename(stored.job, ".json")}"',
-            "ETag": f'"{stored.document_sha256}"',
+            "ETag": f'"{stored.info.sha256}"',
         },
     )
 
 
-def _csv(stored: StoredResult, content: bytes, name: str) -> Response:
+def _csv(stored: StoredArtifact, name: str) -> Response:
     return Response(
-        content,
+        stored.content,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{_filename(stored.job, name)}"'},
     )
@@ -112,10 +112,9 @@ def _csv(stored: StoredResult, content: bytes, name: str) -> Response:
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}, **_ERRORS},
 )
-def download_trades_csv(job_id: str, services: ServicesDep, owner: Owner) -> Response:
+def download_trades_csv(job_id: str, services: SystemDep, owner: Owner) -> Response:
     """Download the trades of a succeeded backtest as CSV."""
-    stored = _finished(services, owner, job_id)
-    return _csv(stored, stored.trades_csv, "-trades.csv")
+    return _csv(_finished(services, owner, job_id, "trades.csv"), "-trades.csv")
 
 
 @router.get(
@@ -123,13 +122,12 @@ def download_trades_csv(job_id: str, services: ServicesDep, owner: Owner) -> Res
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}, **_ERRORS},
 )
-def download_equity_csv(job_id: str, services: ServicesDep, owner: Owner) -> Response:
+def download_equity_csv(job_id: str, services: SystemDep, owner: Owner) -> Response:
     """Download the equity series (equity, cash, position, drawdown) as CSV."""
-    stored = _finished(services, owner, job_id)
-    return _csv(stored, stored.equity_csv, "-equity.csv")
+    return _csv(_finished(services, owner, job_id, "equity.csv"), "-equity.csv")
 
 
-def _report_bars(services: Services, job: Job) -> dict[str, object] | None:
+def _report_bars(services: System, job: Job) -> dict[str, object] | None:
     spec = job.spec
     try:
         symbol = services.market_data.symbol(spec.symbol)
@@ -144,16 +142,16 @@ def _report_bars(services: Services, job: Job) -> dict[str, object] | None:
     response_class=Response,
     responses={200: {"content": {"text/html": {}}}, **_ERRORS},
 )
-def download_report(job_id: str, request: Request, services: ServicesDep, owner: Owner) -> Response:
+def download_report(job_id: str, request: Request, services: SystemDep, owner: Owner) -> Response:
     """Download a self-contained HTML report (charts, metrics, trades) that opens offline."""
-    stored = _finished(services, owner, job_id)
+    stored = _finished(services, owner, job_id, "result.json")
     job = stored.job
     try:
         symbol = services.market_data.symbol(job.spec.symbol)
         name, currency = symbol.name, symbol.currency
     except InputError:
         name, currency = job.spec.symbol, "USD"
-    html = render_report(
+    report = render_report(
         job=job,
         document=_with_run(stored),
         bars=_report_bars(services, job),
@@ -162,7 +160,10 @@ def download_report(job_id: str, request: Request, services: ServicesDep, owner:
         prefs=preferences(request),
     )
     return Response(
-        html,
+        report.html,
         media_type="text/html; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(job, "-report.html")}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{_filename(job, "-report.html")}"',
+            "Content-Security-Policy": report.content_security_policy,
+        },
     )

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from privatetrade.web.auth import AdminUser
-from privatetrade.web.deps import ServicesDep
+from privatetrade.web.deps import SystemDep
 from privatetrade.web.problems import problem_responses
 
 router = APIRouter(tags=["operations"])
@@ -17,7 +17,7 @@ router = APIRouter(tags=["operations"])
     "/api/status",
     responses=problem_responses({401: "Not signed in", 403: "Not an administrator"}),
 )
-def get_status(admin: AdminUser, services: ServicesDep) -> dict[str, Any]:
+def get_status(admin: AdminUser, services: SystemDep) -> dict[str, Any]:
     """Version, uptime, CPU, memory, disk, API latency and errors, jobs and workers.
 
     API figures cover the last 5 and 60 minutes of this server process (the same

@@ -14,9 +14,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from privatetrade.accounts.service import AuthenticationError, RateLimitedError
-from privatetrade.errors import InputError
+from privatetrade.errors import InputError, UnavailableError
 from privatetrade.web.auth import SESSION_COOKIE, Caller
-from privatetrade.web.services import Services
+from privatetrade.web.clients import client_address
+from privatetrade.web.context import system_of
 from privatetrade.web.ui.i18n import preferences
 from privatetrade.web.ui.render import page, safe_next, signed_in, to_login
 
@@ -25,13 +26,8 @@ router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "pt_login_csrf"
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 def _secure(request: Request) -> bool:
-    mode = _services(request).settings.cookie_secure
+    mode = system_of(request).settings.cookie_secure
     return mode == "always" or (mode == "auto" and request.url.scheme == "https")
 
 
@@ -44,7 +40,7 @@ def _t(request: Request, key: str) -> str:
 
 
 def _start_session(request: Request, caller_user: Any, target: str) -> RedirectResponse:
-    services = _services(request)
+    services = system_of(request)
     secret, session = services.accounts.start_session(caller_user)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -82,7 +78,7 @@ def _login_form(
 @router.get("/login")
 def login_page(request: Request, token: str | None = None, next: str | None = None) -> Response:
     """Show the login form, or sign in with a one-time link (``?token=``)."""
-    services = _services(request)
+    services = system_of(request)
     if token is not None:
         user = services.accounts.use_login_link(token)
         if user is None:
@@ -94,7 +90,7 @@ def login_page(request: Request, token: str | None = None, next: str | None = No
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request, system_of(request).settings.trusted_proxies)
 
 
 @router.post("/login")
@@ -116,12 +112,14 @@ def login(
             next_=next,
         )
     try:
-        user = _services(request).accounts.authenticate(username, password, _client(request))
-    except RateLimitedError as exc:
+        user = system_of(request).accounts.authenticate(username, password, _client(request))
+    except (RateLimitedError, UnavailableError) as exc:
+        # Slowed down (429), or the attempt could not be recorded and was not checked (503).
+        limited = isinstance(exc, RateLimitedError)
         response = _login_form(
             request,
-            status=429,
-            error=_t(request, "login.error.rate"),
+            status=429 if limited else 503,
+            error=_t(request, "login.error.rate" if limited else "login.error.busy"),
             username=username,
             next_=next,
         )
@@ -152,7 +150,7 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = 
                 csrf_token=caller.session.csrf_token,
                 message=_t(request, "form.expired"),
             )
-        _services(request).accounts.end_session(caller.session_secret)
+        system_of(request).accounts.end_session(caller.session_secret)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -169,7 +167,7 @@ def _account_page(
     request: Request, caller: Caller, status: int = 200, **extra: Any
 ) -> HTMLResponse:
     assert caller.session is not None
-    tokens = _services(request).accounts.tokens(caller.user)
+    tokens = system_of(request).accounts.tokens(caller.user)
     return _page(
         request,
         "account.html",
@@ -212,7 +210,7 @@ def status_page(request: Request) -> Response:
         "status.html",
         user=caller.user,
         csrf_token=caller.session.csrf_token,
-        s=_services(request).status(),
+        s=system_of(request).status(),
     )
 
 
@@ -236,7 +234,7 @@ def create_token_form(
     if not isinstance(caller, Caller):
         return caller
     try:
-        secret, token = _services(request).accounts.create_token(caller.user, name)
+        secret, token = system_of(request).accounts.create_token(caller.user, name)
     except InputError as exc:
         return _account_page(request, caller, 422, error=str(exc))
     return _account_page(request, caller, new_token=secret, new_token_name=token.name)
@@ -250,6 +248,6 @@ def revoke_token_form(
     caller = _checked_form(request, csrf_token)
     if not isinstance(caller, Caller):
         return caller
-    if not _services(request).accounts.revoke_token(caller.user, token_id):
+    if not system_of(request).accounts.revoke_token(caller.user, token_id):
         return _account_page(request, caller, 404, error=_t(request, "account.no_token"))
     return RedirectResponse("/account", status_code=303)

@@ -15,8 +15,9 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from privatetrade.web.auth import caller_from_request
+from privatetrade.web.context import system_of
 from privatetrade.web.ui.i18n import preferences
-from privatetrade.web.ui.render import page, services_of
+from privatetrade.web.ui.render import page
 
 __all__ = ["install_page_error_handlers"]
 
@@ -40,7 +41,7 @@ def _is_page(request: Request) -> bool:
 
 
 def _error_page(request: Request, status: int) -> Response:
-    caller = caller_from_request(request, services_of(request))
+    caller = caller_from_request(request, system_of(request))
     session = caller.session if caller is not None else None
     user = caller.user if session is not None and caller is not None else None
     csrf = session.csrf_token if session is not None else ""

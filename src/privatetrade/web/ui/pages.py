@@ -18,9 +18,10 @@ from privatetrade.domain.jobs import Job, JobState
 from privatetrade.engine.costs import CostModel
 from privatetrade.errors import InputError
 from privatetrade.web.auth import Caller
+from privatetrade.web.context import system_of
 from privatetrade.web.schemas import JobOut
 from privatetrade.web.ui.i18n import COLORS_COOKIE, LANGUAGE_COOKIE, Colors, Language
-from privatetrade.web.ui.render import page, safe_next, services_of, signed_in, to_login
+from privatetrade.web.ui.render import page, safe_next, signed_in, to_login
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,13 +54,13 @@ def _choice(kind: type[ChoiceT], value: str) -> ChoiceT | None:
 
 def _symbol_or_none(request: Request, code: str) -> SymbolInfo | None:
     try:
-        return services_of(request).market_data.symbol(code)
+        return system_of(request).market_data.symbol(code)
     except InputError:
         return None
 
 
 def _job_view(request: Request, job: Job) -> dict[str, Any]:
-    view = JobOut.of(job, services_of(request).repository.clock()).model_dump(mode="json")
+    view = JobOut.of(job, system_of(request).submissions.clock()).model_dump(mode="json")
     symbol = _symbol_or_none(request, job.spec.symbol)
     view["symbol_name"] = symbol.name if symbol else job.spec.symbol
     view["currency"] = symbol.currency if symbol else "USD"
@@ -72,7 +73,7 @@ def dashboard(request: Request) -> Response:
     caller = signed_in(request)
     if caller is None:
         return to_login(request)
-    repository = services_of(request).repository
+    repository = system_of(request).submissions
     recent = repository.page(caller.user.id, limit=8)
     running = repository.page(
         caller.user.id, states=(JobState.QUEUED, JobState.RUNNING), limit=1
@@ -111,7 +112,7 @@ def stock_picker(
     if caller is None:
         return to_login(request)
     market = _choice(Market, market_name)
-    data = services_of(request).market_data
+    data = system_of(request).market_data
     if q.strip():
         found = [hit.symbol for hit in data.search(q, market=market, limit=30)]
     else:
@@ -171,7 +172,7 @@ def new_backtest(
 
     initial: dict[str, Any] = {"symbol": symbol.strip().upper()} if symbol.strip() else {}
     if from_:
-        earlier = services_of(request).repository.get(from_, caller.user.id)
+        earlier = system_of(request).submissions.get(from_, caller.user.id)
         if earlier is None:
             return not_found(request, caller)
         initial = earlier.spec.model_dump(mode="json")
@@ -193,7 +194,7 @@ def run_page(request: Request, job_id: str) -> Response:
     caller = signed_in(request)
     if caller is None:
         return to_login(request)
-    job = services_of(request).repository.get(job_id, caller.user.id)
+    job = system_of(request).submissions.get(job_id, caller.user.id)
     if job is None:
         return not_found(request, caller)
     view = _job_view(request, job)
@@ -217,7 +218,7 @@ def history(
     from privatetrade.engine.api import default_registry
 
     state = _choice(JobState, state_name)
-    found = services_of(request).repository.page(
+    found = system_of(request).submissions.page(
         caller.user.id,
         symbol=symbol.strip().upper() or None,
         strategy=strategy or None,
@@ -257,7 +258,7 @@ def compare(
     if caller is None:
         return to_login(request)
     wanted = list(dict.fromkeys(id or []))
-    repository = services_of(request).repository
+    repository = system_of(request).submissions
     runs = []
     for job_id in wanted[:_MAX_COMPARED]:
         job = repository.get(job_id, caller.user.id)

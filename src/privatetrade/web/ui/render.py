@@ -13,23 +13,20 @@ from fastapi.templating import Jinja2Templates
 from privatetrade import __version__
 from privatetrade.domain.users import User
 from privatetrade.web.auth import Caller, caller_from_request
-from privatetrade.web.services import Services
+from privatetrade.web.context import system_of
+from privatetrade.web.security import CHART_PAGE_POLICY, CSP_HEADER
 from privatetrade.web.ui.i18n import Language, catalog, preferences
 
-__all__ = ["page", "safe_next", "services_of", "signed_in", "templates", "to_login"]
+__all__ = ["page", "safe_next", "signed_in", "templates", "to_login"]
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
-
-
-def services_of(request: Request) -> Services:
-    """The app's services."""
-    services: Services = request.app.state.services
-    return services
+# Pages that draw Plotly charts, which sets inline styles (web/security.py).
+_CHART_TEMPLATES = frozenset({"run.html", "stock.html", "compare.html"})
 
 
 def signed_in(request: Request) -> Caller | None:
     """The caller if they have a browser session, else None."""
-    caller = caller_from_request(request, services_of(request))
+    caller = caller_from_request(request, system_of(request))
     return caller if caller is not None and caller.session is not None else None
 
 
@@ -71,7 +68,7 @@ def page(
         "messages": catalog(language),
         **context.pop("js", {}),
     }
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request,
         name,
         {
@@ -88,3 +85,6 @@ def page(
         },
         status_code=status,
     )
+    if name in _CHART_TEMPLATES:
+        response.headers[CSP_HEADER] = CHART_PAGE_POLICY
+    return response

@@ -6,19 +6,44 @@ import datetime as dt
 import os
 import shutil
 import time
-from dataclasses import asdict
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psutil
 
 from privatetrade import __version__
 from privatetrade.domain.jobs import JobState
+from privatetrade.observability.windows import RequestWindows
 
-if TYPE_CHECKING:
-    from privatetrade.web.services import Services
+__all__ = ["CpuSampler", "StatusSources", "directory_size", "status_report"]
 
-__all__ = ["CpuSampler", "directory_size", "status_report"]
+
+class _ExecutorState(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def healthy(self) -> bool: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def busy(self) -> int: ...
+    @property
+    def detail(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class StatusSources:
+    """Where the status report reads its figures from (passed in, never looked up)."""
+
+    data_dir: Path
+    database: str
+    uptime_seconds: float
+    job_counts: Callable[[], Mapping[JobState, int]]
+    executor_state: Callable[[], _ExecutorState]
+    windows: RequestWindows
+    cpu: CpuSampler
 
 
 class CpuSampler:
@@ -81,23 +106,22 @@ def _memory() -> dict[str, int]:
     }
 
 
-def status_report(services: Services, cpu: CpuSampler) -> dict[str, Any]:
+def status_report(sources: StatusSources) -> dict[str, Any]:
     """Collect the figures of the status page."""
-    settings = services.settings
-    usage = shutil.disk_usage(settings.data_dir)
-    counts = services.repository.counts_by_state()
-    executor = services.executor.state()
-    windows = services.metrics.windows
+    usage = shutil.disk_usage(sources.data_dir)
+    counts = sources.job_counts()
+    executor = sources.executor_state()
+    windows = sources.windows
     return {
         "version": __version__,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
-        "uptime_seconds": round(services.uptime(), 3),
+        "uptime_seconds": round(sources.uptime_seconds, 3),
         "pid": os.getpid(),
-        "cpu": cpu.sample(),
+        "cpu": sources.cpu.sample(),
         "memory": _memory(),
         "disk": {
-            "data_dir": str(settings.data_dir),
-            "data_dir_bytes": directory_size(settings.data_dir),
+            "data_dir": str(sources.data_dir),
+            "data_dir_bytes": directory_size(sources.data_dir),
             "filesystem_total_bytes": usage.total,
             "filesystem_free_bytes": usage.free,
         },
@@ -107,8 +131,14 @@ def status_report(services: Services, cpu: CpuSampler) -> dict[str, Any]:
         },
         "jobs": {
             "by_state": {state.value: count for state, count in counts.items()},
-            "queue_depth": counts[JobState.QUEUED],
+            "queue_depth": counts.get(JobState.QUEUED, 0),
         },
-        "executor": asdict(executor),
-        "database": services.engine.dialect.name,
+        "executor": {
+            "kind": executor.kind,
+            "healthy": executor.healthy,
+            "workers": executor.workers,
+            "busy": executor.busy,
+            "detail": executor.detail,
+        },
+        "database": sources.database,
     }

@@ -26,9 +26,9 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from privatetrade.db.jobs import JobRepository
+from privatetrade.db.jobs import JobSubmissions
 from privatetrade.domain.jobs import Job, JobState
-from privatetrade.web.windows import RequestWindows
+from privatetrade.observability.windows import RequestWindows
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServiceMetrics"]
 
@@ -43,7 +43,7 @@ def _multiprocess_dir() -> str | None:
 class _DatabaseCollector(Collector):
     """Jobs by state and queue depth, straight from the jobs table."""
 
-    def __init__(self, repository: JobRepository) -> None:
+    def __init__(self, repository: JobSubmissions) -> None:
         self.repository = repository
 
     def collect(self) -> Iterator[Metric]:
@@ -78,7 +78,7 @@ class _DiskCollector(Collector):
 class ServiceMetrics:
     """The metrics of one server process."""
 
-    def __init__(self, repository: JobRepository, data_dir: Path) -> None:
+    def __init__(self, repository: JobSubmissions, data_dir: Path) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "privatetrade_http_requests",

@@ -1,0 +1,162 @@
+"""Finished jobs' artifacts: record them when a job succeeds, read them for downloads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select, update
+
+from privatetrade.db.artifacts import ArtifactFiles
+from privatetrade.db.engine import read_tx, write_tx
+from privatetrade.db.jobs.rows import Clock, JobTable, current_attempt, owned, to_job, utc_now
+from privatetrade.db.schema import artifacts, jobs
+from privatetrade.domain.artifacts import ArtifactInfo
+from privatetrade.domain.jobs import Job, JobState
+from privatetrade.errors import ConflictError, NotFoundError
+
+__all__ = ["JobResults", "StoredArtifact"]
+
+_INFO_COLUMNS = (
+    artifacts.c.name,
+    artifacts.c.media_type,
+    artifacts.c.size,
+    artifacts.c.sha256,
+    artifacts.c.location,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArtifact:
+    """One artifact of a succeeded job, with its bytes."""
+
+    job: Job
+    info: ArtifactInfo
+    content: bytes
+
+
+class JobResults(JobTable):
+    """Records and reads the artifacts of succeeded jobs."""
+
+    def __init__(
+        self, engine: Engine, files: ArtifactFiles | None = None, clock: Clock = utc_now
+    ) -> None:
+        super().__init__(engine, clock)
+        self.files = files
+
+    def finish_succeeded(
+        self,
+        job_id: str,
+        attempt: int,
+        infos: Sequence[ArtifactInfo],
+        summary: Mapping[str, Any],
+    ) -> bool:
+        """Record the (already durable) artifacts and mark the job succeeded, atomically.
+
+        Nothing is written unless ``attempt`` is still the current, uncancelled attempt;
+        the artifacts are visible exactly when the state says succeeded. The transaction
+        holds only metadata, so it is short whatever the documents' size.
+        """
+        now = self.clock()
+        with write_tx(self.engine) as connection:
+            row = connection.execute(
+                select(jobs.c.id).where(
+                    *current_attempt(job_id, attempt), jobs.c.cancel_requested.is_(False)
+                )
+            ).first()
+            if row is None:
+                return False
+            connection.execute(delete(artifacts).where(artifacts.c.job_id == job_id))
+            connection.execute(
+                insert(artifacts),
+                [_artifact_row(job_id, attempt, info, now) for info in infos],
+            )
+            connection.execute(
+                update(jobs)
+                .where(*current_attempt(job_id, attempt))
+                .values(
+                    state=JobState.SUCCEEDED.value,
+                    progress=1.0,
+                    stage="done",
+                    finished_at=now,
+                    updated_at=now,
+                    heartbeat_at=now,
+                    summary=dict(summary),
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+        return True
+
+    def artifact_infos(
+        self, job_id: str, owner: str | None = None
+    ) -> tuple[Job, list[ArtifactInfo]]:
+        """Return the job and the artifacts it has (none unless it succeeded).
+
+        Raises:
+            NotFoundError: No such job (for this owner).
+        """
+        with read_tx(self.engine) as connection:
+            row = connection.execute(select(jobs).where(*owned(job_id, owner))).first()
+            if row is None:
+                raise NotFoundError(f"no job with id {job_id!r}")
+            infos = connection.execute(
+                select(*_INFO_COLUMNS)
+                .where(artifacts.c.job_id == job_id)
+                .order_by(artifacts.c.name)
+            ).all()
+        return to_job(row), [ArtifactInfo(*info) for info in infos]
+
+    def artifact(self, job_id: str, name: str, owner: str | None = None) -> StoredArtifact:
+        """Return one artifact of a succeeded job with its bytes.
+
+        Raises:
+            NotFoundError: No such job (for this owner), or the job has no such artifact.
+            ConflictError: The job has not succeeded (``state`` says where it is).
+        """
+        query = (
+            select(jobs, *_INFO_COLUMNS, artifacts.c.content)
+            .outerjoin(artifacts, (artifacts.c.job_id == jobs.c.id) & (artifacts.c.name == name))
+            .where(*owned(job_id, owner))
+        )
+        with read_tx(self.engine) as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            raise NotFoundError(f"no job with id {job_id!r}")
+        job = to_job(row)
+        if job.state != JobState.SUCCEEDED:
+            raise ConflictError(
+                f"the job is {job.state}; its results exist once it has succeeded",
+                state=job.state.value,
+            )
+        values = row._mapping
+        if values["sha256"] is None:
+            raise NotFoundError(f"job {job_id} has no artifact {name!r}")
+        info = ArtifactInfo(
+            name=name,
+            media_type=values["media_type"],
+            size=values["size"],
+            sha256=values["sha256"],
+            location=values["location"],
+        )
+        content = values["content"]
+        if content is not None:
+            return StoredArtifact(job, info, bytes(content))
+        if self.files is None:
+            raise RuntimeError("this repository has no artifact folder to read files from")
+        return StoredArtifact(job, info, self.files.read(info))
+
+
+def _artifact_row(job_id: str, attempt: int, info: ArtifactInfo, now: Any) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "name": info.name,
+        "attempt": attempt,
+        "media_type": info.media_type,
+        "size": info.size,
+        "sha256": info.sha256,
+        "location": info.location,
+        "content": None,
+        "created_at": now,
+    }

@@ -1,0 +1,44 @@
+"""Job kinds and their specs: a job row holds a kind and that kind's spec document.
+
+The kind is the discriminator of the spec union: :func:`parse_spec` reads a stored
+spec with the model registered for its kind. Adding a kind adds its spec model here
+and its module under ``privatetrade.jobs.kinds`` (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from privatetrade.domain.specs import BacktestSpec
+from privatetrade.errors import InputError
+
+__all__ = ["SPEC_TYPES", "JobKind", "JobSpec", "parse_spec"]
+
+
+class JobKind(StrEnum):
+    """What a job does; stored in the job row."""
+
+    BACKTEST = "backtest"
+
+
+# The union of every kind's spec (one member today; sweeps, walk-forward and portfolios follow).
+JobSpec = BacktestSpec
+
+SPEC_TYPES: Mapping[JobKind, type[BaseModel]] = {JobKind.BACKTEST: BacktestSpec}
+
+
+def parse_spec(kind: str, text: str | bytes) -> JobSpec:
+    """Rebuild a stored spec with the model of its kind.
+
+    Raises:
+        InputError: Unknown kind (``field`` is ``kind``).
+    """
+    try:
+        model = SPEC_TYPES[JobKind(kind)]
+    except ValueError as exc:
+        raise InputError(f"unknown job kind {kind!r}", field="kind") from exc
+    spec: JobSpec = model.model_validate_json(text)  # type: ignore[assignment]
+    return spec

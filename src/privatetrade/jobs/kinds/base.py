@@ -1,0 +1,59 @@
+"""What every job kind provides: ``check`` at submit time and ``run`` in the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from privatetrade.domain.artifacts import Artifact
+from privatetrade.domain.kinds import JobKind, JobSpec
+
+if TYPE_CHECKING:
+    from privatetrade.data.market_data import MarketData
+    from privatetrade.engine.simulation import CancelToken
+
+__all__ = ["JobKindHandler", "KindContext", "RunOutput", "StageCallback"]
+
+StageCallback = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class KindContext:
+    """What a kind may use to check and run a spec.
+
+    Attributes:
+        market_data: The market data of the data directory.
+        max_bars: Most bars one backtest (or one leg of a larger job) may use.
+    """
+
+    market_data: MarketData
+    max_bars: int | None = None
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """What a finished run leaves: named artifacts and a few key figures for listings."""
+
+    artifacts: tuple[Artifact, ...]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class JobKindHandler(Protocol):
+    """One kind of job. Implementations live in ``privatetrade.jobs.kinds.<kind>``."""
+
+    kind: JobKind
+
+    def check(self, spec: JobSpec, context: KindContext) -> JobSpec:
+        """Check everything that can be checked without running; return the normalized spec.
+
+        Raises:
+            InputError: ``field`` names the offending spec field.
+        """
+        ...
+
+    def run(
+        self, spec: JobSpec, context: KindContext, stage: StageCallback, cancel: CancelToken
+    ) -> RunOutput:
+        """Run the spec (in a worker process), reporting stages; stop when ``cancel`` is set."""
+        ...

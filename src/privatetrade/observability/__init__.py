@@ -1,0 +1,1 @@
+"""Observability: Prometheus metrics, request windows and the status report (no web code)."""

@@ -1,0 +1,276 @@
+"""The run plan of one backtest: what the user asked for, resolved once into what the engine runs.
+
+Every entry point (the API's submit check, the worker, the CLI ``backtest`` command)
+goes through :func:`plan_backtest` (stored symbols) or :func:`plan_on_bars` (bars the
+caller brings, e.g. a CSV file), so a field of the spec cannot be dropped on one path:
+the engine receives one complete :class:`~privatetrade.engine.settings.SimulationSettings`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from privatetrade.domain.specs import BacktestSpec
+from privatetrade.engine.costs import CostModel, resolve_costs
+from privatetrade.engine.settings import SimulationSettings
+from privatetrade.errors import ConfigurationError, DataError, InputError, ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from privatetrade.data.market_data import MarketData
+    from privatetrade.data.symbols import SymbolInfo
+    from privatetrade.engine.result import BacktestResult, DataInfo
+    from privatetrade.engine.simulation import CancelToken
+    from privatetrade.engine.strategies.base import Strategy
+
+__all__ = [
+    "DEFAULT_CAPITAL",
+    "BacktestPlan",
+    "Instrument",
+    "StageCallback",
+    "default_capital",
+    "execute_plan",
+    "plan_backtest",
+    "plan_on_bars",
+    "resolve_settings",
+]
+
+StageCallback = Callable[[str, float], None]
+DEFAULT_CAPITAL = {"KRW": 10_000_000.0, "USD": 100_000.0}
+_FALLBACK_CAPITAL = 10_000_000.0
+
+
+def default_capital(currency: str) -> float:
+    """Return the initial cash used when a spec names none: 10,000,000 KRW or 100,000 USD."""
+    return DEFAULT_CAPITAL.get(currency.upper(), _FALLBACK_CAPITAL)
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """What the settings depend on about the traded instrument.
+
+    Attributes:
+        currency: Quote currency (``KRW``, ``USD``); picks the default capital.
+        krx_market: KOSPI, KOSDAQ or KONEX for KRX listings (taxes, ticks), else None.
+    """
+
+    currency: str
+    krx_market: str | None = None
+
+    @classmethod
+    def of(cls, symbol: SymbolInfo) -> Instrument:
+        """Return the instrument of a catalog entry."""
+        krx = symbol.tick_table == "krx"
+        return cls(symbol.currency, symbol.market.value if krx else None)
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    """Everything the engine needs for one backtest, checked and resolved.
+
+    Attributes:
+        spec: The spec with its symbol codes normalized to the catalog's.
+        strategy: The strategy instance with validated parameters.
+        settings: Complete simulation settings (capital, costs, market rules,
+            sizing, stops, fill timing, short selling, risk-free rate).
+        bars: The bars in the chosen range.
+        benchmark: Benchmark closes, if the spec names a benchmark.
+        data_info: Symbol, source and adjustment recorded in the result.
+    """
+
+    spec: BacktestSpec
+    strategy: Strategy[Any]
+    settings: SimulationSettings
+    bars: pd.DataFrame
+    benchmark: pd.Series | None
+    data_info: DataInfo
+
+    @property
+    def bar_count(self) -> int:
+        """Number of bars the run simulates."""
+        return len(self.bars)
+
+
+def resolve_settings(spec: BacktestSpec, instrument: Instrument) -> SimulationSettings:
+    """Resolve the spec's trading choices into complete simulation settings.
+
+    ``costs="auto"`` picks the instrument's market (``krx`` or ``us``); a missing
+    capital takes :func:`default_capital` of the instrument's currency.
+
+    Raises:
+        ConfigurationError: A choice is invalid; ``field`` names the spec field.
+    """
+    if isinstance(spec.costs, CostModel):
+        costs = spec.costs
+    else:
+        preset = spec.costs
+        if preset == "auto":
+            preset = "krx" if instrument.krx_market is not None else "us"
+        costs = resolve_costs(preset, instrument.krx_market)
+    try:
+        return SimulationSettings(
+            initial_cash=spec.capital or default_capital(instrument.currency),
+            costs=costs,
+            sizing=spec.sizing,
+            stops=spec.stops,
+            fill_at=spec.fill_at,
+            allow_short=spec.allow_short,
+            close_at_end=spec.close_at_end,
+            risk_free_rate=spec.risk_free_rate,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        field = "capital" if where == "initial_cash" else where
+        raise ConfigurationError(f"{field}: {error['msg']}", field=field) from exc
+
+
+def plan_backtest(
+    spec: BacktestSpec, data: MarketData, *, max_bars: int | None = None
+) -> BacktestPlan:
+    """Resolve a spec on the stored market data into a plan.
+
+    Raises:
+        InputError: Unknown symbol or benchmark, no bars in the range, too many
+            bars, invalid parameters or settings; ``field`` names the spec field
+            (``symbol``, ``start``, ``params.fast``, ``costs`` ...).
+    """
+    from privatetrade.engine.result import DataInfo
+
+    strategy = build_strategy(spec)
+    symbol = _lookup(data, spec.symbol, "symbol")
+    bars = _bars(data, symbol, spec)
+    if max_bars is not None and len(bars) > max_bars:
+        raise InputError(
+            f"{len(bars):,} bars in the chosen range; the limit is {max_bars:,} "
+            "(choose a later start or an earlier end)",
+            field="start",
+        )
+    benchmark = None
+    benchmark_code = None
+    if spec.benchmark is not None:
+        bench_symbol = _lookup(data, spec.benchmark, "benchmark")
+        benchmark_code = bench_symbol.code
+        benchmark = _benchmark_closes(data, bench_symbol, spec)
+    normalized = spec.model_copy(update={"symbol": symbol.code, "benchmark": benchmark_code})
+    return BacktestPlan(
+        spec=normalized,
+        strategy=strategy,
+        settings=resolve_settings(spec, Instrument.of(symbol)),
+        bars=bars,
+        benchmark=benchmark,
+        data_info=DataInfo(symbol=symbol.code, source=symbol.source, adjusted=spec.adjusted),
+    )
+
+
+def plan_on_bars(
+    spec: BacktestSpec, bars: pd.DataFrame, instrument: Instrument, data_info: DataInfo
+) -> BacktestPlan:
+    """Plan a backtest on bars the caller brings (a CSV file); ``spec.symbol`` is a label.
+
+    Raises:
+        InputError: Invalid parameters or settings, or no bars in the range.
+    """
+    strategy = build_strategy(spec)
+    selected = _select_dates(bars, spec.start, spec.end)
+    if selected.empty:
+        raise InputError("no bars in the chosen date range", field="start")
+    settings = resolve_settings(spec, instrument)
+    return BacktestPlan(spec, strategy, settings, selected, None, data_info)
+
+
+def build_strategy(spec: BacktestSpec) -> Strategy[Any]:
+    """Return the spec's strategy with validated parameters.
+
+    Raises:
+        ParameterError: ``field`` is ``params.<name>``.
+        InputError: Unknown or broken strategy (``field`` is ``strategy``).
+    """
+    from privatetrade.engine.api import default_registry
+    from privatetrade.errors import StrategyError
+
+    try:
+        return default_registry().build(spec.strategy, spec.params)
+    except ParameterError as exc:
+        field = f"params.{exc.field}" if exc.field else "params"
+        raise ParameterError(str(exc), field=field) from exc
+    except StrategyError as exc:
+        raise InputError(str(exc), field="strategy") from exc
+
+
+def execute_plan(
+    plan: BacktestPlan,
+    *,
+    stage: StageCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> BacktestResult:
+    """Run a plan, reporting stages and simulation progress (5%..80%)."""
+    from privatetrade.engine.api import run_backtest
+
+    report = stage or _ignore
+
+    def on_progress(fraction: float) -> None:
+        report("simulating", 0.05 + 0.75 * fraction)
+
+    report("simulating", 0.05)
+    return run_backtest(
+        plan.bars,
+        plan.spec.strategy,
+        plan.spec.params,
+        settings=plan.settings,
+        benchmark=plan.benchmark,
+        benchmark_name=plan.spec.benchmark,
+        data_info=plan.data_info,
+        progress=on_progress,
+        cancel=cancel,
+    )
+
+
+def _lookup(data: MarketData, code: str, field: str) -> SymbolInfo:
+    try:
+        return data.symbol(code)
+    except InputError as exc:
+        raise InputError(str(exc), field=field) from exc
+
+
+def _bars(data: MarketData, symbol: SymbolInfo, spec: BacktestSpec) -> pd.DataFrame:
+    try:
+        return data.bars(symbol.code, spec.start, spec.end, adjusted=spec.adjusted)
+    except DataError as exc:
+        field = "adjusted" if "stored" in str(exc) else _range_field(spec)
+        raise InputError(str(exc), field=field) from exc
+
+
+def _benchmark_closes(data: MarketData, symbol: SymbolInfo, spec: BacktestSpec) -> pd.Series:
+    try:
+        frame = data.bars(symbol.code, spec.start, spec.end, adjusted=spec.adjusted)
+    except DataError as exc:
+        raise InputError(str(exc), field="benchmark") from exc
+    return frame["close"]
+
+
+def _range_field(spec: BacktestSpec) -> str:
+    """The date field to blame for an empty range: ``start`` unless only ``end`` was given."""
+    return "end" if spec.start is None and spec.end is not None else "start"
+
+
+def _select_dates(bars: pd.DataFrame, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+    import pandas as pd
+
+    local_dates = pd.DatetimeIndex(bars.index).tz_localize(None).normalize()
+    keep = pd.Series(True, index=bars.index)
+    if start is not None:
+        keep &= local_dates >= pd.Timestamp(start)
+    if end is not None:
+        keep &= local_dates <= pd.Timestamp(end)
+    return bars[keep.to_numpy()]
+
+
+def _ignore(*_args: Any) -> None:
+    return None

@@ -1,0 +1,202 @@
+"""The system: every long-lived component, built from Settings in one place.
+
+``privatetrade serve`` (through the web app's lifespan) and the CLI commands build the
+same :class:`System`; the web layer receives it once (``create_app``) and hands its
+parts to routes through typed dependencies. Building is cheap and starts nothing:
+:meth:`System.start` migrates, installs the sample data, starts the workers and the
+dispatcher; :meth:`System.stop` undoes that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, text
+
+from privatetrade import __version__
+from privatetrade.accounts.keys import resolve_secret_key
+from privatetrade.accounts.service import AccountService, LoginPolicy
+from privatetrade.data.market_data import MarketData
+from privatetrade.db.artifacts import ArtifactFiles
+from privatetrade.db.engine import create_db_engine
+from privatetrade.db.jobs import JobQueue, JobResults, JobSubmissions
+from privatetrade.db.users import UserRepository
+from privatetrade.domain.jobs import Job
+from privatetrade.jobs.dispatcher import Dispatcher
+from privatetrade.jobs.events import JobEvents
+from privatetrade.jobs.executors import Executor, create_executor
+from privatetrade.jobs.kinds import KindContext
+from privatetrade.jobs.service import JobService
+from privatetrade.observability.metrics import ServiceMetrics
+from privatetrade.observability.status import CpuSampler, StatusSources, status_report
+from privatetrade.settings import Settings
+
+__all__ = ["System", "build_system"]
+
+_DATABASE_CHECK_INTERVAL_S = 0.5
+log = structlog.get_logger("privatetrade.server")
+
+
+@dataclass
+class System:
+    """Everything a server process (or a CLI command) works with."""
+
+    settings: Settings
+    engine: Engine
+    submissions: JobSubmissions
+    queue: JobQueue
+    results: JobResults
+    files: ArtifactFiles
+    market_data: MarketData
+    jobs: JobService
+    executor: Executor
+    dispatcher: Dispatcher
+    metrics: ServiceMetrics
+    events: JobEvents
+    accounts: AccountService
+    cpu: CpuSampler = field(default_factory=CpuSampler)
+    started_monotonic: float = field(default_factory=time.monotonic)
+    _database_checked: tuple[float, bool] = (float("-inf"), False)
+
+    def start(self, *, migrate: bool = True) -> None:
+        """Migrate the database, create the admin, install samples, start the workers."""
+        from privatetrade.db import migrate as migrations
+
+        if migrate:
+            migrations.upgrade(self.engine)
+        admin = self.accounts.bootstrap(self.settings.admin_password_text())
+        if admin is not None:
+            log.info("accounts.admin_created", user_id=admin.id)
+        self.market_data.ensure_samples()
+        self.executor.start()
+        self.dispatcher.start()
+        state = self.executor.state()
+        log.info(
+            "server.started",
+            version=__version__,
+            database=self.engine.dialect.name,
+            executor=state.kind,
+            workers=state.workers,
+        )
+
+    def stop(self) -> None:
+        """Stop the dispatcher and the workers (running jobs go back to the queue)."""
+        self.dispatcher.stop()
+        self.engine.dispose()
+        log.info("server.stopped")
+
+    def recent_database_check(self) -> bool | None:
+        """The last database check if it is fresh, else None (without blocking)."""
+        checked_at, ok = self._database_checked
+        if time.monotonic() - checked_at < _DATABASE_CHECK_INTERVAL_S:
+            return ok
+        return None
+
+    def database_ok(self) -> bool:
+        """True when the database answered a trivial query (checked at most every 0.5 s)."""
+        checked_at, ok = self._database_checked
+        now = time.monotonic()
+        if now - checked_at < _DATABASE_CHECK_INTERVAL_S:
+            return ok
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            ok = True
+        except Exception:
+            ok = False
+        self._database_checked = (now, ok)
+        return ok
+
+    def status(self) -> dict[str, Any]:
+        """The status report (see :func:`privatetrade.observability.status.status_report`)."""
+        return status_report(
+            StatusSources(
+                data_dir=self.settings.data_dir,
+                database=self.engine.dialect.name,
+                uptime_seconds=self.uptime(),
+                job_counts=self.submissions.counts_by_state,
+                executor_state=self.executor.state,
+                windows=self.metrics.windows,
+                cpu=self.cpu,
+            )
+        )
+
+    def uptime(self) -> float:
+        """Seconds since this process started serving."""
+        return time.monotonic() - self.started_monotonic
+
+
+def build_system(settings: Settings) -> System:
+    """Create every component from the settings (nothing is started)."""
+    url = settings.resolved_database_url
+    engine = create_db_engine(
+        url, pool_size=settings.db_pool_size, pool_timeout=settings.db_pool_timeout
+    )
+    files = ArtifactFiles.in_data_dir(settings.data_dir)
+    submissions, queue = JobSubmissions(engine), JobQueue(engine)
+    market_data = MarketData(settings.data_dir)
+    executor = create_executor(
+        settings.executor,
+        workers=settings.workers,
+        database_url=url,
+        data_dir=str(settings.data_dir),
+        scheduler=settings.dask_scheduler,
+    )
+    dispatcher = Dispatcher(
+        queue,
+        executor,
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+        max_running_per_owner=settings.max_running_jobs,
+        time_limit=settings.time_limit,
+    )
+    jobs = JobService(
+        submissions,
+        files,
+        KindContext(market_data, max_bars=settings.max_bars),
+        max_active_jobs=settings.max_active_jobs,
+        on_submitted=dispatcher.wake,
+    )
+    metrics = ServiceMetrics(submissions, settings.data_dir)
+    events = JobEvents()
+    dispatcher.on_finished = _notify(events, metrics)
+    return System(
+        settings=settings,
+        engine=engine,
+        submissions=submissions,
+        queue=queue,
+        results=JobResults(engine, files),
+        files=files,
+        market_data=market_data,
+        jobs=jobs,
+        executor=executor,
+        dispatcher=dispatcher,
+        metrics=metrics,
+        events=events,
+        accounts=account_service(settings, engine),
+    )
+
+
+def account_service(settings: Settings, engine: Engine) -> AccountService:
+    """The account service of the configured database (also for CLI commands)."""
+    return AccountService(
+        UserRepository(engine),
+        resolve_secret_key(settings.secret(), settings.host, settings.data_dir),
+        LoginPolicy(
+            session_lifetime=dt.timedelta(hours=settings.session_hours),
+            free_failures_per_pair=settings.max_failed_logins,
+        ),
+    )
+
+
+def _notify(events: JobEvents, metrics: ServiceMetrics) -> Callable[[Job], None]:
+    def on_finished(job: Job) -> None:
+        events.notify(job.id)
+        metrics.observe_job(job)
+
+    return on_finished
