@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import anyio
@@ -10,8 +9,9 @@ import pandas as pd
 from fastapi import APIRouter, Query
 
 from privatetrade.data.symbols import Market, SymbolInfo
+from privatetrade.engine.limits import IsoDate
 from privatetrade.errors import DataError, InputError
-from privatetrade.web.deps import ServicesDep
+from privatetrade.web.deps import SystemDep
 from privatetrade.web.problems import ProblemError, problem_responses
 from privatetrade.web.schemas import BarsOut, SymbolOut
 
@@ -40,7 +40,7 @@ def _symbol_out(symbol: SymbolInfo) -> SymbolOut:
 
 @router.get("", response_model=list[SymbolOut], responses=problem_responses(_INVALID))
 async def search_symbols(
-    services: ServicesDep,
+    services: SystemDep,
     q: Annotated[str, Query(max_length=100, description="Code or name (Hangul works)")] = "",
     market: Annotated[Market | None, Query(description="Only this market")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -57,7 +57,7 @@ async def search_symbols(
     return await anyio.to_thread.run_sync(search)
 
 
-def _lookup(services: ServicesDep, code: str) -> SymbolInfo:
+def _lookup(services: SystemDep, code: str) -> SymbolInfo:
     try:
         return services.market_data.symbol(code)
     except InputError as exc:
@@ -65,7 +65,7 @@ def _lookup(services: ServicesDep, code: str) -> SymbolInfo:
 
 
 @router.get("/{code}", response_model=SymbolOut, responses=_NOT_FOUND)
-def get_symbol(services: ServicesDep, code: str) -> SymbolOut:
+def get_symbol(services: SystemDep, code: str) -> SymbolOut:
     """Describe one symbol: market, currency, stored data range."""
     return _symbol_out(_lookup(services, code))
 
@@ -76,10 +76,10 @@ def get_symbol(services: ServicesDep, code: str) -> SymbolOut:
     responses=_NOT_FOUND,
 )
 def get_bars(
-    services: ServicesDep,
+    services: SystemDep,
     code: str,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
+    start: IsoDate | None = None,
+    end: IsoDate | None = None,
     adjusted: bool = False,
 ) -> BarsOut:
     """Return the stored daily bars of a symbol between two local dates (inclusive)."""
