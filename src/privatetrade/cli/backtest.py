@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,14 +11,13 @@ import typer
 from privatetrade.errors import InputError
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from privatetrade.engine.result import BacktestResult, DataInfo
+    from privatetrade.domain.specs import BacktestSpec
+    from privatetrade.engine.result import BacktestResult
+    from privatetrade.plans.backtest import BacktestPlan
 
 __all__ = ["backtest", "strategies"]
 
 _PROGRESS_MIN_BARS = 200_000
-_DEFAULT_CASH = {"us": 100_000.0}
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -48,57 +46,53 @@ def _default_tz(costs: str | None) -> str:
     return {"krx": "Asia/Seoul", "us": "America/New_York"}.get(costs or "", "UTC")
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    """Bars for the backtest command and what they are."""
+def _spec(label: str, costs: str, options: dict[str, Any]) -> BacktestSpec:
+    """Build the spec the API would receive; pydantic's message becomes one line."""
+    from pydantic import ValidationError
 
-    frame: pd.DataFrame
-    info: DataInfo
-    costs: str
-    market: str | None
+    from privatetrade.domain.specs import BacktestSpec
+
+    values = {key: value for key, value in options.items() if value is not None}
+    try:
+        return BacktestSpec.model_validate({"symbol": label, "costs": costs, **values})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "options"
+        raise InputError(f"{where}: {error['msg']}", field=where) from exc
 
 
-def _load_bars(
-    symbol: str | None, csv_path: Path | None, *, costs: str | None, tz: str | None, adjusted: bool
-) -> _Loaded:
-    from privatetrade.engine.result import DataInfo
+def _plan(
+    symbol: str | None,
+    csv_path: Path | None,
+    *,
+    costs: str | None,
+    market: str | None,
+    tz: str | None,
+    options: dict[str, Any],
+) -> BacktestPlan:
+    """The same run plan the API and the workers make, for a symbol or a CSV file."""
+    from privatetrade.plans.backtest import Instrument, plan_backtest, plan_on_bars
 
     if (symbol is None) == (csv_path is None):
         raise InputError("give either a SYMBOL or --csv FILE", field="symbol")
-    if csv_path is not None:
-        from privatetrade.data.files import read_bars_file
+    if csv_path is None:
+        if market is not None:
+            raise InputError("--market applies to --csv files only", field="market")
+        from privatetrade.cli.data import market_data
 
-        frame = read_bars_file(csv_path, tz=tz or _default_tz(costs))
-        info = DataInfo(symbol=csv_path.name, source="csv", adjusted=None)
-        return _Loaded(frame, info, costs or "zero", None)
-    from privatetrade.cli.data import market_data
+        return plan_backtest(_spec(symbol or "", costs or "auto", options), market_data())
+    from privatetrade.data.files import read_bars_file
+    from privatetrade.engine.result import DataInfo
 
-    data = market_data()
-    entry = data.symbol(symbol or "")
-    frame = data.bars(entry.code, adjusted=adjusted)
-    info = DataInfo(symbol=entry.code, source=entry.source, adjusted=adjusted)
-    krx = entry.tick_table == "krx"
-    default_costs = "krx" if krx else "us"
-    return _Loaded(frame, info, costs or default_costs, entry.market.value if krx else None)
-
-
-def _slice(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
-    import pandas as pd
-
-    try:
-        lower = None if start is None else pd.Timestamp(start)
-        upper = None if end is None else pd.Timestamp(end)
-    except ValueError as exc:
-        raise InputError(f"bad date: {exc}", field="start/end") from exc
-    tz = pd.DatetimeIndex(frame.index).tz
-    if lower is not None:
-        frame = frame[frame.index >= (lower.tz_localize(tz) if lower.tzinfo is None else lower)]
-    if upper is not None:
-        upper = upper.tz_localize(tz) if upper.tzinfo is None else upper
-        frame = frame[frame.index < upper + pd.Timedelta(days=1)]
-    if frame.empty:
-        raise InputError("no bars in the chosen date range", field="start/end")
-    return frame
+    preset = costs or "zero"
+    frame = read_bars_file(csv_path, tz=tz or _default_tz(preset))
+    instrument = Instrument(
+        currency="USD" if preset == "us" else "KRW",
+        krx_market=(market or "KOSPI") if preset == "krx" else None,
+    )
+    info = DataInfo(symbol=csv_path.name, source="csv", adjusted=None)
+    spec = _spec(csv_path.stem[:32] or "csv", preset, options)
+    return plan_on_bars(spec, frame, instrument, info)
 
 
 def backtest(
@@ -114,20 +108,40 @@ def backtest(
     ] = None,
     cash: Annotated[
         float | None,
-        typer.Option(help="Initial cash (default 100,000 with --costs us, else 10,000,000)."),
+        typer.Option(help="Initial cash (default 10,000,000 for KRW, 100,000 for USD)."),
     ] = None,
     costs: Annotated[
-        str | None, typer.Option(help="Cost preset: krx, us, zero (default: the market's).")
+        str | None,
+        typer.Option(
+            help="Cost preset: auto, krx, us, zero (default: the market's; zero for CSV)."
+        ),
     ] = None,
     adjusted: Annotated[bool, typer.Option(help="Use adjusted prices.")] = False,
-    market: Annotated[str | None, typer.Option(help="KRX market for krx costs.")] = None,
+    market: Annotated[
+        str | None, typer.Option(help="KRX market of a CSV file for krx costs (default KOSPI).")
+    ] = None,
     start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
     fill_at: Annotated[str, typer.Option(help="next_open or close.")] = "next_open",
+    sizing: Annotated[
+        str, typer.Option(help="Entry sizing: all_in, fraction, amount or shares.")
+    ] = "all_in",
+    sizing_value: Annotated[
+        float | None, typer.Option(help="The fraction, amount or share count of --sizing.")
+    ] = None,
     stop_loss: Annotated[float | None, typer.Option(help="Stop-loss fraction, 0.05 = 5%.")] = None,
     take_profit: Annotated[float | None, typer.Option(help="Take-profit fraction.")] = None,
     trailing_stop: Annotated[float | None, typer.Option(help="Trailing stop fraction.")] = None,
     allow_short: Annotated[bool, typer.Option(help="Trade short signals too.")] = False,
+    close_at_end: Annotated[
+        bool, typer.Option(help="Close an open position at the last close.")
+    ] = True,
+    risk_free_rate: Annotated[
+        float, typer.Option(help="Annual risk-free rate for Sharpe, Sortino and alpha.")
+    ] = 0.0,
+    benchmark: Annotated[
+        str | None, typer.Option(help="Benchmark symbol from the catalog.")
+    ] = None,
     tz: Annotated[str | None, typer.Option(help="Time zone of CSV timestamps.")] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the result document here.")
@@ -135,27 +149,32 @@ def backtest(
     trades_csv: Annotated[Path | None, typer.Option(help="Write the trades as CSV here.")] = None,
     equity_csv: Annotated[Path | None, typer.Option(help="Write the equity series here.")] = None,
 ) -> None:
-    """Backtest a strategy on a sample symbol or a CSV file and print a report."""
-    from privatetrade.engine.api import run_backtest
+    """Backtest a strategy on a stored symbol or a CSV file and print a report.
 
-    params = _parse_params(param or [])
-    loaded = _load_bars(symbol, csv, costs=costs, tz=tz, adjusted=adjusted)
-    frame = _slice(loaded.frame, start, end)
+    The options are the fields of the API's backtest request; the run is planned by the
+    same code, so a symbol gives the same result here and through the API.
+    """
+    from privatetrade.plans.backtest import execute_plan
+
     stops = {"stop_loss": stop_loss, "take_profit": take_profit, "trailing_stop": trailing_stop}
-    with _progress(len(frame)) as on_progress:
-        result = run_backtest(
-            frame,
-            strategy,
-            params,
-            cash=cash if cash is not None else _DEFAULT_CASH.get(loaded.costs, 10_000_000.0),
-            costs=loaded.costs,  # type: ignore[arg-type]
-            market=market or loaded.market,
-            fill_at=fill_at,
-            stops={key: value for key, value in stops.items() if value is not None},
-            allow_short=allow_short,
-            progress=on_progress,
-            data_info=loaded.info,
-        )
+    options: dict[str, Any] = {
+        "strategy": strategy,
+        "params": _parse_params(param or []),
+        "capital": cash,
+        "adjusted": adjusted,
+        "start": start,
+        "end": end,
+        "fill_at": fill_at,
+        "sizing": {"mode": sizing, "value": sizing_value},
+        "stops": {key: value for key, value in stops.items() if value is not None},
+        "allow_short": allow_short,
+        "close_at_end": close_at_end,
+        "risk_free_rate": risk_free_rate,
+        "benchmark": benchmark,
+    }
+    plan = _plan(symbol, csv, costs=costs, market=market, tz=tz, options=options)
+    with _progress(plan.bar_count) as on_progress:
+        result = execute_plan(plan, stage=on_progress)
     _write_outputs(result, json_out, trades_csv, equity_csv)
     from privatetrade.cli.report import print_report
 
@@ -196,7 +215,7 @@ class _progress:  # noqa: N801 - used as a context manager like a function
         self._task = self._bar.add_task("backtest", total=1.0)
         return self._update
 
-    def _update(self, fraction: float) -> None:
+    def _update(self, _stage: str, fraction: float) -> None:
         self._bar.update(self._task, completed=fraction)
 
     def __exit__(self, *exc: object) -> None:
