@@ -6,32 +6,16 @@ from typing import Annotated, Any
 
 import typer
 
-from privatetrade.settings import Settings
-
-__all__ = ["account_service_for", "tokens_app", "users_app"]
+__all__ = ["tokens_app", "users_app"]
 
 users_app = typer.Typer(help="User accounts: create, list, disable, enable, reset-password.")
 tokens_app = typer.Typer(help="API tokens: create, list, revoke.")
 
 
-def account_service_for(settings: Settings, engine: Any) -> Any:
-    """Return the account service of a database, keyed with the configured secret key."""
-    from privatetrade.accounts.keys import resolve_secret_key
-    from privatetrade.accounts.service import AccountService
-    from privatetrade.db.users import UserRepository
-
-    key = resolve_secret_key(settings.secret(), settings.host, settings.data_dir)
-    return AccountService(UserRepository(engine), key)
-
-
 def _account_service() -> Any:
-    from privatetrade.db import migrate
-    from privatetrade.db.engine import create_db_engine
+    from privatetrade.cli.context import migrated_system
 
-    settings = Settings()
-    engine = create_db_engine(settings.resolved_database_url)
-    migrate.upgrade(engine)
-    return account_service_for(settings, engine)
+    return migrated_system().accounts
 
 
 def _read_password(from_stdin: bool) -> str:

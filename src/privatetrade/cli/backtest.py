@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 
@@ -50,8 +50,11 @@ def _spec(label: str, costs: str, options: dict[str, Any]) -> BacktestSpec:
     """Build the spec the API would receive; pydantic's message becomes one line."""
     from pydantic import ValidationError
 
-    from privatetrade.domain.specs import BacktestSpec
+    from privatetrade.domain.specs import BacktestSpec, CostChoice
 
+    if costs not in get_args(CostChoice):
+        presets = ", ".join(get_args(CostChoice))
+        raise InputError(f"unknown cost preset {costs!r}; use {presets}", field="costs")
     values = {key: value for key, value in options.items() if value is not None}
     try:
         return BacktestSpec.model_validate({"symbol": label, "costs": costs, **values})

@@ -25,10 +25,9 @@ data_app = typer.Typer(help="Symbols and bars: search, import, fetch.", no_args_
 
 def market_data() -> MarketData:
     """Return the market data of the configured data directory."""
-    from privatetrade.data.market_data import MarketData
-    from privatetrade.settings import Settings
+    from privatetrade.cli.context import system
 
-    return MarketData(Settings().data_dir)
+    return system().market_data
 
 
 def _market(value: str | None) -> Market | None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from privatetrade.cli.accounts import account_service_for
 from privatetrade.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from privatetrade.accounts.service import AccountService
 
 __all__ = ["db_app", "serve"]
 
@@ -34,8 +38,7 @@ def serve(
     import uvicorn
 
     from privatetrade.accounts.keys import resolve_secret_key
-    from privatetrade.db import migrate
-    from privatetrade.db.engine import create_db_engine
+    from privatetrade.cli.context import migrated_system
     from privatetrade.logs import configure_logging
 
     _settings_env(host=host, port=port, workers=workers, server_processes=processes)
@@ -43,10 +46,9 @@ def serve(
     # Refuse a missing or short key before touching the database (one error line, no logs).
     resolve_secret_key(settings.secret(), settings.host, settings.data_dir)
     configure_logging(settings.log_level, json_lines=settings.log_json)
-    engine = create_db_engine(settings.resolved_database_url)
-    migrate.upgrade(engine)
-    link = _first_login_link(settings, engine)
-    engine.dispose()
+    system = migrated_system()
+    link = _first_login_link(system.accounts, settings)
+    system.engine.dispose()
     if settings.server_processes > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="privatetrade-metrics-")
     base = f"http://{_display_host(settings.host)}:{settings.port}"
@@ -72,19 +74,17 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
 
 
-def _first_login_link(settings: Settings, engine: Any) -> str | None:
+def _first_login_link(accounts: AccountService, settings: Settings) -> str | None:
     """Create the admin on first start; return a one-time login token while it has no password."""
-    accounts = account_service_for(settings, engine)
-    password = settings.admin_password
-    accounts.bootstrap(None if password is None else password.get_secret_value())
+    accounts.bootstrap(settings.admin_password_text())
     token: str | None = accounts.login_link_token("admin")
     return token
 
 
-def _engine() -> object:
-    from privatetrade.db.engine import create_db_engine
+def _engine() -> Engine:
+    from privatetrade.cli.context import system
 
-    return create_db_engine(Settings().resolved_database_url)
+    return system().engine
 
 
 @db_app.command("upgrade")
@@ -95,8 +95,8 @@ def db_upgrade(
     from privatetrade.db import migrate
 
     engine = _engine()
-    migrate.upgrade(engine, revision)  # type: ignore[arg-type]
-    typer.echo(f"database at {migrate.current_revision(engine)}")  # type: ignore[arg-type]
+    migrate.upgrade(engine, revision)
+    typer.echo(f"database at {migrate.current_revision(engine)}")
 
 
 @db_app.command("downgrade")
@@ -107,8 +107,8 @@ def db_downgrade(
     from privatetrade.db import migrate
 
     engine = _engine()
-    migrate.downgrade(engine, revision)  # type: ignore[arg-type]
-    typer.echo(f"database at {migrate.current_revision(engine) or 'base'}")  # type: ignore[arg-type]
+    migrate.downgrade(engine, revision)
+    typer.echo(f"database at {migrate.current_revision(engine) or 'base'}")
 
 
 @db_app.command("current")
@@ -117,8 +117,8 @@ def db_current() -> None:
     from privatetrade.db import migrate
 
     engine = _engine()
-    current = migrate.current_revision(engine) or "base"  # type: ignore[arg-type]
-    head = migrate.head_revision(engine)  # type: ignore[arg-type]
+    current = migrate.current_revision(engine) or "base"
+    head = migrate.head_revision(engine)
     typer.echo(f"{current} (head: {head})")
 
 
@@ -127,5 +127,5 @@ def db_history() -> None:
     """List the shipped migrations, newest first."""
     from privatetrade.db import migrate
 
-    for revision in migrate.history(_engine()):  # type: ignore[arg-type]
+    for revision in migrate.history(_engine()):
         typer.echo(f"{revision.id}  {revision.message}  (after {revision.down or 'base'})")
