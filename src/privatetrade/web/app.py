@@ -21,6 +21,7 @@ from privatetrade.web.api import (
     accounts,
     backtests,
     health,
+    jobs,
     results,
     status,
     strategies,
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     # Everything else needs a signed-in user (session cookie or Bearer token).
     signed_in = [Depends(require_user)]
     unauthorized = problem_responses({401: "Not signed in (no or an invalid token/session)"})
-    for module in (symbols, strategies, backtests, results):
+    for module in (symbols, strategies, backtests, results, jobs):
         app.include_router(module.router, dependencies=signed_in, responses=unauthorized)
     app.include_router(accounts.router)
     app.include_router(status.router)
