@@ -8,6 +8,7 @@ and its module under ``privatetrade.jobs.kinds`` (see docs/architecture.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -15,13 +16,26 @@ from pydantic import BaseModel
 from privatetrade.domain.specs import BacktestSpec
 from privatetrade.errors import InputError
 
-__all__ = ["SPEC_TYPES", "JobKind", "JobSpec", "parse_spec"]
+__all__ = ["SPEC_TYPES", "JobKind", "JobLabels", "JobSpec", "parse_spec"]
 
 
 class JobKind(StrEnum):
     """What a job does; stored in the job row."""
 
     BACKTEST = "backtest"
+
+
+@dataclass(frozen=True, slots=True)
+class JobLabels:
+    """What job listings show and filter by, whatever the kind.
+
+    Attributes:
+        symbol: The stock (or the first of several), as the catalog spells it.
+        strategy: The strategy's registry name (or the kind's own label).
+    """
+
+    symbol: str
+    strategy: str
 
 
 # The union of every kind's spec (one member today; sweeps, walk-forward and portfolios follow).

@@ -70,7 +70,8 @@ class JobService:
             LimitExceededError: Too many active jobs.
             IdempotencyConflictError: The key was used with another spec.
         """
-        checked = self.check(spec, kind)
+        handler = handler_for(kind)
+        checked = handler.check(spec, self.context)
         if idempotency_key is not None:
             existing = self.submissions.find_idempotent(owner, idempotency_key, checked, kind=kind)
             if existing is not None:
@@ -81,7 +82,12 @@ class JobService:
                 "wait for some to finish"
             )
         job, created = self.submissions.create(
-            uuid.uuid4().hex, owner, checked, idempotency_key=idempotency_key, kind=kind
+            uuid.uuid4().hex,
+            owner,
+            checked,
+            idempotency_key=idempotency_key,
+            kind=kind,
+            labels=handler.labels(checked),
         )
         if created:
             self.on_submitted()

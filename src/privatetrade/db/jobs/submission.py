@@ -12,7 +12,7 @@ from privatetrade.db.engine import read_tx, write_tx
 from privatetrade.db.jobs.rows import ACTIVE, JobTable, owned, to_job
 from privatetrade.db.schema import jobs
 from privatetrade.domain.jobs import Job, JobPage, JobState
-from privatetrade.domain.kinds import JobKind, JobSpec
+from privatetrade.domain.kinds import JobKind, JobLabels, JobSpec
 from privatetrade.errors import IdempotencyConflictError
 
 __all__ = ["JobSubmissions", "SortField"]
@@ -31,8 +31,11 @@ class JobSubmissions(JobTable):
         idempotency_key: str | None = None,
         *,
         kind: JobKind = JobKind.BACKTEST,
+        labels: JobLabels | None = None,
     ) -> tuple[Job, bool]:
         """Insert a queued job; return it and whether it is new.
+
+        ``labels`` fill the listing columns (default: the spec's symbol and strategy).
 
         With an ``idempotency_key`` already used by ``owner`` for the same spec, the
         existing job is returned instead.
@@ -41,6 +44,7 @@ class JobSubmissions(JobTable):
             IdempotencyConflictError: The key was used with a different spec.
         """
         now = self.clock()
+        shown = labels or JobLabels(spec.symbol, spec.strategy)
         row = {
             "id": job_id,
             "owner": owner,
@@ -48,8 +52,8 @@ class JobSubmissions(JobTable):
             "state": JobState.QUEUED.value,
             "spec": spec.canonical_json(),
             "spec_hash": spec.fingerprint(),
-            "symbol": spec.symbol,
-            "strategy": spec.strategy,
+            "symbol": shown.symbol,
+            "strategy": shown.strategy,
             "idempotency_key": idempotency_key,
             "created_at": now,
             "updated_at": now,

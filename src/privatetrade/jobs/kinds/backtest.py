@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from privatetrade.domain.artifacts import Artifact
-from privatetrade.domain.kinds import JobKind, JobSpec
+from privatetrade.domain.kinds import JobKind, JobLabels, JobSpec
 from privatetrade.errors import CancelledError
 from privatetrade.jobs.kinds.base import KindContext, RunOutput, StageCallback
 from privatetrade.plans.backtest import execute_plan, plan_backtest
@@ -28,6 +28,10 @@ class BacktestKind:
     def check(self, spec: JobSpec, context: KindContext) -> JobSpec:
         """Plan the spec (symbol, range, bar limit, strategy, settings); return it normalized."""
         return plan_backtest(spec, context.market_data, max_bars=context.max_bars).spec
+
+    def labels(self, spec: JobSpec) -> JobLabels:
+        """The stock and the strategy."""
+        return JobLabels(spec.symbol, spec.strategy)
 
     def run(
         self, spec: JobSpec, context: KindContext, stage: StageCallback, cancel: CancelToken

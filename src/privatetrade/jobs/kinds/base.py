@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from privatetrade.domain.artifacts import Artifact
-from privatetrade.domain.kinds import JobKind, JobSpec
+from privatetrade.domain.kinds import JobKind, JobLabels, JobSpec
 
 if TYPE_CHECKING:
     from privatetrade.data.market_data import MarketData
@@ -50,6 +50,10 @@ class JobKindHandler(Protocol):
         Raises:
             InputError: ``field`` names the offending spec field.
         """
+        ...
+
+    def labels(self, spec: JobSpec) -> JobLabels:
+        """What job listings show and filter by for this spec."""
         ...
 
     def run(
