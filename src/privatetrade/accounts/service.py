@@ -12,11 +12,13 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
 
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from privatetrade.accounts.limits import LoginPolicy, RateLimitedError, check_limits
+from privatetrade.db.logins import Attempt, FailureCounts, LoginAttempts
 from privatetrade.db.users import UserExistsError, UserRepository
 from privatetrade.domain.users import ApiToken, Role, Session, User
 from privatetrade.errors import InputError
@@ -29,6 +31,8 @@ __all__ = [
     "UserExistsError",
 ]
 
+log = structlog.get_logger("privatetrade.accounts")
+
 TOKEN_PREFIX = "pt_"
 _MIN_PASSWORD = 8
 _USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -36,25 +40,6 @@ _USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 class AuthenticationError(Exception):
     """Wrong username or password (deliberately not saying which)."""
-
-
-class RateLimitedError(Exception):
-    """Too many failed logins; ``retry_after`` seconds to wait."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("too many failed logins; try again later")
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True, slots=True)
-class LoginPolicy:
-    """Session lifetime and login rate limits."""
-
-    session_lifetime: dt.timedelta = dt.timedelta(hours=12)
-    link_lifetime: dt.timedelta = dt.timedelta(hours=24)
-    failure_window: dt.timedelta = dt.timedelta(minutes=15)
-    max_failures_per_user: int = 5
-    max_failures_per_client: int = 20
 
 
 class AccountService:
@@ -65,6 +50,9 @@ class AccountService:
     ) -> None:
         self.repository = repository
         self.policy = policy or LoginPolicy()
+        self.attempts = LoginAttempts(
+            repository.engine, repository.clock, retention=self.policy.failure_retention
+        )
         self._key = secret_key.encode()
         self._hasher = PasswordHasher()
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
@@ -153,29 +141,42 @@ class AccountService:
     # ------------------------------------------------------------------ login
 
     def authenticate(self, username: str, password: str, client: str) -> User:
-        """Check a username and password.
+        """Check a username and password from ``client`` (its address), within the limits.
+
+        The attempt is recorded as a failure before the password is checked, and
+        becomes a success only if it is right (see :mod:`privatetrade.accounts.limits`).
 
         Raises:
-            RateLimitedError: Too many recent failures for this user or client.
+            RateLimitedError: This client must wait before trying this account again.
+            UnavailableError: The database is busy: the attempt could not be recorded,
+                so the password was not checked.
             AuthenticationError: Wrong username or password (same error for both).
         """
         name = username.strip().casefold()
-        user_key, client_key = f"user:{name}"[:160], f"client:{client}"[:160]
-        window = self.policy.failure_window
-        if (
-            self.repository.recent_failures(user_key, window) >= self.policy.max_failures_per_user
-            or self.repository.recent_failures(client_key, window)
-            >= self.policy.max_failures_per_client
-        ):
-            raise RateLimitedError(int(window.total_seconds()))
+        attempt = self._begin(name, client)
         found = self.repository.by_name(name)
         stored = found[1] if found is not None else None
         if not self._verify(stored, password) or found is None or found[0].disabled:
-            self.repository.record_failure(user_key)
-            self.repository.record_failure(client_key)
+            _log_failure(attempt)
             raise AuthenticationError("wrong username or password")
-        self.repository.clear_failures(user_key)
+        self.attempts.succeeded(attempt)
         return found[0]
+
+    def _begin(self, name: str, client: str) -> Attempt:
+        def check(counts: FailureCounts, now: dt.datetime) -> None:
+            check_limits(self.policy, counts, now)
+
+        try:
+            return self.attempts.begin(name, client, self.policy.failure_window, check)
+        except RateLimitedError as exc:
+            log.warning(
+                "auth.login_limited",
+                username=name[:64],
+                client=client,
+                limit=exc.limit,
+                retry_after=exc.retry_after,
+            )
+            raise
 
     def _verify(self, stored: str | None, password: str) -> bool:
         # Without a stored hash, verify against a dummy one: equal timing either way.
@@ -230,3 +231,16 @@ class AccountService:
     def revoke_token(self, user: User, token_id: str) -> bool:
         """Revoke one of the user's tokens."""
         return self.repository.revoke_token(token_id, user.id)
+
+
+def _log_failure(attempt: Attempt) -> None:
+    """The audit line of a failed login (the row is in ``login_failures`` already)."""
+    counts = attempt.counts
+    log.warning(
+        "auth.login_failed",
+        username=attempt.username[:64],
+        client=attempt.client,
+        count=counts.account + 1,
+        client_count=counts.client + 1,
+        pair_count=counts.pair + 1,
+    )

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from privatetrade import __version__
 from privatetrade.domain.jobs import Job
+from privatetrade.web.security import report_policy, script_hash
 from privatetrade.web.ui.i18n import Preferences, catalog
 from privatetrade.web.ui.render import templates
 
-__all__ = ["plotly_js", "plotly_js_path", "render_report"]
+__all__ = ["Report", "plotly_js", "plotly_js_path", "render_report"]
+
+# Inlined in this order: Plotly, then our scripts (PTFormat, PTCharts, the report's own).
+_OUR_SCRIPTS = ("js/format.js", "js/charts.js", "js/report.js")
 
 _STATIC = Path(__file__).resolve().parent / "static"
 
@@ -42,6 +47,25 @@ def _static_text(name: str) -> str:
     return (_STATIC / name).read_text(encoding="utf-8")
 
 
+@cache
+def _inline_scripts() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The report's scripts and their CSP hashes (Plotly's 4 MB are hashed once)."""
+    scripts = (plotly_js(), *(_static_text(name) for name in _OUR_SCRIPTS))
+    return scripts, tuple(script_hash(script) for script in scripts)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A rendered report and the Content-Security-Policy to serve it with.
+
+    The document carries the same policy in a ``<meta>`` element (it applies when the
+    file is opened from disk); the header adds ``frame-ancestors``.
+    """
+
+    html: str
+    content_security_policy: str
+
+
 def _script_json(value: Any) -> str:
     """JSON that is safe inside a ``<script>`` element (no ``</script>`` can appear)."""
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).replace(
@@ -57,8 +81,11 @@ def render_report(
     symbol_name: str,
     currency: str,
     prefs: Preferences,
-) -> str:
+) -> Report:
     """Render the report of a succeeded job as one HTML document.
+
+    Its inline scripts are allowed by their hashes (no ``'unsafe-inline'`` scripts, no
+    ``'unsafe-eval'``), by a ``<meta>`` policy inside the document and by the header.
 
     Args:
         job: The job the result belongs to.
@@ -78,7 +105,8 @@ def render_report(
     }
     # The document is JSON already; only "<" needs escaping to be safe in a script element.
     document_json = document.decode("utf-8").replace("<", "\\u003c")
-    return templates.get_template("report.html").render(
+    scripts, hashes = _inline_scripts()
+    html = templates.get_template("report.html").render(
         t=prefs.t,
         lang=language.value,
         colors=prefs.colors.value,
@@ -88,8 +116,10 @@ def render_report(
         currency=currency,
         spec=job.spec.model_dump(mode="json"),
         styles=_static_text("site.css"),
-        scripts=[plotly_js(), _static_text("js/format.js"), _static_text("js/charts.js")],
+        scripts=scripts,
+        content_security_policy=report_policy(hashes, header=False),
         config_json=_script_json(config),
         bars_json=_script_json(bars),
         document_json=document_json,
     )
+    return Report(html, report_policy(hashes, header=True))

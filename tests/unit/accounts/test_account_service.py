@@ -1,7 +1,7 @@
 """AccountService and UserRepository on a real, migrated SQLite file (no server).
 
-Time is a hand-driven clock injected into the repository, so expiry and the login
-rate-limit window are tested without sleeping.
+Time is a hand-driven clock injected into the repository, so expiry is tested
+without sleeping. The login limits have their own module (test_login_limits.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from privatetrade.accounts.service import (
     AccountService,
     AuthenticationError,
     LoginPolicy,
-    RateLimitedError,
     UserExistsError,
 )
 from privatetrade.db.engine import create_db_engine
@@ -379,84 +378,6 @@ def test_login_links_only_for_enabled_users_without_a_password(
     accounts.set_disabled("admin")
     assert accounts.login_link_token("admin") is None
     assert accounts.use_login_link(token) is None
-
-
-# ---------------------------------------------------------------- login rate limit
-
-
-def fail(accounts: AccountService, username: str, client: str, times: int) -> None:
-    for _ in range(times):
-        with pytest.raises(AuthenticationError):
-            accounts.authenticate(username, "wrong password!", client)
-
-
-def test_failed_logins_per_user_are_rate_limited_within_the_window(
-    accounts: AccountService, clock: Clock
-) -> None:
-    user = new_user(accounts, "karl")
-    fail(accounts, "karl", "10.0.0.1", 4)
-    clock.advance(minutes=1)
-    fail(accounts, "KARL", "10.0.0.2", 1)  # per user: case and client do not matter
-    with pytest.raises(RateLimitedError) as limited:
-        accounts.authenticate("karl", PASSWORD, "10.0.0.3")
-    assert limited.value.retry_after > 0
-    # Another user from the same clients is not affected.
-    new_user(accounts, "lena")
-    assert accounts.authenticate("lena", PASSWORD, "10.0.0.1").username == "lena"
-
-    clock.advance(minutes=14)  # the first four failures leave the 15-minute window
-    assert accounts.authenticate("karl", PASSWORD, "10.0.0.1").id == user.id
-
-
-def test_the_default_policy_matches_the_documented_limits() -> None:
-    policy = LoginPolicy()
-    assert policy.max_failures_per_user == 5
-    assert policy.max_failures_per_client == 20
-    assert policy.failure_window == dt.timedelta(minutes=15)
-
-
-def test_a_successful_login_forgets_the_user_failures(engine: Engine, clock: Clock) -> None:
-    policy = LoginPolicy(max_failures_per_user=3)
-    accounts = AccountService(UserRepository(engine, clock=clock), KEY, policy)
-    new_user(accounts, "mona")
-    fail(accounts, "mona", "10.0.0.1", 2)
-    accounts.authenticate("mona", PASSWORD, "10.0.0.1")
-    fail(accounts, "mona", "10.0.0.1", 2)
-    assert accounts.authenticate("mona", PASSWORD, "10.0.0.1").username == "mona"
-    fail(accounts, "mona", "10.0.0.1", 3)
-    with pytest.raises(RateLimitedError):
-        accounts.authenticate("mona", PASSWORD, "10.0.0.1")
-
-
-def test_unknown_usernames_are_rate_limited_too(engine: Engine, clock: Clock) -> None:
-    policy = LoginPolicy(max_failures_per_user=2)
-    accounts = AccountService(UserRepository(engine, clock=clock), KEY, policy)
-    fail(accounts, "ghost", "10.0.0.1", 2)
-    with pytest.raises(RateLimitedError):
-        accounts.authenticate("ghost", "wrong password!", "10.0.0.2")
-
-
-def test_failed_logins_per_client_are_rate_limited(engine: Engine, clock: Clock) -> None:
-    policy = LoginPolicy(max_failures_per_client=4)
-    accounts = AccountService(UserRepository(engine, clock=clock), KEY, policy)
-    new_user(accounts, "nina")
-    for index in range(4):  # four different users, one failure each
-        fail(accounts, f"victim{index}", "203.0.113.7", 1)
-        clock.advance(minutes=1)
-    with pytest.raises(RateLimitedError):
-        accounts.authenticate("nina", PASSWORD, "203.0.113.7")
-    assert accounts.authenticate("nina", PASSWORD, "203.0.113.8").username == "nina"
-    clock.advance(minutes=11, seconds=1)  # the first failure leaves the 15-minute window
-    assert accounts.authenticate("nina", PASSWORD, "203.0.113.7").username == "nina"
-
-
-def test_the_per_user_limit_follows_the_policy(engine: Engine, clock: Clock) -> None:
-    policy = LoginPolicy(max_failures_per_user=2)
-    accounts = AccountService(UserRepository(engine, clock=clock), KEY, policy)
-    new_user(accounts, "omar")
-    fail(accounts, "omar", "10.0.0.1", 2)
-    with pytest.raises(RateLimitedError):
-        accounts.authenticate("omar", PASSWORD, "10.0.0.1")
 
 
 # ---------------------------------------------------------------- the secret key
