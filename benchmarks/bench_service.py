@@ -58,7 +58,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -298,18 +297,24 @@ def bench_worker_steps(data_dir: Path, scratch: Path, repeat: int) -> None:
     """Rerun the worker's steps in this process to show where a job's run time goes."""
     from privatetrade.data.market_data import MarketData
     from privatetrade.db import migrate
+    from privatetrade.db.artifacts import ArtifactFiles
     from privatetrade.db.engine import create_db_engine
     from privatetrade.db.jobs import JobRepository
+    from privatetrade.domain.artifacts import Artifact
     from privatetrade.domain.specs import BacktestSpec
-    from privatetrade.jobs.runner import prepare_run, run_prepared
+    from privatetrade.jobs.kinds import KindContext
+    from privatetrade.jobs.kinds.backtest import CSV, JSON, result_summary
     from privatetrade.jobs.service import JobService
+    from privatetrade.plans.backtest import execute_plan, plan_backtest
 
     print(f"\n   where the run time goes: the worker's steps rerun in this process ({repeat}x)")
     engine = create_db_engine(f"sqlite+pysqlite:///{scratch / 'steps.db'}", pool_size=1)
     migrate.upgrade(engine)
-    repository = JobRepository(engine)
+    files = ArtifactFiles(scratch / "steps-artifacts")
+    repository = JobRepository(engine, files=files)
     data = MarketData(data_dir)
-    service = JobService(repository, data, max_bars=2_000_000, max_active_jobs=1_000)
+    context = KindContext(data, max_bars=2_000_000)
+    service = JobService(repository, files, context, max_active_jobs=1_000)
     spec = BacktestSpec.model_validate(AAPL_10Y)
     steps: dict[str, list[float]] = {}
 
@@ -332,21 +337,24 @@ def bench_worker_steps(data_dir: Path, scratch: Path, repeat: int) -> None:
         with step("db: 3 progress writes"):
             for stage, fraction in _PROGRESS_WRITES:
                 repository.report_progress(job.id, job.attempt, fraction, stage)
-        with step("load bars (Parquet) + resolve"):
-            run = prepare_run(spec, data)
+        with step("load bars (Parquet) + plan"):
+            plan = plan_backtest(spec, data)
         with step("simulate + metrics + result object"):
-            result = run_prepared(run)
+            result = execute_plan(plan)
         with step("result.to_json()"):
             document = result.to_json().encode()
         with step("trades CSV + equity CSV"):
             trades, equity = result.trades_csv().encode(), result.equity_csv().encode()
-        with step("sha256 of the document"):
-            digest = hashlib.sha256(document).hexdigest()
-        with step("db: store result + succeeded (1 tx)"):
-            repository.finish_succeeded(
-                job.id, job.attempt, document=document, trades_csv=trades, equity_csv=equity,
-                document_sha256=digest, summary={"trades": result.metrics.trade_count},
-            )  # fmt: skip
+        documents = (
+            Artifact("result.json", JSON, document),
+            Artifact("trades.csv", CSV, trades),
+            Artifact("equity.csv", CSV, equity),
+        )
+        with step("write 3 artifact files (sha256, fsync)"):
+            staged = files.write(job.id, job.attempt, documents)
+        with step("db: record artifacts + succeeded (1 tx)"):
+            repository.finish_succeeded(job.id, job.attempt, staged.infos, result_summary(result))
+        files.keep_only(staged)
         sizes = (len(document), len(trades), len(equity))
     engine.dispose()
     worker_total = 0.0

@@ -19,10 +19,12 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from databases import postgres_database
+from privatetrade.db.artifacts import ArtifactFiles
 from privatetrade.db.engine import create_db_engine
 from privatetrade.db.jobs import JobRepository
 from privatetrade.db.migrate import upgrade
-from privatetrade.db.schema import jobs, results
+from privatetrade.db.schema import artifacts, jobs
+from privatetrade.domain.artifacts import Artifact
 from privatetrade.domain.jobs import FailureReason, Job, JobState
 from privatetrade.domain.specs import BacktestSpec
 
@@ -75,8 +77,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def repo(engine: Engine, clock: Clock) -> JobRepository:
-    return JobRepository(engine, clock=clock)
+def repo(engine: Engine, clock: Clock, tmp_path: Path) -> JobRepository:
+    return JobRepository(engine, clock=clock, files=ArtifactFiles(tmp_path / "artifacts"))
 
 
 def new_job(repo: JobRepository) -> str:
@@ -91,22 +93,33 @@ def row(engine: Engine, job_id: str) -> dict[str, Any]:
     return dict(found._mapping)
 
 
-def result_rows(engine: Engine, job_id: str) -> list[dict[str, Any]]:
+def artifact_rows(engine: Engine, job_id: str) -> list[dict[str, Any]]:
+    query = sa.select(artifacts).where(artifacts.c.job_id == job_id).order_by(artifacts.c.name)
     with engine.connect() as connection:
-        found = connection.execute(sa.select(results).where(results.c.job_id == job_id)).all()
+        found = connection.execute(query).all()
     return [dict(item._mapping) for item in found]
 
 
+def artifact_files(repo: JobRepository, job_id: str) -> list[str]:
+    """Every file under the job's artifact folder, relative to the artifacts root."""
+    assert repo.files is not None
+    folder = repo.files.root / job_id
+    return sorted(str(path.relative_to(repo.files.root)) for path in folder.rglob("*"))
+
+
 def succeed(repo: JobRepository, job_id: str, attempt: int, payload: bytes) -> bool:
-    return repo.finish_succeeded(
-        job_id,
-        attempt,
-        document=payload,
-        trades_csv=b"trades-" + payload,
-        equity_csv=b"equity-" + payload,
-        document_sha256=hashlib.sha256(payload).hexdigest(),
-        summary={"attempt": attempt},
-    )
+    """Do what a worker does: write the files, record them, discard them if fenced off."""
+    assert repo.files is not None
+    documents = [
+        Artifact("result.json", "application/json", payload),
+        Artifact("trades.csv", "text/csv", b"trades-" + payload),
+        Artifact("equity.csv", "text/csv", b"equity-" + payload),
+    ]
+    staged = repo.files.write(job_id, attempt, documents)
+    saved = repo.finish_succeeded(job_id, attempt, staged.infos, {"attempt": attempt})
+    if not saved:
+        repo.files.discard(staged)
+    return saved
 
 
 def start(repo: JobRepository, job_id: str, worker: str) -> Job:
@@ -118,9 +131,10 @@ def start(repo: JobRepository, job_id: str, worker: str) -> Job:
 def assert_stale_attempt_is_fenced(
     repo: JobRepository, engine: Engine, clock: Clock, job_id: str, stale: int
 ) -> None:
-    """Every write of attempt ``stale`` returns False and leaves row and results as they were."""
+    """Every write of attempt ``stale`` returns False and leaves row and artifacts as they were."""
     before = row(engine, job_id)
-    results_before = result_rows(engine, job_id)
+    artifacts_before = artifact_rows(engine, job_id)
+    files_before = artifact_files(repo, job_id)
     clock.advance(1.0)  # any write that got through would move updated_at
     assert repo.report_progress(job_id, stale, 0.5, "simulating") is False
     assert succeed(repo, job_id, stale, b'{"late": true}') is False
@@ -128,7 +142,8 @@ def assert_stale_attempt_is_fenced(
     assert repo.finish_cancelled(job_id, stale) is False
     assert repo.cancel_requested(job_id, stale) is True  # the stale attempt is told to stop
     assert row(engine, job_id) == before
-    assert result_rows(engine, job_id) == results_before
+    assert artifact_rows(engine, job_id) == artifacts_before
+    assert artifact_files(repo, job_id) == files_before
 
 
 def test_attempt_after_recorded_loss_is_fenced(
@@ -159,17 +174,20 @@ def test_attempt_after_recorded_loss_is_fenced(
     assert done["state"] == JobState.SUCCEEDED.value
     assert done["progress"] == 1.0
     assert done["summary"] == {"attempt": 2}
-    stored = result_rows(engine, job_id)
-    assert len(stored) == 1
-    assert stored[0]["attempt"] == 2
-    assert bytes(stored[0]["document"]) == b'{"attempt": 2}'
+    stored = artifact_rows(engine, job_id)
+    assert [(item["name"], item["attempt"]) for item in stored] == [
+        ("equity.csv", 2),
+        ("result.json", 2),
+        ("trades.csv", 2),
+    ]
+    assert all(item["location"].startswith(f"{job_id}/2-") for item in stored)
+    assert len(artifact_files(repo, job_id)) == 1 + len(stored)  # one folder, its files
 
     # The dead attempt wakes up after the new one finished: still nothing changes.
     assert_stale_attempt_is_fenced(repo, engine, clock, job_id, stale=1)
-    _, result = repo.result(job_id)
-    assert result is not None
-    assert result.document == b'{"attempt": 2}'
-    assert result.document_sha256 == hashlib.sha256(b'{"attempt": 2}').hexdigest()
+    result = repo.artifact(job_id, "result.json")
+    assert result.content == b'{"attempt": 2}'
+    assert result.info.sha256 == hashlib.sha256(b'{"attempt": 2}').hexdigest()
 
 
 def test_attempt_after_expired_lease_is_fenced(
@@ -204,7 +222,8 @@ def test_attempt_after_expired_lease_is_fenced(
     failed = row(engine, job_id)
     assert (failed["state"], failed["reason"]) == ("failed", "data_error")
     assert failed["error"] == "no bars"
-    assert result_rows(engine, job_id) == []
+    assert artifact_rows(engine, job_id) == []
+    assert artifact_files(repo, job_id) == []
 
 
 def test_stale_success_cannot_replace_a_newer_result(
@@ -218,8 +237,14 @@ def test_stale_success_cannot_replace_a_newer_result(
     # Neither attempt (even the current one) can store a second result once final.
     assert succeed(repo, job_id, 1, b"old") is False
     assert succeed(repo, job_id, 2, b"again") is False
-    stored = result_rows(engine, job_id)
-    assert [(item["attempt"], bytes(item["document"])) for item in stored] == [(2, b"new")]
+    stored = artifact_rows(engine, job_id)
+    assert {(item["name"], item["attempt"]) for item in stored} == {
+        ("result.json", 2),
+        ("trades.csv", 2),
+        ("equity.csv", 2),
+    }
+    assert repo.artifact(job_id, "result.json").content == b"new"
+    assert repo.artifact(job_id, "trades.csv").content == b"trades-new"
     assert repo.start_attempt(job_id, "host-c:303") is None  # a final job never runs again
     assert row(engine, job_id)["attempt"] == 2
 
@@ -235,7 +260,8 @@ def test_cancelled_attempt_cannot_store_a_result(
     assert cancelled.cancel_requested
     assert repo.report_progress(job_id, 1, 0.9, "saving") is False
     assert succeed(repo, job_id, 1, b"too late") is False
-    assert result_rows(engine, job_id) == []
+    assert artifact_rows(engine, job_id) == []
+    assert artifact_files(repo, job_id) == []
     assert repo.finish_cancelled(job_id, 1) is True
     assert row(engine, job_id)["state"] == JobState.CANCELLED.value
 

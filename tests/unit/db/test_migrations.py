@@ -1,13 +1,14 @@
 """Schema migrations on a fresh SQLite file and a fresh PostgreSQL database.
 
 The migrations must build exactly the tables ``schema.py`` declares, survive a
-downgrade to base and a new upgrade, and be drivable from the ``privatetrade db``
-command line.
+downgrade to base and a new upgrade, move stored results into artifacts and back
+(0002 <-> 0003) byte for byte, and be drivable from the ``privatetrade db`` command line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import os
 import subprocess
@@ -26,13 +27,37 @@ from sqlalchemy import Engine
 from databases import postgres_database
 from privatetrade.db import migrate
 from privatetrade.db.engine import create_db_engine
-from privatetrade.db.schema import api_tokens, jobs, metadata, results, users
+from privatetrade.db.jobs import JobResults
+from privatetrade.db.schema import UTCDateTime, api_tokens, artifacts, jobs, metadata, users
 
-HEAD = "0002"
+HEAD = "0004"
 HISTORY = [
+    (
+        "0004",
+        "Login failures: one row per failure with the client's address, cleared by a success.",
+    ),
+    (
+        "0003",
+        "Artifacts: a job's named result documents, stored generically instead of in fixed "
+        "columns.",
+    ),
     ("0002", "Accounts: users, sessions, API tokens, one-time login links, login failures."),
     ("0001", "Jobs and results."),
 ]
+JSON = "application/json"
+CSV = "text/csv; charset=utf-8"
+# The results table of revisions 0001 and 0002 (schema.py no longer declares it).
+legacy_results = sa.table(
+    "results",
+    sa.column("job_id", sa.String),
+    sa.column("owner", sa.String),
+    sa.column("attempt", sa.Integer),
+    sa.column("created_at", UTCDateTime),
+    sa.column("document", sa.LargeBinary),
+    sa.column("trades_csv", sa.LargeBinary),
+    sa.column("equity_csv", sa.LargeBinary),
+    sa.column("document_sha256", sa.String),
+)
 TABLES = set(metadata.tables)
 ACCOUNT_TABLES = {"users", "sessions", "api_tokens", "login_links", "login_failures"}
 NOW = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
@@ -62,12 +87,12 @@ def table_names(engine: Engine) -> set[str]:
     return set(sa.inspect(engine).get_table_names())
 
 
-def insert_job_and_result(engine: Engine, job_id: str) -> None:
+def insert_job(engine: Engine, job_id: str, owner: str = "local") -> None:
     with engine.begin() as connection:
         connection.execute(
             sa.insert(jobs).values(
                 id=job_id,
-                owner="local",
+                owner=owner,
                 state="succeeded",
                 spec='{"symbol":"AAPL"}',
                 spec_hash="0" * 64,
@@ -78,18 +103,62 @@ def insert_job_and_result(engine: Engine, job_id: str) -> None:
                 summary={"total_return": 0.1},
             )
         )
+
+
+def artifact_row(job_id: str, name: str, content: bytes, *, inline: bool) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "name": name,
+        "attempt": 1,
+        "media_type": JSON if name.endswith(".json") else CSV,
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "location": None if inline else f"{job_id}/1-abc/{name}",
+        "content": content if inline else None,
+        "created_at": NOW,
+    }
+
+
+def insert_job_and_artifacts(engine: Engine, job_id: str, *, inline: bool = False) -> None:
+    """A succeeded job with its three artifacts (files, or bytes in the rows)."""
+    insert_job(engine, job_id)
+    documents = {"result.json": b"{}", "trades.csv": b"a,b\n", "equity.csv": b"c,d\n"}
+    with engine.begin() as connection:
         connection.execute(
-            sa.insert(results).values(
-                job_id=job_id,
-                owner="local",
-                attempt=1,
-                created_at=NOW,
-                document=b"{}",
-                trades_csv=b"a,b\n",
-                equity_csv=b"c,d\n",
-                document_sha256="f" * 64,
-            )
+            sa.insert(artifacts),
+            [artifact_row(job_id, name, body, inline=inline) for name, body in documents.items()],
         )
+
+
+def insert_legacy_result(engine: Engine, job_id: str, owner: str = "local") -> dict[str, Any]:
+    """A succeeded job and its ``results`` row, as revision 0002 stored them."""
+    insert_job(engine, job_id, owner)
+    document = '{"name":"삼성전자","equity":[1.5e300]}'.encode()
+    values = {
+        "job_id": job_id,
+        "owner": owner,
+        "attempt": 2,
+        "created_at": NOW,
+        "document": document,
+        "trades_csv": b"entry_time,exit_time\r\n2024-01-02,2024-01-03\r\n",
+        "equity_csv": bytes(range(256)),  # any bytes survive, not only text
+        "document_sha256": hashlib.sha256(document).hexdigest(),
+    }
+    with engine.begin() as connection:
+        connection.execute(sa.insert(legacy_results).values(**values))
+    return values
+
+
+def legacy_result_rows(engine: Engine) -> dict[str, dict[str, Any]]:
+    with engine.connect() as connection:
+        found = connection.execute(sa.select(legacy_results)).all()
+    return {row.job_id: {**row._mapping} for row in found}
+
+
+def artifact_rows(engine: Engine) -> list[dict[str, Any]]:
+    query = sa.select(artifacts).order_by(artifacts.c.job_id, artifacts.c.name)
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
 
 
 def insert_user_and_token(engine: Engine) -> None:
@@ -169,7 +238,7 @@ def assert_tables_match_schema(engine: Engine) -> None:
         assert found_foreign == declared_foreign, table.name
     uniques = inspector.get_unique_constraints("jobs")
     assert [unique["column_names"] for unique in uniques] == [["owner", "idempotency_key"]]
-    (foreign,) = inspector.get_foreign_keys("results")
+    (foreign,) = inspector.get_foreign_keys("artifacts")
     assert (foreign["constrained_columns"], foreign["referred_table"]) == (["job_id"], "jobs")
     assert foreign["referred_columns"] == ["id"]
     assert foreign["options"].get("ondelete") == "CASCADE"
@@ -197,27 +266,32 @@ def test_upgrade_downgrade_upgrade_round_trip(engine: Engine) -> None:
     migrate.upgrade(engine)
     assert_tables_match_schema(engine)
 
-    insert_job_and_result(engine, "a" * 32)
+    insert_job_and_artifacts(engine, "a" * 32)
     stored = stored_job(engine, "a" * 32)
     # Server defaults of the migration apply to rows that leave them out.
     assert (stored["kind"], stored["progress"], stored["stage"]) == ("backtest", 0.0, "queued")
     assert (stored["attempt"], stored["lost_attempts"], stored["cancel_requested"]) == (0, 0, False)
     assert stored["created_at"] == NOW
     assert stored["summary"] == {"total_return": 0.1}
-    # The foreign key cascades: deleting a job deletes its result.
+    # The foreign key cascades: deleting a job deletes its artifacts.
     with engine.begin() as connection:
         connection.execute(sa.delete(jobs).where(jobs.c.id == "a" * 32))
-        assert connection.execute(sa.select(sa.func.count()).select_from(results)).scalar() == 0
-    insert_job_and_result(engine, "b" * 32)
+        assert connection.execute(sa.select(sa.func.count()).select_from(artifacts)).scalar() == 0
+    insert_job_and_artifacts(engine, "b" * 32, inline=True)
+    before = artifact_rows(engine)
     insert_user_and_token(engine)
 
-    # One step down removes the accounts and keeps the jobs; one step up brings them back.
+    # Down to 0001: no accounts, the jobs kept, the inline artifacts back in ``results``;
+    # up again: the accounts return and the artifacts are as they were.
     migrate.downgrade(engine, "0001")
     assert migrate.current_revision(engine) == "0001"
-    assert not ACCOUNT_TABLES & table_names(engine)
+    assert not (ACCOUNT_TABLES | {"artifacts"}) & table_names(engine)
     assert stored_job(engine, "b" * 32)["state"] == "succeeded"
+    assert legacy_result_rows(engine)["b" * 32]["document"] == b"{}"
     migrate.upgrade(engine)
     assert_tables_match_schema(engine)
+    assert "results" not in table_names(engine)
+    assert artifact_rows(engine) == before
     insert_user_and_token(engine)
 
     migrate.downgrade(engine, "base")
@@ -229,8 +303,59 @@ def test_upgrade_downgrade_upgrade_round_trip(engine: Engine) -> None:
     assert_tables_match_schema(engine)
     with engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(jobs)).scalar() == 0
-    insert_job_and_result(engine, "b" * 32)  # the old row is gone, the id is free again
+    insert_job_and_artifacts(engine, "b" * 32)  # the old row is gone, the id is free again
     assert stored_job(engine, "b" * 32)["state"] == "succeeded"
+
+
+def test_stored_results_move_to_artifacts_and_back(engine: Engine) -> None:
+    """0002 -> 0003 moves every result into inline artifacts, unchanged; 0003 -> 0002 back."""
+    migrate.upgrade(engine, "0002")
+    legacy = insert_legacy_result(engine, "a" * 32)
+    other = insert_legacy_result(engine, "b" * 32, owner="u" * 32)
+    insert_job(engine, "q" * 32)  # a job without a result
+
+    migrate.upgrade(engine, "0003")
+    assert "results" not in table_names(engine)
+    moved = artifact_rows(engine)
+    assert [(row["job_id"], row["name"]) for row in moved] == [
+        (job_id, name)
+        for job_id in ("a" * 32, "b" * 32)
+        for name in ("equity.csv", "result.json", "trades.csv")
+    ]
+    for stored in (legacy, other):
+        rows = {row["name"]: row for row in moved if row["job_id"] == stored["job_id"]}
+        for name, column, media_type in [
+            ("result.json", "document", JSON),
+            ("trades.csv", "trades_csv", CSV),
+            ("equity.csv", "equity_csv", CSV),
+        ]:
+            row = rows[name]
+            assert bytes(row["content"]) == stored[column]
+            assert row["sha256"] == hashlib.sha256(stored[column]).hexdigest()
+            assert (row["media_type"], row["size"], row["location"]) == (
+                media_type,
+                len(stored[column]),
+                None,
+            )
+            assert (row["attempt"], row["created_at"]) == (2, NOW)
+    # The repository serves the moved bytes (no artifact folder needed for inline ones).
+    served = JobResults(engine).artifact("a" * 32, "equity.csv", "local")
+    assert served.content == legacy["equity_csv"]
+    assert served.info.sha256 == hashlib.sha256(legacy["equity_csv"]).hexdigest()
+
+    # Written after the upgrade: a job whose artifacts are files has no place in ``results``.
+    insert_job(engine, "f" * 32)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(artifacts), [artifact_row("f" * 32, "result.json", b"{}", inline=False)]
+        )
+    migrate.downgrade(engine, "0002")
+    assert "artifacts" not in table_names(engine)
+    assert legacy_result_rows(engine) == {"a" * 32: legacy, "b" * 32: other}
+    assert stored_job(engine, "f" * 32)["state"] == "succeeded"  # the job stays
+
+    migrate.upgrade(engine, "0003")
+    assert artifact_rows(engine) == moved
 
 
 def test_migrations_and_schema_py_agree(engine: Engine) -> None:
@@ -287,8 +412,11 @@ def privatetrade_db(database_url: str, data_dir: Path, *args: str) -> str:
 def test_cli_db_commands(database_url: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     assert privatetrade_db(database_url, data_dir, "current") == f"base (head: {HEAD})\n"
-    assert privatetrade_db(database_url, data_dir, "history") == (
-        f"{HEAD}  {HISTORY[0][1]}  (after 0001)\n0001  Jobs and results.  (after base)\n"
+    assert privatetrade_db(database_url, data_dir, "history") == "".join(
+        f"{revision}  {message}  (after {older})\n"
+        for (revision, message), older in zip(
+            HISTORY, [revision for revision, _ in HISTORY[1:]] + ["base"], strict=True
+        )
     )
     assert privatetrade_db(database_url, data_dir, "upgrade") == f"database at {HEAD}\n"
     assert privatetrade_db(database_url, data_dir, "current") == f"{HEAD} (head: {HEAD})\n"
@@ -296,7 +424,7 @@ def test_cli_db_commands(database_url: str, tmp_path: Path) -> None:
     engine = create_db_engine(database_url, pool_size=1)
     try:
         assert_tables_match_schema(engine)
-        insert_job_and_result(engine, "c" * 32)
+        insert_job_and_artifacts(engine, "c" * 32)
     finally:
         engine.dispose()
 

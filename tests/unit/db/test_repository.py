@@ -21,16 +21,21 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from databases import postgres_database
+from privatetrade.db.artifacts import ArtifactFiles
 from privatetrade.db.engine import create_db_engine
-from privatetrade.db.jobs import IdempotencyConflictError, JobRepository, SortField
+from privatetrade.db.jobs import JobRepository, SortField
 from privatetrade.db.migrate import upgrade
-from privatetrade.db.schema import jobs, results
+from privatetrade.db.schema import artifacts, jobs
+from privatetrade.domain.artifacts import Artifact
 from privatetrade.domain.jobs import FailureReason, Job, JobState
 from privatetrade.domain.specs import BacktestSpec
+from privatetrade.errors import ConflictError, IdempotencyConflictError, NotFoundError
 
 OWNER = "local"
 MAX_ATTEMPTS = 3
 LEASE_S = 30.0
+CSV = "text/csv; charset=utf-8"
+ARTIFACT_NAMES = ["equity.csv", "result.json", "trades.csv"]  # as listed: by name
 T = TypeVar("T")
 
 
@@ -85,11 +90,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def repo(engine: Engine, clock: Clock) -> JobRepository:
+def repo(engine: Engine, clock: Clock, tmp_path: Path) -> JobRepository:
     with engine.begin() as connection:
-        connection.execute(sa.delete(results))
+        connection.execute(sa.delete(artifacts))
         connection.execute(sa.delete(jobs))
-    return JobRepository(engine, clock=clock)
+    return JobRepository(engine, clock=clock, files=ArtifactFiles(tmp_path / "artifacts"))
 
 
 def new_id() -> str:
@@ -108,16 +113,22 @@ def start(repo: JobRepository, job_id: str, worker: str = "host:1") -> Job:
     return job
 
 
-def succeed(repo: JobRepository, job: Job, payload: bytes = b'{"ok":true}') -> bool:
-    return repo.finish_succeeded(
-        job.id,
-        job.attempt,
-        document=payload,
-        trades_csv=b"trades:" + payload,
-        equity_csv=b"equity:" + payload,
-        document_sha256=hashlib.sha256(payload).hexdigest(),
-        summary={"total_return": 0.25},
+def documents(payload: bytes) -> tuple[Artifact, ...]:
+    return (
+        Artifact("result.json", "application/json", payload),
+        Artifact("trades.csv", CSV, b"trades:" + payload),
+        Artifact("equity.csv", CSV, b"equity:" + payload),
     )
+
+
+def succeed(repo: JobRepository, job: Job, payload: bytes = b'{"ok":true}') -> bool:
+    """Do what a worker does: write the artifact files, then record them (or discard them)."""
+    assert repo.files is not None
+    staged = repo.files.write(job.id, job.attempt, documents(payload))
+    saved = repo.finish_succeeded(job.id, job.attempt, staged.infos, {"total_return": 0.25})
+    if not saved:
+        repo.files.discard(staged)
+    return saved
 
 
 def row(engine: Engine, job_id: str) -> dict[str, Any]:
@@ -126,10 +137,10 @@ def row(engine: Engine, job_id: str) -> dict[str, Any]:
     return dict(found._mapping)
 
 
-def result_count(engine: Engine, job_id: str | None = None) -> int:
-    query = sa.select(sa.func.count()).select_from(results)
+def artifact_count(engine: Engine, job_id: str | None = None) -> int:
+    query = sa.select(sa.func.count()).select_from(artifacts)
     if job_id is not None:
-        query = query.where(results.c.job_id == job_id)
+        query = query.where(artifacts.c.job_id == job_id)
     with engine.connect() as connection:
         return int(connection.execute(query).scalar_one())
 
@@ -205,7 +216,7 @@ def test_same_key_with_another_spec_conflicts(repo: JobRepository) -> None:
     first, _ = repo.create(new_id(), OWNER, spec(), idempotency_key="abc")
     with pytest.raises(IdempotencyConflictError) as raised:
         repo.create(new_id(), OWNER, spec(fast=11, slow=30), idempotency_key="abc")
-    assert raised.value.job.id == first.id
+    assert raised.value.job_id == first.id
     assert repo.page(OWNER).total == 1
 
 
@@ -414,23 +425,26 @@ def test_cancel_leaves_final_unknown_and_foreign_jobs_alone(repo: JobRepository)
     assert repo.get(foreign.id).state is JobState.QUEUED  # type: ignore[union-attr]
 
 
-def test_delete_removes_the_job_and_its_result(repo: JobRepository, engine: Engine) -> None:
+def test_delete_removes_the_job_and_its_artifacts(repo: JobRepository, engine: Engine) -> None:
     keep = start(repo, create(repo).id)
     assert succeed(repo, keep)
     gone = start(repo, create(repo).id)
     assert succeed(repo, gone)
-    assert result_count(engine) == 2
+    assert artifact_count(engine) == 2 * len(ARTIFACT_NAMES)
     foreign = create(repo, owner="other")
 
     assert repo.delete(gone.id, OWNER) is True
     assert repo.get(gone.id) is None
-    assert result_count(engine, gone.id) == 0
-    with pytest.raises(LookupError):
-        repo.result(gone.id)
+    assert artifact_count(engine, gone.id) == 0
+    with pytest.raises(NotFoundError):
+        repo.artifact_infos(gone.id)
+    with pytest.raises(NotFoundError):
+        repo.artifact(gone.id, "result.json")
     assert repo.delete(gone.id) is False
     assert repo.delete(foreign.id, OWNER) is False
     assert repo.get(foreign.id) is not None
-    assert result_count(engine, keep.id) == 1
+    assert artifact_count(engine, keep.id) == len(ARTIFACT_NAMES)
+    assert repo.artifact(keep.id, "result.json").content == b'{"ok":true}'
 
 
 def test_delete_of_a_running_job_fences_its_attempt(repo: JobRepository, engine: Engine) -> None:
@@ -438,7 +452,9 @@ def test_delete_of_a_running_job_fences_its_attempt(repo: JobRepository, engine:
     assert repo.delete(running.id) is True
     assert repo.report_progress(running.id, running.attempt, 0.5, "simulating") is False
     assert succeed(repo, running) is False
-    assert result_count(engine) == 0
+    assert artifact_count(engine) == 0
+    assert repo.files is not None
+    assert not (repo.files.root / running.id).exists()  # the fenced attempt's files are gone
 
 
 # ---------------------------------------------------------------------- claim / leases
@@ -632,59 +648,82 @@ def test_report_progress_records_the_current_attempt(repo: JobRepository, clock:
     assert repo.cancel_requested(job.id, job.attempt) is False
 
 
-def test_result_is_absent_until_success_then_complete(repo: JobRepository, clock: Clock) -> None:
+def test_artifacts_are_absent_until_success_then_complete(
+    repo: JobRepository, clock: Clock
+) -> None:
     job = create(repo)
-    assert repo.result(job.id) == (repo.get(job.id), None)
+    assert repo.artifact_infos(job.id) == (repo.get(job.id), [])
+    with pytest.raises(ConflictError) as queued:
+        repo.artifact(job.id, "result.json")
+    assert queued.value.state == "queued"
     running = start(repo, job.id)
-    fetched, stored = repo.result(job.id)
+    fetched, infos = repo.artifact_infos(job.id)
     assert fetched.state is JobState.RUNNING
-    assert stored is None
-    with pytest.raises(LookupError):
-        repo.result(new_id())
-    with pytest.raises(LookupError):
-        repo.result(job.id, "other")
+    assert infos == []
+    with pytest.raises(ConflictError) as unfinished:
+        repo.artifact(job.id, "result.json")
+    assert unfinished.value.state == "running"
+    for job_id, owner in [(new_id(), None), (job.id, "other")]:
+        with pytest.raises(NotFoundError):
+            repo.artifact_infos(job_id, owner)
+        with pytest.raises(NotFoundError):
+            repo.artifact(job_id, "result.json", owner)
 
     clock.advance(4)
     document = b'{"schema_version":1,"metrics":{}}'
     assert succeed(repo, running, document) is True
-    fetched, stored = repo.result(job.id, OWNER)
-    assert stored is not None
+    fetched, infos = repo.artifact_infos(job.id, OWNER)
     assert fetched.state is JobState.SUCCEEDED
     assert (fetched.progress, fetched.stage, fetched.finished_at) == (1.0, "done", clock.now)
     assert fetched.summary == {"total_return": 0.25}
-    assert stored.job == fetched
-    assert stored.document == document
-    assert stored.trades_csv == b"trades:" + document
-    assert stored.equity_csv == b"equity:" + document
-    assert stored.document_sha256 == hashlib.sha256(document).hexdigest()
     assert fetched.duration_seconds == 4.0
+    contents = {artifact.name: artifact for artifact in documents(document)}
+    assert [info.name for info in infos] == ARTIFACT_NAMES
+    for info in infos:
+        expected = contents[info.name]
+        assert (info.media_type, info.size) == (expected.media_type, len(expected.content))
+        assert info.sha256 == hashlib.sha256(expected.content).hexdigest()
+        assert info.location is not None
+        assert info.location.startswith(f"{job.id}/{running.attempt}-")
+        stored = repo.artifact(job.id, info.name, OWNER)
+        assert stored.job == fetched
+        assert stored.info == info
+        assert stored.content == expected.content
+    assert repo.artifact(job.id, "result.json").content == document
+    with pytest.raises(NotFoundError):
+        repo.artifact(job.id, "heatmap.csv")
+    with pytest.raises(NotFoundError):
+        repo.artifact(job.id, "result.json", "other")
 
 
-def test_failed_job_has_no_result(repo: JobRepository, engine: Engine) -> None:
+def test_failed_job_has_no_artifacts(repo: JobRepository, engine: Engine) -> None:
     job = start(repo, create(repo).id)
     assert repo.finish_failed(job.id, job.attempt, FailureReason.INVALID_INPUT, "bad params")
-    fetched, stored = repo.result(job.id)
-    assert stored is None
+    fetched, infos = repo.artifact_infos(job.id)
+    assert infos == []
     assert (fetched.state, fetched.reason, fetched.error) == (
         JobState.FAILED,
         FailureReason.INVALID_INPUT,
         "bad params",
     )
-    assert result_count(engine) == 0
+    with pytest.raises(ConflictError) as failed:
+        repo.artifact(job.id, "result.json")
+    assert failed.value.state == "failed"
+    assert artifact_count(engine) == 0
 
 
-def test_readers_never_see_a_result_without_success_or_the_reverse(
+def test_readers_never_see_artifacts_without_success_or_the_reverse(
     repo: JobRepository,
 ) -> None:
-    started = [start(repo, create(repo).id) for _ in range(15)]
+    started = [start(repo, create(repo).id) for _ in range(30)]
     done = threading.Event()
-    observations: list[tuple[JobState, bool]] = []
+    observations: list[tuple[JobState, int]] = []
 
     def reader(_: int) -> None:
         while not done.is_set():
             for job in started:
-                fetched, stored = repo.result(job.id)
-                observations.append((fetched.state, stored is not None))
+                fetched, infos = repo.artifact_infos(job.id)
+                observations.append((fetched.state, len(infos)))
 
     def writer() -> None:
         try:
@@ -700,8 +739,9 @@ def test_readers_never_see_a_result_without_success_or_the_reverse(
     for thread in threads:
         thread.join(30)
     assert observations
-    assert {(state, has) for state, has in observations} <= {
-        (JobState.RUNNING, False),
-        (JobState.SUCCEEDED, True),
+    assert set(observations) <= {
+        (JobState.RUNNING, 0),
+        (JobState.SUCCEEDED, len(ARTIFACT_NAMES)),
     }
-    assert all(repo.result(job.id)[1] is not None for job in started)
+    for job in started:
+        assert repo.artifact(job.id, "result.json").content == f'{{"id":"{job.id}"}}'.encode()

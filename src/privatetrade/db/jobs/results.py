@@ -94,19 +94,28 @@ class JobResults(JobTable):
     ) -> tuple[Job, list[ArtifactInfo]]:
         """Return the job and the artifacts it has (none unless it succeeded).
 
+        One statement reads both, so they agree on every backend (under PostgreSQL's
+        read committed, two statements could see a commit in between).
+
         Raises:
             NotFoundError: No such job (for this owner).
         """
+        query = (
+            select(jobs, *_INFO_COLUMNS)
+            .outerjoin(artifacts, artifacts.c.job_id == jobs.c.id)
+            .where(*owned(job_id, owner))
+            .order_by(artifacts.c.name)
+        )
         with read_tx(self.engine) as connection:
-            row = connection.execute(select(jobs).where(*owned(job_id, owner))).first()
-            if row is None:
-                raise NotFoundError(f"no job with id {job_id!r}")
-            infos = connection.execute(
-                select(*_INFO_COLUMNS)
-                .where(artifacts.c.job_id == job_id)
-                .order_by(artifacts.c.name)
-            ).all()
-        return to_job(row), [ArtifactInfo(*info) for info in infos]
+            rows = connection.execute(query).all()
+        if not rows:
+            raise NotFoundError(f"no job with id {job_id!r}")
+        infos = [
+            ArtifactInfo(*(row._mapping[column] for column in _INFO_COLUMNS))
+            for row in rows
+            if row._mapping[artifacts.c.sha256] is not None
+        ]
+        return to_job(rows[0]), infos
 
     def artifact(self, job_id: str, name: str, owner: str | None = None) -> StoredArtifact:
         """Return one artifact of a succeeded job with its bytes.
