@@ -87,7 +87,14 @@ def test_every_message_the_pages_use_exists() -> None:
         ("state.", ["queued", "running", "succeeded", "failed", "cancelled"]),
         (
             "reason.",
-            ["invalid_input", "data_error", "strategy_error", "worker_lost", "internal_error"],
+            [
+                "invalid_input",
+                "data_error",
+                "strategy_error",
+                "worker_lost",
+                "time_limit",
+                "internal_error",
+            ],
         ),
         ("exit.", ["entry", "signal", "stop_loss", "take_profit", "trailing_stop", "end_of_data"]),
         (
