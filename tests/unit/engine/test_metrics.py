@@ -877,8 +877,11 @@ def test_module_does_not_import_pandas() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_docstring_examples_run() -> None:
-    result = doctest.testmod(metrics_module)
+@pytest.mark.parametrize("module", ["metrics", "periods"])
+def test_docstring_examples_run(module: str) -> None:
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"privatetrade.engine.{module}"))
     assert result.attempted > 0
     assert result.failed == 0
 
