@@ -67,6 +67,10 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # X-Forwarded-For/-Proto only from the configured proxies (uvicorn's default
+        # would believe anyone on 127.0.0.1): the same setting the login limits use.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
 
 

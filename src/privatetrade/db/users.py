@@ -1,4 +1,6 @@
-"""The account repository: users, sessions, API tokens, login links, login failures.
+"""The account repository: users, sessions, API tokens, login links.
+
+Login failures have their own repository (``db/logins.py``).
 
 Secrets (session ids, tokens, login links) are stored only as sha256 hashes; the
 caller hashes before asking.
@@ -18,7 +20,6 @@ from privatetrade.db.schema import (
     LOCAL_OWNER,
     api_tokens,
     jobs,
-    login_failures,
     login_links,
     sessions,
     users,
@@ -291,27 +292,3 @@ class UserRepository:
                 select(users).where(users.c.id == row.user_id, users.c.disabled.is_(False))
             ).first()
         return None if user is None else _to_user(user._mapping)
-
-    # ------------------------------------------------------------------ login failures
-
-    def record_failure(self, key: str) -> None:
-        """Remember a failed login for ``key`` (a username or a client address)."""
-        with write_tx(self.engine) as connection:
-            connection.execute(insert(login_failures).values(key=key, at=self.clock()))
-
-    def recent_failures(self, key: str, window: dt.timedelta) -> int:
-        """Return failed logins for ``key`` within the window."""
-        since = self.clock() - window
-        with read_tx(self.engine) as connection:
-            return int(
-                connection.execute(
-                    select(func.count())
-                    .select_from(login_failures)
-                    .where(login_failures.c.key == key, login_failures.c.at > since)
-                ).scalar_one()
-            )
-
-    def clear_failures(self, key: str) -> None:
-        """Forget the failures of ``key`` (after a successful login)."""
-        with write_tx(self.engine) as connection:
-            connection.execute(delete(login_failures).where(login_failures.c.key == key))
