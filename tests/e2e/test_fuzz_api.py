@@ -13,11 +13,18 @@ at once. The fuzzer never guesses a real job id, symbol or strategy name, so two
 more tests send such requests, validated the same way: catalog lookups of real
 names, and every ``job_id`` operation on real jobs (a succeeded one: downloads, an
 SSE stream that ends after one event; a cancelled one: 409s; a deleted one: 404s).
+
+The stateful phase chains calls along the links schemathesis infers from the schemas
+(a submitted job followed by id, a listed token revoked), with the same checks. It
+runs as the fuzzer's own API token and must not revoke that token (it has no session
+to log out of): a step aimed at it is pointed at a spare token, and the test ends by
+checking that its credential still works.
 """
 
 from __future__ import annotations
 
 import shutil
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,8 +48,10 @@ CONFIG: dict[str, Any] = {
         "deterministic": True,
         "database": "none",
     },
-    # FastAPI emits no OpenAPI links, so there is nothing for a stateful phase to chain.
-    "phases": {"stateful": {"enabled": False}},
+    # The stateful phase chains operations along links schemathesis infers from the
+    # schemas (POST /api/backtests -> GET /api/backtests/{job_id}, GET /api/tokens ->
+    # DELETE /api/tokens/{token_id} ...); see test_stateful_workflows.
+    "phases": {"stateful": {"max-steps": 8}},
     "operations": [
         {
             # A schema-valid spec can still be unrunnable: an unknown symbol, dates
@@ -106,6 +115,151 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case) -> None:
     case.call_and_validate()
 
 
+STATEFUL_SCENARIOS = 40
+STATEFUL_RUNS = 10
+
+
+class CredentialGuard:
+    """Keeps a stateful run from revoking the credential it runs with.
+
+    The inferred link GET /api/tokens -> DELETE /api/tokens/{token_id} would sooner
+    or later revoke the fuzzer's own token, and every later step would only test the
+    401 path. A step aimed at that token is pointed at a spare one instead, so
+    revocation of a real token is still exercised.
+    """
+
+    def __init__(self, own_id: str, spare_id: str) -> None:
+        self.own_id = own_id
+        self.spare_id = spare_id
+
+    def before_call(self, case: schemathesis.Case) -> None:
+        parameters = case.path_parameters or {}
+        if parameters.get("token_id") == self.own_id:
+            parameters["token_id"] = self.spare_id
+
+
+class StatefulLog:
+    """What the stateful runs did: scenarios, statuses per operation, check failures."""
+
+    def __init__(self) -> None:
+        self.scenarios = 0
+        self.statuses: dict[str, list[int]] = {}
+        self.failures: list[str] = []
+
+    def record(self, case: schemathesis.Case, status: int) -> None:
+        key = f"{case.operation.method.upper()} {case.operation.path}"
+        self.statuses.setdefault(key, []).append(status)
+
+    def followed_jobs(self) -> list[int]:
+        """Statuses under 400 of operations on a job id: chains that reached a real job."""
+        return [
+            status
+            for key, codes in self.statuses.items()
+            if "{job_id}" in key
+            for status in codes
+            if status < 400
+        ]
+
+
+def _token_id(client: Any, secret: str) -> str:
+    """The id of the caller's token whose secret is ``secret`` (tokens show a prefix)."""
+    tokens = client.get("/api/tokens").json()
+    (match,) = [token["id"] for token in tokens if secret.startswith(token["prefix"])]
+    return str(match)
+
+
+def _workflow(api_schema: Any, guard: CredentialGuard, log: StatefulLog) -> Any:
+    """The schema's state machine, guarded, recording instead of raising check failures.
+
+    Failures are collected, not raised: Hypothesis would replay a failing chain to
+    report it, and on a live server (new ids, more tokens) the replay draws
+    differently, which Hypothesis reports as flaky generation instead of the failure.
+    """
+
+    class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            log.scenarios += 1
+
+        def before_call(self, case: schemathesis.Case) -> None:
+            guard.before_call(case)
+
+        def after_call(self, response: Any, case: schemathesis.Case) -> None:
+            super().after_call(response, case)
+            log.record(case, int(response.status_code))
+
+        def call(self, case: schemathesis.Case, **kwargs: Any) -> Any:
+            try:
+                return super().call(case, **kwargs)
+            except Exception as exc:  # a dropped connection, a timeout: a finding too
+                log.failures.append(
+                    f"{case.operation.method.upper()} {case.formatted_path}: {exc!r}"
+                )
+                raise
+
+        def validate_response(
+            self, response: Any, case: schemathesis.Case, *args: Any, **kwargs: Any
+        ) -> None:
+            try:
+                super().validate_response(response, case, *args, **kwargs)
+            except (Exception, BaseExceptionGroup) as exc:
+                log.failures.append(f"{case.operation.method.upper()} {case.formatted_path}: {exc}")
+
+    return Workflow
+
+
+def _replay_mismatch(exc: BaseException) -> bool:
+    """Whether Hypothesis stopped because a chain drew differently on the changed server.
+
+    Hypothesis raises ``Flaky`` for it, or asserts inside its data tree; every real
+    finding is in the log already (checks and transport errors are recorded first).
+    """
+    if isinstance(exc, hypothesis.errors.Flaky):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and "hypothesis/internal/conjecture/datatree" in frames[-1].filename
+
+
+def test_stateful_workflows(api_schema: Any, fuzz_server: ServerProcess) -> None:
+    """Chains of calls along inferred links, with every default check (no 5xx among them).
+
+    A run ends early when Hypothesis notices that the live server's changed state
+    (more jobs, more tokens) makes a chain draw differently than before; that is no
+    finding, so runs repeat until enough scenarios have passed.
+    """
+    spare_secret = fuzz_server.create_token("admin", "spare")
+    with fuzz_server.client() as client:
+        guard = CredentialGuard(
+            _token_id(client, str(fuzz_server.token)), _token_id(client, spare_secret)
+        )
+    log = StatefulLog()
+    workflow = _workflow(api_schema, guard, log)
+    settings = hypothesis.settings(
+        max_examples=STATEFUL_SCENARIOS,
+        stateful_step_count=8,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    for _run in range(STATEFUL_RUNS):
+        try:
+            workflow.run(settings=settings)
+        except (hypothesis.errors.Flaky, AssertionError) as exc:
+            if not _replay_mismatch(exc):
+                raise
+        if log.scenarios >= STATEFUL_SCENARIOS:
+            break
+    assert log.failures == []
+    assert log.scenarios >= STATEFUL_SCENARIOS
+    assert log.followed_jobs(), log.statuses
+    # ... and the credential the run used still works.
+    with fuzz_server.client() as client:
+        assert client.get("/api/me").status_code == 200
+        tokens = {token["id"]: token for token in client.get("/api/tokens").json()}
+        assert tokens[guard.own_id]["revoked_at"] is None
+
+
 def _call(
     api_schema: Any,
     method: str,
@@ -139,6 +293,13 @@ def test_catalog_operations_on_real_names(api_schema: Any) -> None:
     assert _call(api_schema, "GET", "/api/strategies/{name}", path_parameters=sma) == 200
 
 
+def _job_call(api_schema: Any, operation: tuple[str, str], job_id: str) -> int:
+    """Call a job operation on a real job (an artifact operation on its result)."""
+    method, path = operation
+    artifact = {"name": "result.json"} if "{name}" in path else None
+    return _call(api_schema, method, path, job_id=job_id, path_parameters=artifact)
+
+
 def test_job_operations_on_real_jobs(api_schema: Any, fuzz_server: ServerProcess) -> None:
     job_paths = {
         (method.upper(), path)
@@ -162,11 +323,13 @@ def test_job_operations_on_real_jobs(api_schema: Any, fuzz_server: ServerProcess
         ("GET", "/api/backtests/{job_id}/trades.csv"): 200,
         ("GET", "/api/backtests/{job_id}/equity.csv"): 200,
         ("GET", "/api/backtests/{job_id}/report.html"): 200,
+        ("GET", "/api/jobs/{job_id}/artifacts"): 200,
+        ("GET", "/api/jobs/{job_id}/artifacts/{name}"): 200,
         ("POST", "/api/backtests/{job_id}/cancel"): 409,
         ("DELETE", "/api/backtests/{job_id}"): 204,
     }
     assert set(succeeded_calls) == job_paths, "a job operation is not exercised here"
-    seen = {key: _call(api_schema, *key, job_id=done["id"]) for key in succeeded_calls}
+    seen = {key: _job_call(api_schema, key, done["id"]) for key in succeeded_calls}
     assert seen == succeeded_calls
 
     # The cancel lands while the job is queued (cancelled at once) or running (asked
@@ -179,5 +342,5 @@ def test_job_operations_on_real_jobs(api_schema: Any, fuzz_server: ServerProcess
         assert _call(api_schema, "GET", "/api/backtest/result/{job_id}", job_id=other["id"]) == 409
         assert _call(api_schema, "POST", cancel, job_id=other["id"]) == 409
 
-    deleted = {key: _call(api_schema, *key, job_id=done["id"]) for key in succeeded_calls}
+    deleted = {key: _job_call(api_schema, key, done["id"]) for key in succeeded_calls}
     assert set(deleted.values()) == {404}
