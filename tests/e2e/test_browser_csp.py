@@ -144,7 +144,8 @@ def test_a_run_from_the_form_streams_its_progress(admin: Watched, site: Any) -> 
     admin.assert_clean("/backtests/new")
     page.get_by_role("button", name="Run backtest").click()
     page.wait_for_url(re.compile(r"/backtests/[0-9a-f]{32}$"))
-    page.wait_for_function("document.getElementById('progress-bar').value === 100", timeout=60_000)
+    # (expect, not wait_for_function: the page's CSP allows no eval, which that uses)
+    expect(page.locator("#progress-bar")).to_have_js_property("value", 100, timeout=60_000)
     charts_drawn(page, 4)  # drawn in place from the live events (EventSource)
     admin.assert_clean("live run page")
 

@@ -182,7 +182,8 @@ def test_run_a_backtest_watch_it_finish_and_read_the_result(trader: Session) -> 
     # Progress reaches 100% and the result appears without a reload.
     navigations: list[str] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
-    page.wait_for_function("document.getElementById('progress-bar').value === 100", timeout=60_000)
+    # (expect, not wait_for_function: the page's CSP allows no eval, which that uses)
+    expect(page.locator("#progress-bar")).to_have_js_property("value", 100, timeout=60_000)
     expect(page.locator("#progress-text")).to_contain_text("100%")
     expect(page.locator("#state-badge")).to_have_text("Succeeded")
     charts_drawn(page, CHARTS)
