@@ -506,6 +506,13 @@ def test_every_query_parameter_refuses_extreme_values(
                 problem = verdict(reply, connection, statuses, name)
                 if problem:
                     failures.append(f"GET {target}?{name}={value[:40]!r}: {problem}")
+            # The parameter 2,000 times over.
+            for value in ("1", "bogus"):
+                reply = connection.send("GET", f"{target}?" + "&".join([f"{name}={value}"] * 2_000))
+                checked += 1
+                problem = verdict(reply, connection, set(range(200, 500)), name)
+                if problem:
+                    failures.append(f"GET {target}?{name}={value}x2000: {problem}")
     assert checked > 100
     assert failures == []
 
