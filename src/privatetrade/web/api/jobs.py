@@ -78,7 +78,7 @@ def list_artifacts(job_id: JobId, services: SystemDep, owner: Owner) -> Artifact
 @router.get(
     "/{job_id}/artifacts/{name}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}, **_ERRORS},
+    responses={200: {"content": {"application/json": {}, "text/csv": {}, "*/*": {}}}, **_ERRORS},
 )
 def download_artifact(
     job_id: JobId, name: ArtifactName, services: SystemDep, owner: Owner
