@@ -107,3 +107,27 @@ def long_data_dir_copy(tmp_path: Path, long_data_dir: Path) -> Path:
     target = tmp_path / "long-data"
     shutil.copytree(long_data_dir, target)
     return target
+
+
+HUGE_BARS = 1_000_000
+
+
+@pytest.fixture(scope="session")
+def huge_data_dir(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path) -> Path:
+    """The sample data plus ``LONG`` with 1,000,000 minute bars.
+
+    A run of it spends seconds serializing its result (a step that checks no cancel
+    token). Copy it (``huge_data_dir_copy``) before a server writes to it.
+    """
+    path = tmp_path_factory.mktemp("huge-data") / "data"
+    shutil.copytree(sample_data_dir, path)
+    write_long_symbol(path, bars=HUGE_BARS)
+    return path
+
+
+@pytest.fixture
+def huge_data_dir_copy(tmp_path: Path, huge_data_dir: Path) -> Path:
+    """A private copy of ``huge_data_dir`` for one test."""
+    target = tmp_path / "huge-data"
+    shutil.copytree(huge_data_dir, target)
+    return target

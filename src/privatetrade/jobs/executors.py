@@ -7,7 +7,8 @@
     └── DaskExecutor           tasks on a Dask ``distributed`` cluster
 
 Both only carry a job id; the job row holds the state. A worker that dies shows
-up as :class:`WorkerLostError` on that job's future and nowhere else.
+up as :class:`WorkerLostError` on that job's future and nowhere else; a worker the
+dispatcher aborts (cancelled, over its time limit) dies the same way.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
+
+import structlog
 
 from privatetrade.errors import ConfigurationError, JobError
 
@@ -33,6 +38,8 @@ __all__ = [
 
 
 _WORKER_NICENESS = 10
+_SUBMIT_TRIES = 3
+log = structlog.get_logger("privatetrade.executor")
 
 
 class WorkerLostError(JobError):
@@ -62,6 +69,16 @@ class Executor(Protocol):
     def submit(self, job_id: str) -> Future[str]:
         """Start ``execute_job(job_id, ...)``; the future gives the final state."""
 
+    def abort(self, job_id: str) -> bool:
+        """Stop the worker running ``job_id`` now, without its cooperation.
+
+        The job's future then fails; the caller records the job's outcome. Returns
+        False when nothing was stopped (the job is not running here any more).
+        """
+
+    def replace_dead_workers(self) -> int:
+        """Replace idle workers that died; return how many (0 where not applicable)."""
+
     def state(self) -> ExecutorState:
         """Describe the executor."""
 
@@ -69,7 +86,10 @@ class Executor(Protocol):
         """Stop taking work; running jobs are abandoned (their leases expire)."""
 
 
-def _init_worker() -> None:
+def _init_worker(parent_pid: int) -> None:
+    from privatetrade.jobs.lifeline import exit_with_parent
+
+    exit_with_parent(parent_pid)  # first: a worker never outlives its server
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     # Backtests yield the CPU to the web server: the API stays responsive under load.
     os.nice(_WORKER_NICENESS)
@@ -102,13 +122,23 @@ class _Slot:
     def __init__(self, index: int) -> None:
         self.index = index
         self.pool: ProcessPoolExecutor | None = None
-        self.busy = False
+        self.job_id: str | None = None
 
-    def ensure_pool(self) -> ProcessPoolExecutor:
-        if self.pool is None:
-            context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker)
-        return self.pool
+    @property
+    def busy(self) -> bool:
+        return self.job_id is not None
+
+    def process(self) -> BaseProcess | None:
+        """The worker process (None before the pool spawned it)."""
+        processes = getattr(self.pool, "_processes", None) or {}
+        return next(iter(list(processes.values())), None)
+
+    def alive(self) -> bool:
+        """True while the pool can take work: not broken and its process not exited."""
+        if self.pool is None or getattr(self.pool, "_broken", False):
+            return False
+        process = self.process()
+        return process is None or not _exited(process)
 
     def discard(self) -> None:
         if self.pool is not None:
@@ -116,8 +146,23 @@ class _Slot:
             self.pool = None
 
 
+def _exited(process: BaseProcess) -> bool:
+    """True once the process ended (its sentinel is readable); never reaps it."""
+    try:
+        return bool(wait([process.sentinel], timeout=0))
+    except (ValueError, OSError):  # closed or never started
+        return True
+
+
 class LocalProcessExecutor:
-    """A pool of worker processes on this machine (the default executor)."""
+    """A pool of worker processes on this machine (the default executor).
+
+    Every worker process is forked by one spawner thread that lives as long as the
+    executor, because Linux's parent-death signal (which ends a worker when its server
+    dies, see :mod:`privatetrade.jobs.lifeline`) fires when the forking *thread*
+    exits. A worker found dead before a job is handed to it is replaced first, so an
+    idle worker's death never costs a job an attempt.
+    """
 
     def __init__(self, workers: int, database_url: str, data_dir: str) -> None:
         self._slots = [_Slot(index) for index in range(workers)]
@@ -126,11 +171,12 @@ class LocalProcessExecutor:
         self._lock = threading.Lock()
         self._closed = False
         self._restarts = 0
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="worker-spawner")
 
     def start(self) -> None:
         """Spawn every worker process; they warm up in the background."""
         for slot in self._slots:
-            slot.ensure_pool().submit(_ping)
+            self._on_spawner(slot)
 
     def free_slots(self) -> int:
         """Return idle worker processes."""
@@ -138,23 +184,82 @@ class LocalProcessExecutor:
             return 0 if self._closed else sum(not slot.busy for slot in self._slots)
 
     def submit(self, job_id: str) -> Future[str]:
-        """Run the job on an idle worker process."""
+        """Run the job on an idle worker process (replacing it first if it died idle)."""
         with self._lock:
             if self._closed:
                 raise JobError("the executor is closed")
             slot = next((slot for slot in self._slots if not slot.busy), None)
             if slot is None:
                 raise JobError("no idle worker")
-            slot.busy = True
-            pool = slot.ensure_pool()
+            slot.job_id = job_id
         outcome: Future[str] = Future()
         try:
-            inner = pool.submit(_run_job, job_id, self._database_url, self._data_dir)
-        except BrokenProcessPool:
-            self._finish(slot, outcome, None, WorkerLostError("worker process is gone"))
-            return outcome
-        inner.add_done_callback(lambda done: self._completed(slot, outcome, done))
+            inner = self._submit_to_live_worker(slot, job_id)
+        except BaseException:
+            with self._lock:
+                slot.job_id = None
+            raise
+        if inner is None:
+            self._finish(slot, outcome, None, WorkerLostError("the worker process is gone"))
+        else:
+            inner.add_done_callback(lambda done: self._completed(slot, outcome, done))
         return outcome
+
+    def _submit_to_live_worker(self, slot: _Slot, job_id: str) -> Future[str] | None:
+        for _ in range(_SUBMIT_TRIES):
+            pool = self._on_spawner(slot)
+            try:
+                return pool.submit(_run_job, job_id, self._database_url, self._data_dir)
+            except BrokenProcessPool:
+                continue  # it died between the check and the submit: replace it again
+        return None
+
+    def _on_spawner(self, slot: _Slot) -> ProcessPoolExecutor:
+        """Give the slot a live worker process, forked on the spawner thread."""
+        return self._spawner.submit(self._ensure_alive, slot).result()
+
+    def _ensure_alive(self, slot: _Slot) -> ProcessPoolExecutor:
+        # Runs on the spawner thread only: the first submit of a pool forks its process.
+        with self._lock:
+            if self._closed:
+                raise JobError("the executor is closed")
+            if slot.pool is not None and slot.alive():
+                return slot.pool
+            if slot.pool is not None:
+                slot.discard()
+                self._restarts += 1
+                log.warning("executor.worker_replaced", slot=slot.index, busy=slot.busy)
+            context = multiprocessing.get_context("spawn")
+            slot.pool = ProcessPoolExecutor(
+                1, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+            )
+            slot.pool.submit(_ping)  # fork now, on this thread, and warm up
+            return slot.pool
+
+    def replace_dead_workers(self) -> int:
+        """Replace idle worker processes that died (killed, out of memory); return how many."""
+        with self._lock:
+            if self._closed:
+                return 0
+            idle = [slot for slot in self._slots if not slot.busy and not slot.alive()]
+            dead = sum(slot.pool is not None for slot in idle)  # the rest await a respawn
+            for slot in idle:
+                self._spawner.submit(self._ensure_alive, slot)
+        return dead
+
+    def abort(self, job_id: str) -> bool:
+        """Kill the worker process running ``job_id`` (its future fails: WorkerLostError).
+
+        Returns False when no worker runs that job (any more).
+        """
+        with self._lock:
+            slot = next((slot for slot in self._slots if slot.job_id == job_id), None)
+            process = None if slot is None else slot.process()
+            if process is None or _exited(process):
+                return False
+            process.kill()
+        log.warning("executor.worker_killed", job_id=job_id, pid=process.pid)
+        return True
 
     def _completed(self, slot: _Slot, outcome: Future[str], done: Future[str]) -> None:
         error = done.exception()
@@ -170,8 +275,8 @@ class LocalProcessExecutor:
                 slot.discard()
                 self._restarts += 1
                 if not self._closed:
-                    slot.ensure_pool().submit(_ping)  # respawn and warm up now
-            slot.busy = False
+                    self._spawner.submit(self._ensure_alive, slot)  # respawn and warm up now
+            slot.job_id = None
         if error is not None:
             outcome.set_exception(error)
         else:
@@ -195,10 +300,11 @@ class LocalProcessExecutor:
             self._closed = True
             slots = list(self._slots)
         for slot in slots:
-            if slot.pool is not None:
-                for process in list(getattr(slot.pool, "_processes", {}).values()):
-                    process.terminate()
+            process = slot.process()
+            if process is not None and not _exited(process):
+                process.terminate()
             slot.discard()
+        self._spawner.shutdown(wait=False, cancel_futures=True)
 
 
 class DaskExecutor:
@@ -209,7 +315,7 @@ class DaskExecutor:
         self._database_url = database_url
         self._data_dir = data_dir
         self._client: Any = None
-        self._running = 0
+        self._tasks: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -243,7 +349,7 @@ class DaskExecutor:
         if self._client is None:
             return 0
         with self._lock:
-            running = self._running
+            running = len(self._tasks)
         return max(self._capacity() - running, 0)
 
     def submit(self, job_id: str) -> Future[str]:
@@ -253,15 +359,36 @@ class DaskExecutor:
             _run_job, job_id, self._database_url, self._data_dir, pure=False, key=f"job-{job_id}"
         )
         with self._lock:
-            self._running += 1
-        task.add_done_callback(lambda done: self._completed(outcome, done))
+            self._tasks[job_id] = task
+        task.add_done_callback(lambda done: self._completed(job_id, outcome, done))
         return outcome
 
-    def _completed(self, outcome: Future[str], task: Any) -> None:
+    def abort(self, job_id: str) -> bool:
+        """Cancel the job's task (best effort).
+
+        Dask cannot interrupt a task that already runs: it goes on until the job's
+        cancel token sees the row the dispatcher wrote, but its future ends now.
+        """
+        with self._lock:
+            task = self._tasks.get(job_id)
+        if task is None or self._client is None:
+            return False
+        try:
+            self._client.cancel(task)
+        except Exception:
+            return False
+        return True
+
+    def replace_dead_workers(self) -> int:
+        """Dask replaces its own workers: nothing to do."""
+        return 0
+
+    def _completed(self, job_id: str, outcome: Future[str], task: Any) -> None:
         from distributed.scheduler import KilledWorker
 
         with self._lock:
-            self._running -= 1
+            if self._tasks.get(job_id) is task:
+                del self._tasks[job_id]
         try:
             outcome.set_result(task.result())
         except KilledWorker as exc:
@@ -279,7 +406,7 @@ class DaskExecutor:
             return ExecutorState("dask", False, 0, 0, f"scheduler unreachable: {exc}")
         workers = len(info.get("workers", {}))
         with self._lock:
-            running = self._running
+            running = len(self._tasks)
         return ExecutorState("dask", workers > 0, workers, running, self._scheduler)
 
     def close(self) -> None:
