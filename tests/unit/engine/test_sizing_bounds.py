@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from builders import make_bars, signals_at
 from privatetrade.engine.costs import CostModel, cost_arrays
-from privatetrade.engine.kernels.simulate import affordable_quantity_nb, simulate_window_nb
+from privatetrade.engine.kernels.fills import affordable_quantity_nb
+from privatetrade.engine.kernels.simulate import simulate_window_nb
 from privatetrade.engine.limits import MAX_CASH, MAX_SHARES
 from privatetrade.engine.records import FILL_DTYPE, TRADE_DTYPE, Side, new_state
 from privatetrade.engine.settings import SimulationSettings, Sizing
