@@ -29,7 +29,12 @@ import sys
 import threading
 from multiprocessing.connection import wait
 
-__all__ = ["ORPHANED_EXIT_CODE", "exit_with_parent", "set_parent_death_signal"]
+__all__ = [
+    "ORPHANED_EXIT_CODE",
+    "exit_with_parent",
+    "exit_with_spawning_parent",
+    "set_parent_death_signal",
+]
 
 ORPHANED_EXIT_CODE = 70
 _PR_SET_PDEATHSIG = 1
@@ -50,6 +55,19 @@ def exit_with_parent(parent_pid: int) -> None:
     )
     watcher.daemon = True
     watcher.start()
+
+
+def exit_with_spawning_parent() -> bool:
+    """Exit with the parent if multiprocessing started this process; return whether it did.
+
+    Server processes started by uvicorn's supervisor (``server_processes`` > 1) call
+    it, so that they, and with them their workers, end when the supervisor is killed.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None:
+        return False
+    exit_with_parent(parent.pid)
+    return True
 
 
 def set_parent_death_signal(signum: int = signal.SIGKILL) -> bool:

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from privatetrade import __version__
+from privatetrade.jobs.lifeline import exit_with_spawning_parent
 from privatetrade.observability.windows import WarningCounter
 from privatetrade.settings import Settings
 from privatetrade.system import System, build_system
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
 
 
 def _start(system: System, migrate_on_start: bool) -> None:
+    exit_with_spawning_parent()  # one of several server processes: end with the supervisor
     logging.getLogger().addHandler(WarningCounter(system.metrics.windows))
     system.start(migrate=migrate_on_start)
 
