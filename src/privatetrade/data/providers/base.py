@@ -17,21 +17,22 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import importlib
 import importlib.util
 import logging
 import re
-import threading
 import time
-import urllib.error
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, TypeVar, runtime_checkable
 
+from privatetrade.data.providers.calls import (
+    describe_exception,
+    describe_request,
+    is_transient_exception,
+)
 from privatetrade.data.symbols import Market, SymbolInfo
 from privatetrade.errors import DataError, InputError, ProviderError
 
@@ -40,17 +41,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BAR_COLUMNS",
-    "HttpAnswer",
-    "HttpLog",
+    "LibraryProvider",
     "Provider",
+    "RetryOptions",
     "available_providers",
-    "call_library",
-    "describe_request",
     "finish_bars",
     "import_library",
     "is_krx_code",
-    "is_transient_exception",
-    "observe_library",
     "provider_for",
     "with_retries",
 ]
@@ -59,12 +56,7 @@ T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
-_SESSION_TOKEN = re.compile(r"(crumb=)[^&\s'\"]+")  # Yahoo's, in URLs of error messages
 _KRX_CODE = re.compile(r"\d{4}[0-9A-HJ-NP-TV-Z][0-9KLMN]")  # alphanumeric since 2024
-_TRANSIENT_NAMES = frozenset(
-    {"ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout", "ChunkedEncodingError"}
-    | {"RemoteDisconnected", "IncompleteRead", "YFRateLimitError"}
-)
 # name -> (module, class, library, extra)
 _REGISTRY: Mapping[str, tuple[str, str, str, str]] = {
     "fdr": ("fdr", "FinanceDataReaderProvider", "FinanceDataReader", "fdr"),
@@ -191,7 +183,9 @@ def with_retries(
             if isinstance(exc, ProviderError):
                 error = exc if exc.transient else None
             elif is_transient_exception(exc):
-                error = ProviderError(f"the connection failed: {_describe(exc)}", transient=True)
+                error = ProviderError(
+                    f"the connection failed: {describe_exception(exc)}", transient=True
+                )
             else:
                 error = None
             if error is None:
@@ -203,228 +197,6 @@ def with_retries(
             _log.warning("provider.retry attempt=%d delay=%.2fs reason=%s", attempt, delay, error)
             sleep(delay)
     raise ProviderError("no attempt was made")  # unreachable: attempts >= 1
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    link: BaseException | None = exc
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        yield link
-        link = link.__cause__ or link.__context__
-
-
-def _http_error(exc: BaseException) -> tuple[int, str] | None:
-    """Return (status, URL without query) of the first HTTP error in the chain."""
-    for link in _chain(exc):
-        if isinstance(link, urllib.error.HTTPError):
-            return int(link.code), str(link.filename).split("?", 1)[0]
-        response = getattr(link, "response", None)
-        status = getattr(response, "status_code", None)
-        if isinstance(status, int) and status >= 400:
-            return status, str(getattr(response, "url", "")).split("?", 1)[0]
-    return None
-
-
-def _transient_status(status: int) -> bool:
-    return status >= 500 or status in (408, 425, 429)
-
-
-def is_transient_exception(exc: BaseException) -> bool:
-    """Return True for a timeout, a dropped connection or an HTTP 5xx/408/429 error."""
-    error = _http_error(exc)
-    if error is not None:
-        return _transient_status(error[0])
-    return any(
-        isinstance(link, TimeoutError | ConnectionError | urllib.error.URLError)
-        or any(cls.__name__ in _TRANSIENT_NAMES for cls in type(link).__mro__)
-        for link in _chain(exc)
-    )
-
-
-def _describe(exc: BaseException) -> str:
-    text = _SESSION_TOKEN.sub(r"\1...", " ".join(str(exc).split()))[:300]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-@dataclass(frozen=True, slots=True)
-class HttpAnswer:
-    """One answer a library received (URL without query); status 0: no connection."""
-
-    method: str
-    url: str
-    status: int
-    excerpt: str  # error answers: the start of the body, tags stripped
-
-
-@dataclass
-class HttpLog:
-    """The HTTP answers received during one library call."""
-
-    answers: list[HttpAnswer] = field(default_factory=list)
-
-    def record(self, method: str, response: Any) -> Any:
-        """Remember ``response`` and return it unchanged."""
-        status = int(getattr(response, "status_code", 0) or 0)
-        text = str(getattr(response, "text", "")) if status >= 400 else ""
-        excerpt = " ".join(re.sub(r"<[^>]*>", " ", text).split())[:200]
-        url = str(getattr(response, "url", "")).split("?", 1)[0]
-        self.answers.append(HttpAnswer(method, url, status, excerpt))
-        return response
-
-    def record_exception(self, method: str, url: str, exc: BaseException) -> None:
-        """Remember a request that could not connect or timed out (others raise anyway)."""
-        if is_transient_exception(exc):
-            self.answers.append(HttpAnswer(method, url.split("?", 1)[0], 0, _describe(exc)))
-
-    def failure(
-        self, provider: str, what: str, explain: Callable[[HttpAnswer], str] | None = None
-    ) -> ProviderError | None:
-        """Return the error the answers show (transient ones first), or None."""
-        failed = [answer for answer in self.answers if answer.status == 0 or answer.status >= 400]
-        failed.sort(key=lambda answer: not (answer.status == 0 or _transient_status(answer.status)))
-        return _http_failure(provider, what, failed[0], explain) if failed else None
-
-
-def _http_failure(
-    provider: str, what: str, answer: HttpAnswer, explain: Callable[[HttpAnswer], str] | None
-) -> ProviderError:
-    if answer.status == 0:
-        reason = f"the connection to {answer.url} failed ({answer.excerpt}) while fetching {what}"
-        return ProviderError(f"{provider}: {reason}", transient=True)
-    said = f" ({answer.excerpt!r})" if answer.excerpt else ""
-    message = f"{provider}: {answer.url} answered HTTP {answer.status}{said} while fetching {what}"
-    if _transient_status(answer.status):
-        return ProviderError(f"{message}; the service is busy or down, try later", transient=True)
-    advice = explain(answer) if explain is not None else ""
-    return ProviderError(message + (f"; {advice}" if advice else ""))
-
-
-class _RecordingRequests:
-    """Stand-in for the ``requests`` module: records answers, bounds waits, delegates."""
-
-    def __init__(self, real: Any, log: HttpLog, timeout: float) -> None:
-        self._real, self._log, self._timeout = real, log, timeout
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def _send(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("timeout", self._timeout)
-        try:
-            response = getattr(self._real, method.lower())(url, *args, **kwargs)
-        except Exception as exc:
-            self._log.record_exception(method, str(url), exc)
-            raise
-        return self._log.record(method, response)
-
-    def get(self, url: str, *args: Any, **kwargs: Any) -> Any:
-        return self._send("GET", url, *args, **kwargs)
-
-    def post(self, url: str, *args: Any, **kwargs: Any) -> Any:
-        return self._send("POST", url, *args, **kwargs)
-
-
-_PATCH_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def observe_library(*modules: ModuleType, timeout: float = 30.0) -> Iterator[HttpLog]:
-    """Record the HTTP answers that requests-based library modules receive.
-
-    Some libraries turn an HTTP 500 or an HTML error page into an empty frame (and a
-    ``print``). To report what happened, each module's global ``requests`` is pointed,
-    for the block, at a stand-in that records every answer, gives requests made without
-    a timeout ``timeout`` seconds, and delegates the rest to the real module. The swap
-    is process-wide, so blocks are serialized by a lock.
-
-    Yields:
-        The log of answers.
-    """
-    log = HttpLog()
-    with _PATCH_LOCK:
-        patched = [(module, module.requests) for module in modules if hasattr(module, "requests")]
-        try:
-            for module, real in patched:
-                setattr(module, "requests", _RecordingRequests(real, log, timeout))  # noqa: B010
-            yield log
-        finally:
-            for module, real in patched:
-                setattr(module, "requests", real)  # noqa: B010
-
-
-def _translate(
-    exc: Exception, provider: str, what: str, failure: ProviderError | None
-) -> Exception:
-    if isinstance(exc, ProviderError):
-        return exc
-    if failure is not None:
-        return failure
-    error = _http_error(exc)
-    if error is not None:
-        return _http_failure(provider, what, HttpAnswer("GET", error[1], error[0], ""), None)
-    if is_transient_exception(exc):
-        reason = f"the connection failed while fetching {what}: {_describe(exc)}"
-        return ProviderError(f"{provider}: {reason}", transient=True)
-    return ProviderError(f"{provider} could not read the answer for {what}: {_describe(exc)}")
-
-
-def _is_empty(result: object) -> bool:
-    empty = getattr(result, "empty", None)
-    if isinstance(empty, bool):
-        return empty
-    return result is None or (isinstance(result, list | tuple | dict | str) and not result)
-
-
-def call_library(
-    fetch: Callable[[], T],
-    *,
-    provider: str,
-    what: str,
-    modules: tuple[ModuleType, ...] = (),
-    log: HttpLog | None = None,
-    explain: Callable[[HttpAnswer], str] | None = None,
-    empty_hint: str = "",
-) -> T:
-    """Make one library call; turn every way it can fail into :class:`ProviderError`.
-
-    Args:
-        fetch: The library call.
-        provider: Provider name, for messages.
-        what: What is fetched, for messages.
-        modules: Library modules to watch with :func:`observe_library`.
-        log: A log filled elsewhere (a recording session), instead of ``modules``'.
-        explain: Advice for a 4xx answer.
-        empty_hint: Appended to the message for an empty answer.
-
-    Returns:
-        The non-empty result.
-
-    Raises:
-        ProviderError: The call raised, or the result is empty (the message then says
-            which HTTP error, if any, left it empty; 5xx/429 are transient).
-    """
-    with observe_library(*modules) as observed:
-        seen = log if log is not None else observed
-        try:
-            result = fetch()
-        except Exception as exc:
-            error = _translate(exc, provider, what, seen.failure(provider, what, explain))
-            if error is exc:
-                raise
-            raise error from exc
-    if not _is_empty(result):
-        return result
-    failure = seen.failure(provider, what, explain)
-    if failure is not None:
-        raise failure
-    raise ProviderError(f"{provider} returned nothing for {what}{empty_hint}")
-
-
-def describe_request(code: str, start: dt.date | None, end: dt.date | None) -> str:
-    """Return e.g. ``daily bars of 005930 from 2024-01-02 to 2024-01-08``."""
-    first = start.isoformat() if start is not None else "the first day"
-    return f"daily bars of {code} from {first} to {end.isoformat() if end else 'the latest day'}"
 
 
 def finish_bars(
@@ -496,3 +268,52 @@ def finish_bars(
         error.row = exc.row
         raise error from exc
     return bars
+
+
+class RetryOptions(TypedDict, total=False):
+    """How a provider retries a failed request (see :func:`with_retries`)."""
+
+    attempts: int
+    base_delay: float
+    sleep: Callable[[float], None]
+
+
+class LibraryProvider:
+    """Base of the providers: retries with backoff, and bars finished one way.
+
+    Subclasses set ``name`` and ``columns`` (the library's column names ->
+    open, high, low, close, volume) and implement ``listing`` and ``daily_bars``.
+
+    Args:
+        attempts: Tries per request, see :func:`with_retries`.
+        base_delay: Seconds before the first retry.
+        sleep: Waits between retries (injected by tests).
+    """
+
+    name: str
+    columns: ClassVar[Mapping[str, str]]
+
+    def __init__(
+        self,
+        *,
+        attempts: int = 3,
+        base_delay: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._attempts = attempts
+        self._base_delay = base_delay
+        self._sleep = sleep
+
+    def _retried(self, call: Callable[[], T]) -> T:
+        """Call ``call`` with this provider's retries."""
+        return with_retries(
+            call, attempts=self._attempts, base_delay=self._base_delay, sleep=self._sleep
+        )
+
+    def _finished(
+        self, frame: Any, code: str, start: dt.date | None, end: dt.date | None, tz: str | None
+    ) -> pd.DataFrame:
+        """Return the library's ``frame`` as validated bars (see :func:`finish_bars`)."""
+        return finish_bars(
+            frame, provider=self.name, code=code, tz=tz, columns=self.columns, start=start, end=end
+        )

@@ -26,19 +26,12 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from privatetrade.data.providers.base import (
-    call_library,
-    describe_request,
-    finish_bars,
-    import_library,
-    is_krx_code,
-    with_retries,
-)
+from privatetrade.data.providers.base import LibraryProvider, import_library, is_krx_code
+from privatetrade.data.providers.calls import call_library, describe_request
 from privatetrade.data.symbols import Market, SymbolInfo, market_currency, market_timezone
 from privatetrade.errors import ProviderError
 
@@ -66,27 +59,14 @@ _HTTP_MODULES = (
 )
 
 
-class FinanceDataReaderProvider:
+class FinanceDataReaderProvider(LibraryProvider):
     """KRX and US data through FinanceDataReader (extra ``privatetrade[fdr]``).
 
-    Args:
-        attempts: Tries per request, see :func:`~.base.with_retries`.
-        base_delay: Seconds before the first retry.
-        sleep: Waits between retries (injected by tests).
+    Takes the retry options of :class:`~.base.LibraryProvider`.
     """
 
     name = "fdr"
-
-    def __init__(
-        self,
-        *,
-        attempts: int = 3,
-        base_delay: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._attempts = attempts
-        self._base_delay = base_delay
-        self._sleep = sleep
+    columns = _PRICE_COLUMNS
 
     def listing(self, market: Market | None = None) -> list[SymbolInfo]:
         """Return KRX symbols with Korean names (None: all KRX markets) or a US market's.
@@ -133,30 +113,19 @@ class FinanceDataReaderProvider:
             if adjusted:
                 frame = _dividend_adjusted(frame, what)
             tz = market_timezone(Market.NYSE)
-        return finish_bars(
-            frame,
-            provider=self.name,
-            code=code,
-            tz=tz,
-            columns=_PRICE_COLUMNS,
-            start=start,
-            end=end,
-        )
+        return self._finished(frame, code, start, end, tz)
 
     def _fetch(self, call: Callable[[ModuleType], Any], what: str) -> Any:
         fdr = import_library("FinanceDataReader", "fdr")
         modules = tuple(importlib.import_module(name) for name in _HTTP_MODULES)
-        return with_retries(
+        return self._retried(
             lambda: call_library(
                 lambda: call(fdr),
                 provider=self.name,
                 what=what,
                 modules=modules,
                 empty_hint=" (unknown code, or no trading day in the range)",
-            ),
-            attempts=self._attempts,
-            base_delay=self._base_delay,
-            sleep=self._sleep,
+            )
         )
 
 

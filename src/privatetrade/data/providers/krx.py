@@ -31,23 +31,19 @@ import io
 import os
 import sys
 import threading
-import time
 import types
 import warnings
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 from zoneinfo import ZoneInfo
 
 from privatetrade.data.providers.base import (
-    HttpAnswer,
-    HttpLog,
-    call_library,
-    describe_request,
-    finish_bars,
+    LibraryProvider,
+    RetryOptions,
     import_library,
     is_krx_code,
-    with_retries,
 )
+from privatetrade.data.providers.calls import HttpAnswer, HttpLog, call_library, describe_request
 from privatetrade.data.symbols import Market, SymbolInfo, market_timezone
 from privatetrade.errors import ProviderError
 
@@ -87,7 +83,7 @@ class _Recorder:
 _RECORDER = _Recorder()
 
 
-class PykrxProvider:
+class PykrxProvider(LibraryProvider):
     """KRX data through pykrx >= 1.2.9 (extra ``privatetrade[pykrx]``).
 
     Raw prices and listings need a data.krx.co.kr account in the environment variables
@@ -95,25 +91,17 @@ class PykrxProvider:
 
     Args:
         today: Today's date in Seoul (injected by tests).
-        attempts: Tries per request, see :func:`~.base.with_retries`.
-        base_delay: Seconds before the first retry.
-        sleep: Waits between retries (injected by tests).
+        **retries: ``attempts``, ``base_delay``, ``sleep`` (see :class:`~.base.LibraryProvider`).
     """
 
     name = "pykrx"
+    columns = _COLUMNS
 
     def __init__(
-        self,
-        *,
-        today: Callable[[], dt.date] = _seoul_today,
-        attempts: int = 3,
-        base_delay: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
+        self, *, today: Callable[[], dt.date] = _seoul_today, **retries: Unpack[RetryOptions]
     ) -> None:
+        super().__init__(**retries)
         self._today = today
-        self._attempts = attempts
-        self._base_delay = base_delay
-        self._sleep = sleep
 
     def listing(self, market: Market | None = None) -> list[SymbolInfo]:
         """Return the symbols of a KRX market (None: KOSPI, KOSDAQ and KONEX).
@@ -172,15 +160,7 @@ class PykrxProvider:
             describe_request(code, start, end),
             krx=not adjusted,  # adjusted prices come from Naver
         )
-        return finish_bars(
-            frame,
-            provider=self.name,
-            code=code,
-            tz=market_timezone(Market.KOSPI),
-            columns=_COLUMNS,
-            start=start,
-            end=end,
-        )
+        return self._finished(frame, code, start, end, tz=market_timezone(Market.KOSPI))
 
     def _fetch(
         self,
@@ -212,9 +192,7 @@ class PykrxProvider:
                         raise ProviderError(str(exc), transient=True) from exc
                     raise
 
-        return with_retries(
-            attempt, attempts=self._attempts, base_delay=self._base_delay, sleep=self._sleep
-        )
+        return self._retried(attempt)
 
 
 def _stock() -> Any:

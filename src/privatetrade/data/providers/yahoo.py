@@ -25,20 +25,15 @@ import datetime as dt
 import importlib
 import re
 import sys
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from privatetrade.data.providers.base import (
-    HttpAnswer,
-    HttpLog,
-    call_library,
-    describe_request,
-    finish_bars,
+    LibraryProvider,
+    RetryOptions,
     import_library,
     is_krx_code,
-    with_retries,
 )
+from privatetrade.data.providers.calls import HttpAnswer, HttpLog, call_library, describe_request
 from privatetrade.data.symbols import Market, SymbolInfo, market_timezone
 from privatetrade.errors import ProviderError
 
@@ -89,35 +84,26 @@ class _ChartAnswers:
         return self.log.record(method, response)
 
 
-class YahooProvider:
+class YahooProvider(LibraryProvider):
     """US and KRX daily bars through yfinance (extra ``privatetrade[yfinance]``).
 
     Args:
         session: HTTP session for yfinance (a ``curl_cffi`` or ``requests`` Session);
             default: the one yfinance would make. Its ``request`` method gets wrapped.
         timeout: Seconds to wait for Yahoo.
-        attempts: Tries per request, see :func:`~.base.with_retries`.
-        base_delay: Seconds before the first retry.
-        sleep: Waits between retries (injected by tests).
+        **retries: ``attempts``, ``base_delay``, ``sleep`` (see :class:`~.base.LibraryProvider`).
     """
 
     name = "yfinance"
+    columns = _COLUMNS
 
     def __init__(
-        self,
-        *,
-        session: Any = None,
-        timeout: float = 30.0,
-        attempts: int = 3,
-        base_delay: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
+        self, *, session: Any = None, timeout: float = 30.0, **retries: Unpack[RetryOptions]
     ) -> None:
+        super().__init__(**retries)
         self._session = session
         self._answers: _ChartAnswers | None = None
         self._timeout = timeout
-        self._attempts = attempts
-        self._base_delay = base_delay
-        self._sleep = sleep
 
     def listing(self, market: Market | None = None) -> list[SymbolInfo]:
         """Refuse: Yahoo has no listing API.
@@ -163,12 +149,7 @@ class YahooProvider:
                 _forget_memoized_answers()
                 raise
 
-        frame = with_retries(
-            attempt, attempts=self._attempts, base_delay=self._base_delay, sleep=self._sleep
-        )
-        return finish_bars(
-            frame, provider=self.name, code=symbol, tz=None, columns=_COLUMNS, start=start, end=end
-        )
+        return self._finished(self._retried(attempt), symbol, start, end, tz=None)
 
     def _chart_answers(self) -> _ChartAnswers:
         if self._answers is None:
