@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from privatetrade.data.symbols import Market
+from privatetrade.data.symbols import Market, parse_market
 from privatetrade.errors import InputError
 
 if TYPE_CHECKING:
@@ -31,13 +31,7 @@ def market_data() -> MarketData:
 
 
 def _market(value: str | None) -> Market | None:
-    if value is None:
-        return None
-    try:
-        return Market(value.upper())
-    except ValueError:
-        known = ", ".join(m.value for m in Market)
-        raise InputError(f"unknown market {value!r}; use one of {known}", field="market") from None
+    return None if value is None else parse_market(value)
 
 
 def _date(value: str | None, field: str) -> dt.date | None:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from privatetrade.data.symbols import Market
+from privatetrade.data.symbols import Market, parse_market
 from privatetrade.errors import InputError
 
 if TYPE_CHECKING:
@@ -113,10 +113,7 @@ def calendar_overrides(name: CalendarName | str) -> tuple[SessionOverride, ...]:
 
 def calendar_for_market(market: Market | str) -> CalendarName | None:
     """Return the calendar of a market, or None for a market without one (``OTHER``)."""
-    try:
-        member = Market(str(market).upper())
-    except ValueError as exc:
-        raise InputError(f"unknown market {market!r}", field="market") from exc
+    member = parse_market(market)
     if member in (Market.KOSPI, Market.KOSDAQ, Market.KONEX):
         return CalendarName.XKRX
     if member in (Market.NYSE, Market.NASDAQ, Market.AMEX):

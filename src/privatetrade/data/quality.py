@@ -38,9 +38,9 @@ from privatetrade.data.calendar import (
     session_days,
     session_mask,
 )
-from privatetrade.data.symbols import Market, market_timezone
+from privatetrade.data.symbols import Market, market_timezone, parse_market
 from privatetrade.engine.costs import CostModel, tick_tables
-from privatetrade.errors import DataError, InputError
+from privatetrade.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -194,7 +194,7 @@ def quality_report(
         >>> report.ok, report.missing_sessions.count
         (True, 0)
     """
-    member = _market(market)
+    member = parse_market(market)
     days, columns = _columns(bars, market_timezone(member))
     keep = max(0, max_examples)
 
@@ -232,15 +232,6 @@ def quality_report(
         limit_up_locked=issue(up, days),
         limit_down_locked=issue(down, days),
     )
-
-
-def _market(market: Market | str) -> Market:
-    try:
-        return Market(str(market).upper())
-    except ValueError as exc:
-        choices = ", ".join(member.value for member in Market)
-        message = f"unknown market {market!r}; use one of {choices}"
-        raise InputError(message, field="market") from exc
 
 
 def _columns(frame: pd.DataFrame, tz: str) -> tuple[Days, tuple[Floats, ...]]:

@@ -69,12 +69,7 @@ class BarStore:
         return self.path(code, kind).exists()
 
     def write(
-        self,
-        code: str,
-        frame: pd.DataFrame,
-        *,
-        kind: PriceKind = PriceKind.RAW,
-        source: str,
+        self, code: str, frame: pd.DataFrame, *, kind: PriceKind = PriceKind.RAW, source: str
     ) -> Coverage:
         """Validate ``frame`` and replace the stored bars with it, atomically.
 
@@ -113,12 +108,7 @@ class BarStore:
         return coverage
 
     def merge(
-        self,
-        code: str,
-        frame: pd.DataFrame,
-        *,
-        kind: PriceKind = PriceKind.RAW,
-        source: str,
+        self, code: str, frame: pd.DataFrame, *, kind: PriceKind = PriceKind.RAW, source: str
     ) -> Coverage:
         """Add ``frame``'s bars to the stored ones (new bars win on equal times)."""
         import pandas as pd

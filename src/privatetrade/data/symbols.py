@@ -6,7 +6,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Market", "SymbolInfo", "market_currency", "market_timezone"]
+from privatetrade.errors import InputError
+
+__all__ = ["Market", "SymbolInfo", "market_currency", "market_timezone", "parse_market"]
 
 
 class Market(StrEnum):
@@ -22,6 +24,20 @@ class Market(StrEnum):
 
 
 _KRX = {Market.KOSPI, Market.KOSDAQ, Market.KONEX}
+
+
+def parse_market(value: Market | str) -> Market:
+    """Return the market named ``value`` (any case).
+
+    Raises:
+        InputError: No market has that name; the message lists them.
+    """
+    try:
+        return Market(str(value).upper())
+    except ValueError as exc:
+        choices = ", ".join(member.value for member in Market)
+        message = f"unknown market {value!r}; use one of {choices}"
+        raise InputError(message, field="market") from exc
 
 
 def market_timezone(market: Market) -> str:
