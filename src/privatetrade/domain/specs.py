@@ -17,8 +17,8 @@ from pydantic import (
 )
 
 from privatetrade.engine.costs import CostModel
-from privatetrade.engine.limits import MAX_PARAM_MAGNITUDE, Cash, IsoDate
-from privatetrade.engine.settings import Sizing, Stops
+from privatetrade.engine.limits import MAX_PARAM_MAGNITUDE, Cash, IsoDate, RiskFreeRate
+from privatetrade.engine.settings import FillAt, Sizing, Stops
 
 __all__ = ["BacktestSpec", "CostChoice", "ParamValue"]
 
@@ -66,10 +66,10 @@ class BacktestSpec(BaseModel):
     adjusted: bool = False
     sizing: Sizing = Field(default_factory=Sizing)
     stops: Stops = Field(default_factory=Stops)
-    fill_at: Literal["next_open", "close"] = "next_open"
+    fill_at: FillAt = "next_open"
     allow_short: bool = False
     close_at_end: bool = True
-    risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0, allow_inf_nan=False)
+    risk_free_rate: RiskFreeRate = 0.0
     benchmark: SymbolCode | None = None
 
     @field_validator("end")

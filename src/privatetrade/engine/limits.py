@@ -33,6 +33,7 @@ __all__ = [
     "Fee",
     "FeePerShare",
     "IsoDate",
+    "RiskFreeRate",
     "check_date_range",
     "parse_iso_date",
 ]
@@ -97,3 +98,5 @@ IsoDate = Annotated[
 Cash = Annotated[float, Field(gt=0.0, le=MAX_CASH, allow_inf_nan=False)]
 Fee = Annotated[float, Field(ge=0.0, le=MAX_FEE, allow_inf_nan=False)]
 FeePerShare = Annotated[float, Field(ge=0.0, le=MAX_FEE_PER_SHARE, allow_inf_nan=False)]
+RiskFreeRate = Annotated[float, Field(ge=-0.1, le=1.0, allow_inf_nan=False)]
+"""An annual rate as a fraction (0.03 = 3%), from -10% to 100%."""

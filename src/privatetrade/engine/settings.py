@@ -7,11 +7,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from privatetrade.engine.costs import CostModel
-from privatetrade.engine.limits import MAX_CASH, MAX_PERIODS_PER_YEAR, MAX_SHARES, Cash
+from privatetrade.engine.limits import (
+    MAX_CASH,
+    MAX_PERIODS_PER_YEAR,
+    MAX_SHARES,
+    Cash,
+    RiskFreeRate,
+)
 
-__all__ = ["SimulationSettings", "Sizing", "Stops"]
+__all__ = ["FillAt", "SimulationSettings", "Sizing", "Stops"]
 
 SizingName = Literal["all_in", "fraction", "amount", "shares"]
+FillAt = Literal["next_open", "close"]
+"""When a decision at bar ``t`` fills: ``next_open`` (bar ``t+1``'s open) or ``close``."""
 
 
 class Sizing(BaseModel):
@@ -86,10 +94,10 @@ class SimulationSettings(BaseModel):
     costs: CostModel = Field(default_factory=CostModel.zero)
     sizing: Sizing = Field(default_factory=Sizing)
     stops: Stops = Field(default_factory=Stops)
-    fill_at: Literal["next_open", "close"] = "next_open"
+    fill_at: FillAt = "next_open"
     allow_short: bool = False
     close_at_end: bool = True
-    risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0, allow_inf_nan=False)
+    risk_free_rate: RiskFreeRate = 0.0
     periods_per_year: float | None = Field(
         None, gt=0.0, le=MAX_PERIODS_PER_YEAR, allow_inf_nan=False
     )
