@@ -32,7 +32,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from abc import abstractmethod
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 from pydantic import BeforeValidator, Field
@@ -65,6 +66,7 @@ __all__ = [
     "DonchianBreakoutParams",
     "EmaCross",
     "EmaCrossParams",
+    "FastSlowParams",
     "MacdCross",
     "MacdCrossParams",
     "Momentum",
@@ -89,6 +91,26 @@ Window = Annotated[int, BeforeValidator(_reject_bool)]
 """A bar count; booleans are rejected."""
 Number = Annotated[float, BeforeValidator(_reject_bool)]
 """A finite real number; booleans are rejected."""
+
+
+def _window(default: int, title: str, description: str, *, ge: int = 1, le: int = 1000) -> Any:
+    """Declare a bar-count parameter from ``ge`` to ``le``."""
+    return Field(default, ge=ge, le=le, title=title, description=description)
+
+
+def _number(
+    default: float,
+    title: str,
+    description: str,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float,
+) -> Any:
+    """Declare a finite real parameter, at least ``ge`` (or above ``gt``) and at most ``le``."""
+    return Field(
+        default, ge=ge, gt=gt, le=le, allow_inf_nan=False, title=title, description=description
+    )
 
 
 def _as_float(values: FloatArray) -> FloatArray:
@@ -129,20 +151,44 @@ class BuyAndHold(Strategy[BuyAndHoldParams]):
 # --------------------------------------------------------------------------- moving averages
 
 
-class SmaCrossParams(StrategyParams):
-    """Windows of the two simple moving averages."""
+class FastSlowParams(StrategyParams):
+    """Base of the crossover parameters: a fast and a slow average, ``fast < slow``."""
 
-    fast: Window = Field(
-        10, ge=1, le=1000, title="Fast window", description="Bars in the fast SMA."
-    )
-    slow: Window = Field(
-        30, ge=2, le=1000, title="Slow window", description="Bars in the slow SMA."
-    )
+    fast: Window
+    slow: Window
 
     ordered = (("fast", "slow"),)
 
 
-class SmaCross(Strategy[SmaCrossParams]):
+_FastSlowT = TypeVar("_FastSlowT", bound=FastSlowParams)
+
+
+class _AverageCross(Strategy[_FastSlowT]):
+    """A fast moving average of the close crossing a slow one (see :class:`SmaCross`)."""
+
+    @abstractmethod
+    def average(self, close: FloatArray, window: int) -> FloatArray:
+        """Return the moving average of ``close`` over ``window`` bars."""
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return crosses of the fast average over the slow average of the close."""
+        close = _as_float(bars.close)
+        fast, slow = self.params.fast, self.params.slow
+        return _cross_signals(self.average(close, fast), self.average(close, slow))
+
+    def warmup_bars(self) -> int:
+        """Return ``slow``: the slow average must exist on the previous bar."""
+        return self.params.slow
+
+
+class SmaCrossParams(FastSlowParams):
+    """Windows of the two simple moving averages."""
+
+    fast: Window = _window(10, "Fast window", "Bars in the fast SMA.")
+    slow: Window = _window(30, "Slow window", "Bars in the slow SMA.", ge=2)
+
+
+class SmaCross(_AverageCross[SmaCrossParams]):
     """Golden cross / dead cross of two simple moving averages.
 
     Entry at ``t`` when ``SMA(fast)`` crosses above ``SMA(slow)``
@@ -159,30 +205,19 @@ class SmaCross(Strategy[SmaCrossParams]):
     )
     Params = SmaCrossParams
 
-    def signals(self, bars: Bars) -> Signals:
-        """Return crosses of the fast SMA over the slow SMA of the close."""
-        close = _as_float(bars.close)
-        return _cross_signals(sma_nb(close, self.params.fast), sma_nb(close, self.params.slow))
-
-    def warmup_bars(self) -> int:
-        """Return ``slow``: the slow SMA must exist on the previous bar."""
-        return self.params.slow
+    def average(self, close: FloatArray, window: int) -> FloatArray:
+        """Return the simple moving average."""
+        return sma_nb(close, window)
 
 
-class EmaCrossParams(StrategyParams):
+class EmaCrossParams(FastSlowParams):
     """Spans of the two exponential moving averages."""
 
-    fast: Window = Field(
-        12, ge=1, le=1000, title="Fast span", description="Span of the fast EMA, in bars."
-    )
-    slow: Window = Field(
-        26, ge=2, le=1000, title="Slow span", description="Span of the slow EMA, in bars."
-    )
-
-    ordered = (("fast", "slow"),)
+    fast: Window = _window(12, "Fast span", "Span of the fast EMA, in bars.")
+    slow: Window = _window(26, "Slow span", "Span of the slow EMA, in bars.", ge=2)
 
 
-class EmaCross(Strategy[EmaCrossParams]):
+class EmaCross(_AverageCross[EmaCrossParams]):
     """Crossover of two exponential moving averages (``alpha = 2 / (span + 1)``).
 
     Same rule as :class:`SmaCross`; each EMA is seeded with the SMA of its first
@@ -197,30 +232,17 @@ class EmaCross(Strategy[EmaCrossParams]):
     )
     Params = EmaCrossParams
 
-    def signals(self, bars: Bars) -> Signals:
-        """Return crosses of the fast EMA over the slow EMA of the close."""
-        close = _as_float(bars.close)
-        return _cross_signals(ema_nb(close, self.params.fast), ema_nb(close, self.params.slow))
-
-    def warmup_bars(self) -> int:
-        """Return ``slow``: the slow EMA must exist on the previous bar."""
-        return self.params.slow
+    def average(self, close: FloatArray, window: int) -> FloatArray:
+        """Return the exponential moving average (the window is its span)."""
+        return ema_nb(close, window)
 
 
-class MacdCrossParams(StrategyParams):
+class MacdCrossParams(FastSlowParams):
     """Spans of the MACD's averages."""
 
-    fast: Window = Field(
-        12, ge=1, le=500, title="Fast span", description="Span of the fast EMA of the close."
-    )
-    slow: Window = Field(
-        26, ge=2, le=1000, title="Slow span", description="Span of the slow EMA of the close."
-    )
-    signal: Window = Field(
-        9, ge=1, le=500, title="Signal span", description="Span of the EMA of the MACD line."
-    )
-
-    ordered = (("fast", "slow"),)
+    fast: Window = _window(12, "Fast span", "Span of the fast EMA of the close.", le=500)
+    slow: Window = _window(26, "Slow span", "Span of the slow EMA of the close.", ge=2)
+    signal: Window = _window(9, "Signal span", "Span of the EMA of the MACD line.", le=500)
 
 
 class MacdCross(Strategy[MacdCrossParams]):
@@ -256,24 +278,12 @@ class MacdCross(Strategy[MacdCrossParams]):
 class RsiReversionParams(StrategyParams):
     """RSI period and the oversold / overbought levels."""
 
-    period: Window = Field(
-        14, ge=2, le=500, title="Period", description="Wilder smoothing period of the RSI."
+    period: Window = _window(14, "Period", "Wilder smoothing period of the RSI.", ge=2, le=500)
+    lower: Number = _number(
+        30.0, "Oversold level", "Enter while the RSI is below this level.", ge=0.0, le=100.0
     )
-    lower: Number = Field(
-        30.0,
-        ge=0.0,
-        le=100.0,
-        allow_inf_nan=False,
-        title="Oversold level",
-        description="Enter while the RSI is below this level.",
-    )
-    upper: Number = Field(
-        70.0,
-        ge=0.0,
-        le=100.0,
-        allow_inf_nan=False,
-        title="Overbought level",
-        description="Exit while the RSI is above this level.",
+    upper: Number = _number(
+        70.0, "Overbought level", "Exit while the RSI is above this level.", ge=0.0, le=100.0
     )
 
     ordered = (("lower", "upper"),)
@@ -308,16 +318,13 @@ class RsiReversion(Strategy[RsiReversionParams]):
 class BollingerReversionParams(StrategyParams):
     """Window and width of the Bollinger Bands."""
 
-    period: Window = Field(
-        20, ge=2, le=1000, title="Period", description="Bars in the middle band (an SMA)."
-    )
-    k: Number = Field(
+    period: Window = _window(20, "Period", "Bars in the middle band (an SMA).", ge=2)
+    k: Number = _number(
         2.0,
+        "Band width",
+        "Distance of the bands from the middle, in population standard deviations.",
         gt=0.0,
         le=10.0,
-        allow_inf_nan=False,
-        title="Band width",
-        description="Distance of the bands from the middle, in population standard deviations.",
     )
 
 
@@ -355,19 +362,15 @@ class BollingerReversion(Strategy[BollingerReversionParams]):
 class DonchianBreakoutParams(StrategyParams):
     """Channel lengths for entries and exits."""
 
-    entry_period: Window = Field(
+    entry_period: Window = _window(
         20,
-        ge=1,
-        le=1000,
-        title="Entry channel",
-        description="Enter when the close exceeds the highest high of this many previous bars.",
+        "Entry channel",
+        "Enter when the close exceeds the highest high of this many previous bars.",
     )
-    exit_period: Window = Field(
+    exit_period: Window = _window(
         10,
-        ge=1,
-        le=1000,
-        title="Exit channel",
-        description="Exit when the close falls below the lowest low of this many previous bars.",
+        "Exit channel",
+        "Exit when the close falls below the lowest low of this many previous bars.",
     )
 
 
@@ -401,16 +404,13 @@ class DonchianBreakout(Strategy[DonchianBreakoutParams]):
 class MomentumParams(StrategyParams):
     """Lookback and threshold of the rate of change."""
 
-    lookback: Window = Field(
-        20, ge=1, le=1000, title="Lookback", description="Bars in the return close[t]/close[t-N]."
-    )
-    threshold: Number = Field(
+    lookback: Window = _window(20, "Lookback", "Bars in the return close[t]/close[t-N].")
+    threshold: Number = _number(
         0.0,
+        "Threshold",
+        "Hold while the lookback return is above this (0.05 = 5%).",
         ge=-1.0,
         le=10.0,
-        allow_inf_nan=False,
-        title="Threshold",
-        description="Hold while the lookback return is above this (0.05 = 5%).",
     )
 
 
@@ -446,13 +446,12 @@ class Momentum(Strategy[MomentumParams]):
 class VolatilityBreakoutParams(StrategyParams):
     """Fraction of the day's range added to the next open."""
 
-    k: Number = Field(
+    k: Number = _number(
         0.5,
+        "Range fraction",
+        "Buy stop at the next open plus k times this bar's high-low range.",
         ge=0.0,
         le=3.0,
-        allow_inf_nan=False,
-        title="Range fraction",
-        description="Buy stop at the next open plus k times this bar's high-low range.",
     )
 
 
