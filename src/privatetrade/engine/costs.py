@@ -38,6 +38,10 @@ CostPreset = Literal["krx", "us", "zero", "custom"]
 KrxMarket = Literal["KOSPI", "KOSDAQ", "KONEX"]
 TickTable = Literal["none", "krx", "us"]
 
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
 _INF = float("inf")
 
 
@@ -243,24 +247,17 @@ class CostArrays:
     All four arrays are empty for a market without taxes, price limits or ticks.
     """
 
-    tax_rate: npt.NDArray[np.float64]
-    buy_blocked: npt.NDArray[np.bool_]
-    sell_blocked: npt.NDArray[np.bool_]
-    tick_row: npt.NDArray[np.int64]
+    tax_rate: FloatArray
+    buy_blocked: BoolArray
+    sell_blocked: BoolArray
+    tick_row: IntArray
 
-    def as_tuple(
-        self,
-    ) -> tuple[
-        npt.NDArray[np.float64],
-        npt.NDArray[np.bool_],
-        npt.NDArray[np.bool_],
-        npt.NDArray[np.int64],
-    ]:
+    def as_tuple(self) -> tuple[FloatArray, BoolArray, BoolArray, IntArray]:
         """Return the arrays in the kernel's argument order."""
         return (self.tax_rate, self.buy_blocked, self.sell_blocked, self.tick_row)
 
 
-def tick_tables(model: CostModel) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def tick_tables(model: CostModel) -> tuple[FloatArray, FloatArray]:
     """Return the model's tick tables as ``(bounds, sizes)`` arrays of shape (2, 8).
 
     Row 0 holds the table in force before the market's last tick-size reform (KRX:
@@ -277,7 +274,7 @@ def tick_tables(model: CostModel) -> tuple[npt.NDArray[np.float64], npt.NDArray[
 
 def _tick_tables(
     rows: tuple[tuple[tuple[float, float], ...], ...],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+) -> tuple[FloatArray, FloatArray]:
     bounds = np.full((TICK_TABLE_ROWS, TICK_TABLE_WIDTH), _INF)
     sizes = np.zeros((TICK_TABLE_ROWS, TICK_TABLE_WIDTH))
     for i in range(TICK_TABLE_ROWS):
@@ -297,14 +294,12 @@ def _day_number(day: dt.date) -> int:
     return (day - _EPOCH).days
 
 
-def _days(local_time_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _days(local_time_ns: IntArray) -> IntArray:
     """Return the local calendar day of each bar as days since 1970-01-01."""
     return local_time_ns // _NS_PER_DAY
 
 
-def _stepwise(
-    days: npt.NDArray[np.int64], since: list[dt.date], values: list[float]
-) -> npt.NDArray[np.float64]:
+def _stepwise(days: IntArray, since: list[dt.date], values: list[float]) -> FloatArray:
     if not since:
         return np.zeros(days.shape[0])
     if len(values) == 1 and days[0] >= _day_number(since[0]):
@@ -316,16 +311,11 @@ def _stepwise(
 
 
 def _limit_locks(
-    model: CostModel,
-    days: npt.NDArray[np.int64],
-    high: npt.NDArray[np.float64],
-    low: npt.NDArray[np.float64],
-    close: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    model: CostModel, days: IntArray, high: FloatArray, low: FloatArray, close: FloatArray
+) -> tuple[BoolArray, BoolArray]:
     """Flag single-price bars at the upper (buys blocked) or lower (sells blocked) limit."""
     n = close.shape[0]
-    buy_blocked = np.zeros(n, dtype=np.bool_)
-    sell_blocked = np.zeros(n, dtype=np.bool_)
+    buy_blocked, sell_blocked = _never(n)
     if model.price_limit is None or n < 2:
         return buy_blocked, sell_blocked
     # Only a bar that traded at one price can be locked: few, so exact per-bar rules.
@@ -363,16 +353,12 @@ def limit_prices(model: CostModel, previous_close: float, day: dt.date) -> tuple
     )
 
 
-def _never(n: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+def _never(n: int) -> tuple[BoolArray, BoolArray]:
     return np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)
 
 
 def cost_arrays(
-    model: CostModel,
-    local_time_ns: npt.NDArray[np.int64],
-    high: npt.NDArray[np.float64],
-    low: npt.NDArray[np.float64],
-    close: npt.NDArray[np.float64],
+    model: CostModel, local_time_ns: IntArray, high: FloatArray, low: FloatArray, close: FloatArray
 ) -> CostArrays:
     """Expand a cost model into the per-bar arrays the kernel reads.
 
