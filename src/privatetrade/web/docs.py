@@ -9,8 +9,6 @@ replaced by an empty image: the docs work offline and break no policy.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from privatetrade import __version__
 from privatetrade.web.security import CSP_HEADER, PAGE_POLICY, REDOC_POLICY
+from privatetrade.web.ui.assets import ScriptAsset
 from privatetrade.web.ui.render import templates
 
 __all__ = ["OFFLINE_ASSETS", "install_docs"]
@@ -61,26 +60,15 @@ def redoc(request: Request) -> HTMLResponse:
 
 
 @cache
-def _redoc_variants() -> tuple[bytes, bytes, str]:
+def _redoc_bundle() -> ScriptAsset:
     raw = (_ASSET_DIR / "redoc.standalone.js").read_bytes().replace(_REDOC_LOGO, _EMPTY_IMAGE)
-    return raw, gzip.compress(raw, compresslevel=6, mtime=0), hashlib.sha256(raw).hexdigest()[:32]
+    return ScriptAsset(raw, cache_control="public, max-age=86400")
 
 
 @router.get(_REDOC_SCRIPT)
 def redoc_script(request: Request) -> Response:
     """ReDoc's bundle, its logo address replaced by an empty image (gzip when accepted)."""
-    raw, packed, digest = _redoc_variants()
-    headers = {
-        "Cache-Control": "public, max-age=86400",
-        "ETag": f'"{digest}"',
-        "Vary": "Accept-Encoding",
-    }
-    if request.headers.get("if-none-match") == headers["ETag"]:
-        return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(packed, media_type="text/javascript; charset=utf-8", headers=headers)
-    return Response(raw, media_type="text/javascript; charset=utf-8", headers=headers)
+    return _redoc_bundle().response(request)
 
 
 def install_docs(app: FastAPI) -> None:
