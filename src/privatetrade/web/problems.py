@@ -27,7 +27,15 @@ from privatetrade.errors import (
 from privatetrade.web.schemas import Problem
 from privatetrade.web.validation import body_model, field_errors
 
-__all__ = ["ProblemError", "install_problem_handlers", "problem_response", "problem_responses"]
+__all__ = [
+    "INVALID",
+    "UNAVAILABLE",
+    "ProblemError",
+    "install_problem_handlers",
+    "problem_for",
+    "problem_response",
+    "problem_responses",
+]
 
 PROBLEM_JSON = "application/problem+json"
 # Inline (not a $ref): FastAPI only lists models of route fields under components.
@@ -47,6 +55,11 @@ _TITLES = {
     503: "Service unavailable",
 }
 log = structlog.get_logger("privatetrade.web")
+
+UNAVAILABLE = {503: "The database is unavailable or busy; retry later"}
+"""The 503 of every route that uses the database (a ``problem_responses`` entry)."""
+INVALID = {422: "Invalid input; the problem names the field"}
+"""The 422 of a route with parameters or a body (a ``problem_responses`` entry)."""
 
 
 class ProblemError(Exception):
@@ -150,68 +163,56 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(
-            exc.status,
-            exc.detail,
-            request=request,
-            field=exc.field,
-            headers=exc.headers,
-            **exc.extra,
-        )
-
-    @app.exception_handler(InputError)
-    async def _input(request: Request, exc: InputError) -> JSONResponse:
-        return problem_response(422, str(exc), request=request, field=exc.field or "body")
-
-    @app.exception_handler(DataError)
-    async def _data(request: Request, exc: DataError) -> JSONResponse:
-        return problem_response(422, str(exc), request=request, field="symbol")
-
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return problem_response(404, str(exc), request=request)
-
-    @app.exception_handler(IdempotencyConflictError)
-    async def _idempotency(request: Request, exc: IdempotencyConflictError) -> JSONResponse:
-        return problem_response(
-            422,
-            "this Idempotency-Key was already used with a different request body",
-            request=request,
-            field="Idempotency-Key",
-        )
-
-    @app.exception_handler(ConflictError)
-    async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
-        return problem_response(409, str(exc), request=request, state=exc.state)
-
-    @app.exception_handler(LimitExceededError)
-    async def _limit(request: Request, exc: LimitExceededError) -> JSONResponse:
-        return problem_response(
-            429, str(exc), request=request, headers={"Retry-After": str(exc.retry_after)}
-        )
-
-    @app.exception_handler(PermissionDeniedError)
-    async def _forbidden(request: Request, exc: PermissionDeniedError) -> JSONResponse:
-        return problem_response(403, str(exc), request=request)
-
-    @app.exception_handler(AuthenticationError)
-    async def _unauthenticated(request: Request, exc: AuthenticationError) -> JSONResponse:
-        return problem_response(
-            401, str(exc), request=request, headers={"WWW-Authenticate": "Bearer"}
-        )
-
-    @app.exception_handler(UnavailableError)
-    async def _unavailable(request: Request, exc: UnavailableError) -> JSONResponse:
-        log.warning("db.unavailable", error=str(exc.__cause__ or exc))
-        return problem_response(
-            503, str(exc), request=request, headers={"Retry-After": str(exc.retry_after)}
-        )
+        return _answer(request, exc)
 
     @app.exception_handler(PrivatetradeError)
     async def _domain(request: Request, exc: PrivatetradeError) -> JSONResponse:
-        return problem_response(422, str(exc), request=request)
+        if isinstance(exc, UnavailableError):
+            log.warning("db.unavailable", error=str(exc.__cause__ or exc))
+        return _answer(request, problem_for(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("http.unhandled", exc_info=exc)
         return problem_response(500, "internal server error; see the server log", request=request)
+
+
+def _answer(request: Request, problem: ProblemError) -> JSONResponse:
+    return problem_response(
+        problem.status,
+        problem.detail,
+        request=request,
+        field=problem.field,
+        headers=problem.headers,
+        **problem.extra,
+    )
+
+
+def problem_for(exc: PrivatetradeError) -> ProblemError:
+    """Return the problem that answers a privatetrade error (a subclass before its base).
+
+    Input and data errors are 422 naming the field, ``NotFoundError`` 404, a conflict 409
+    with the job's state (a reused Idempotency-Key 422), limits 429 and unavailability
+    503 with ``Retry-After``, authentication 401 (permission 403); any other error 422.
+    """
+    detail = str(exc)
+    if isinstance(exc, InputError):
+        return ProblemError(422, detail, field=exc.field or "body")
+    if isinstance(exc, DataError):
+        return ProblemError(422, detail, field="symbol")
+    if isinstance(exc, NotFoundError):
+        return ProblemError(404, detail)
+    if isinstance(exc, IdempotencyConflictError):
+        message = "this Idempotency-Key was already used with a different request body"
+        return ProblemError(422, message, field="Idempotency-Key")
+    if isinstance(exc, ConflictError):
+        return ProblemError(409, detail, state=exc.state)
+    if isinstance(exc, LimitExceededError):
+        return ProblemError(429, detail, headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, UnavailableError):
+        return ProblemError(503, detail, headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, PermissionDeniedError):
+        return ProblemError(403, detail)
+    if isinstance(exc, AuthenticationError):
+        return ProblemError(401, detail, headers={"WWW-Authenticate": "Bearer"})
+    return ProblemError(422, detail)
