@@ -19,7 +19,7 @@ from privatetrade.web.auth import SESSION_COOKIE, Caller
 from privatetrade.web.clients import client_address
 from privatetrade.web.context import system_of
 from privatetrade.web.ui.i18n import preferences
-from privatetrade.web.ui.render import page, safe_next, signed_in, to_login
+from privatetrade.web.ui.render import page, safe_next, signed_in, to_login, user_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -102,38 +102,28 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     """Check the username and password and open a session."""
+
+    def refused(status: int, error_key: str) -> HTMLResponse:
+        error = _t(request, error_key)
+        return _login_form(request, status=status, error=error, username=username, next_=next)
+
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
-        return _login_form(
-            request,
-            status=403,
-            error=_t(request, "form.expired"),
-            username=username,
-            next_=next,
-        )
+        return refused(403, "form.expired")
     try:
         user = system_of(request).accounts.authenticate(username, password, _client(request))
-    except (RateLimitedError, UnavailableError) as exc:
-        # Slowed down (429), or the attempt could not be recorded and was not checked (503).
-        limited = isinstance(exc, RateLimitedError)
-        response = _login_form(
-            request,
-            status=429 if limited else 503,
-            error=_t(request, "login.error.rate" if limited else "login.error.busy"),
-            username=username,
-            next_=next,
-        )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+    except RateLimitedError as exc:  # slowed down
+        return _retry_later(refused(429, "login.error.rate"), exc.retry_after)
+    except UnavailableError as exc:  # the attempt could not be recorded, so was not checked
+        return _retry_later(refused(503, "login.error.busy"), exc.retry_after)
     except AuthenticationError:
-        return _login_form(
-            request,
-            status=401,
-            error=_t(request, "login.error.wrong"),
-            username=username,
-            next_=next,
-        )
+        return refused(401, "login.error.wrong")
     return _start_session(request, user, safe_next(next))
+
+
+def _retry_later(response: HTMLResponse, seconds: int) -> HTMLResponse:
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @router.post("/logout")
@@ -142,14 +132,8 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = 
     caller = signed_in(request)
     if caller is not None and caller.session is not None and caller.session_secret:
         if not hmac.compare_digest(caller.session.csrf_token.encode(), csrf_token.encode()):
-            return _page(
-                request,
-                "message.html",
-                403,
-                user=caller.user,
-                csrf_token=caller.session.csrf_token,
-                message=_t(request, "form.expired"),
-            )
+            message = _t(request, "form.expired")
+            return user_page(request, caller, "message.html", 403, message=message)
         system_of(request).accounts.end_session(caller.session_secret)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -163,20 +147,9 @@ def _require_page_session(request: Request) -> Caller | RedirectResponse:
     return caller
 
 
-def _account_page(
-    request: Request, caller: Caller, status: int = 200, **extra: Any
-) -> HTMLResponse:
-    assert caller.session is not None
+def _account_page(request: Request, caller: Caller, status: int = 200, **extra: Any) -> Response:
     tokens = system_of(request).accounts.tokens(caller.user)
-    return _page(
-        request,
-        "account.html",
-        status,
-        user=caller.user,
-        csrf_token=caller.session.csrf_token,
-        tokens=tokens,
-        **extra,
-    )
+    return user_page(request, caller, "account.html", status, tokens=tokens, **extra)
 
 
 def _checked_form(request: Request, csrf_token: str) -> Caller | Response:
@@ -195,23 +168,10 @@ def status_page(request: Request) -> Response:
     caller = _require_page_session(request)
     if isinstance(caller, RedirectResponse):
         return caller
-    assert caller.session is not None
     if not caller.user.is_admin:
-        return _page(
-            request,
-            "message.html",
-            403,
-            user=caller.user,
-            csrf_token=caller.session.csrf_token,
-            message=_t(request, "status.forbidden"),
-        )
-    return _page(
-        request,
-        "status.html",
-        user=caller.user,
-        csrf_token=caller.session.csrf_token,
-        s=system_of(request).status(),
-    )
+        message = _t(request, "status.forbidden")
+        return user_page(request, caller, "message.html", 403, message=message)
+    return user_page(request, caller, "status.html", s=system_of(request).status())
 
 
 @router.get("/account")

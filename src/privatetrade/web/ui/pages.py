@@ -21,7 +21,7 @@ from privatetrade.web.auth import Caller
 from privatetrade.web.context import system_of
 from privatetrade.web.schemas import JobOut
 from privatetrade.web.ui.i18n import COLORS_COOKIE, LANGUAGE_COOKIE, Colors, Language
-from privatetrade.web.ui.render import page, safe_next, signed_in, to_login
+from privatetrade.web.ui.render import safe_next, signed_in, to_login, user_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,16 +30,6 @@ _MAX_COMPARED = 6
 _YEAR_SECONDS = 365 * 24 * 3600
 ChoiceT = TypeVar("ChoiceT", bound=StrEnum)
 SortField = Literal["created_at", "finished_at", "symbol", "strategy", "state"]
-
-
-def user_page(
-    request: Request, caller: Caller, name: str, status: int = 200, **context: Any
-) -> Response:
-    """Render a page for a signed-in user."""
-    assert caller.session is not None
-    return page(
-        request, name, status, user=caller.user, csrf_token=caller.session.csrf_token, **context
-    )
 
 
 def not_found(request: Request, caller: Caller) -> Response:

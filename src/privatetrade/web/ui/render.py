@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from privatetrade import __version__
@@ -17,7 +17,7 @@ from privatetrade.web.context import system_of
 from privatetrade.web.security import CHART_PAGE_POLICY, CSP_HEADER
 from privatetrade.web.ui.i18n import Language, catalog, preferences
 
-__all__ = ["page", "safe_next", "signed_in", "templates", "to_login"]
+__all__ = ["page", "safe_next", "signed_in", "templates", "to_login", "user_page"]
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 # Pages that draw Plotly charts, which sets inline styles (web/security.py).
@@ -88,3 +88,13 @@ def page(
     if name in _CHART_TEMPLATES:
         response.headers[CSP_HEADER] = CHART_PAGE_POLICY
     return response
+
+
+def user_page(
+    request: Request, caller: Caller, name: str, status: int = 200, **context: Any
+) -> Response:
+    """Render a page for a signed-in user (with the session's CSRF token)."""
+    assert caller.session is not None
+    return page(
+        request, name, status, user=caller.user, csrf_token=caller.session.csrf_token, **context
+    )
