@@ -13,17 +13,16 @@ from pydantic import ConfigDict
 from privatetrade.domain.jobs import Job, JobState
 from privatetrade.domain.specs import BacktestSpec
 from privatetrade.web.deps import Owner, SystemDep
-from privatetrade.web.problems import ProblemError, problem_responses
+from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
 from privatetrade.web.schemas import JobList, JobOut
 
 router = APIRouter(
     prefix="/api/backtests",
     tags=["backtests"],
-    responses=problem_responses({503: "The database is unavailable or busy; retry later"}),
+    responses=problem_responses(UNAVAILABLE),
 )
 _EVENT_POLL_S = 0.1
-_INVALID = {422: "Invalid input; the problem names the field"}
-_NOT_FOUND = problem_responses({404: "No such backtest", **_INVALID})
+_NOT_FOUND = problem_responses({404: "No such backtest", **INVALID})
 
 
 class BacktestCreate(BacktestSpec):
@@ -59,7 +58,7 @@ OwnedJob = Annotated[Job, Depends(job_or_404)]
         {
             400: "The body cannot be read (not UTF-8)",
             413: "Request body too large",
-            **_INVALID,
+            **INVALID,
             429: "Too many active backtests; retry later",
         }
     ),
@@ -86,7 +85,7 @@ def submit_backtest(
     return JobOut.of(job, services.submissions.clock())
 
 
-@router.get("", response_model=JobList, responses=problem_responses(_INVALID))
+@router.get("", response_model=JobList, responses=problem_responses(INVALID))
 def list_backtests(
     services: SystemDep,
     owner: Owner,

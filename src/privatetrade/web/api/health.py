@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from privatetrade import __version__
 from privatetrade.observability.metrics import CONTENT_TYPE_LATEST
 from privatetrade.web.deps import SystemDep
-from privatetrade.web.problems import problem_responses
+from privatetrade.web.problems import UNAVAILABLE, problem_responses
 from privatetrade.web.schemas import ExecutorOut, HealthOut
 
 router = APIRouter(tags=["operations"])
@@ -55,7 +55,7 @@ async def get_health(services: SystemDep) -> JSONResponse:
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {}}},
-        **problem_responses({503: "The database is unavailable or busy; retry later"}),
+        **problem_responses(UNAVAILABLE),
     },
 )
 def get_metrics(services: SystemDep) -> Response:

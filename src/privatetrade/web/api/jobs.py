@@ -6,27 +6,19 @@ routes serve any job kind's artifacts without a route per document.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel
 
 from privatetrade.errors import ConflictError, NotFoundError
+from privatetrade.web.api.downloads import attachment, download_responses
 from privatetrade.web.deps import Owner, SystemDep
-from privatetrade.web.problems import ProblemError, problem_responses
+from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
 
-router = APIRouter(
-    prefix="/api/jobs",
-    tags=["jobs"],
-    responses=problem_responses({503: "The database is unavailable or busy; retry later"}),
-)
+router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=problem_responses(UNAVAILABLE))
 _ERRORS = problem_responses(
-    {
-        404: "No such job or artifact",
-        409: "The job has not succeeded (yet)",
-        422: "Invalid input; the problem names the field",
-    }
+    {404: "No such job or artifact", 409: "The job has not succeeded (yet)", **INVALID}
 )
 ArtifactName = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 JobId = Annotated[str, Path(max_length=64)]
@@ -78,7 +70,7 @@ def list_artifacts(job_id: JobId, services: SystemDep, owner: Owner) -> Artifact
 @router.get(
     "/{job_id}/artifacts/{name}",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}, "text/csv": {}, "*/*": {}}}, **_ERRORS},
+    responses=download_responses(_ERRORS, "application/json", "text/csv", "*/*"),
 )
 def download_artifact(
     job_id: JobId, name: ArtifactName, services: SystemDep, owner: Owner
@@ -90,12 +82,9 @@ def download_artifact(
         raise ProblemError(404, str(exc)) from None
     except ConflictError as exc:
         raise ProblemError(409, str(exc), state=exc.state) from None
-    filename = re.sub(r"[^A-Za-z0-9._-]", "_", f"privatetrade-{stored.job.id[:8]}-{name}")
-    return Response(
+    return attachment(
         stored.content,
         media_type=stored.info.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "ETag": f'"{stored.info.sha256}"',
-        },
+        filename=f"privatetrade-{stored.job.id[:8]}-{name}",
+        etag=stored.info.sha256,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 from fastapi import APIRouter, Request, Response
 
@@ -12,23 +11,17 @@ from privatetrade.db.jobs import StoredArtifact
 from privatetrade.domain.jobs import Job
 from privatetrade.errors import ConflictError, DataError, InputError, NotFoundError
 from privatetrade.system import System
+from privatetrade.web.api.downloads import attachment, download_responses
 from privatetrade.web.api.symbols import bars_out
 from privatetrade.web.deps import Owner, SystemDep
-from privatetrade.web.problems import ProblemError, problem_responses
+from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
 from privatetrade.web.report import render_report
 from privatetrade.web.ui.i18n import preferences
 
-router = APIRouter(
-    tags=["results"],
-    responses=problem_responses({503: "The database is unavailable or busy; retry later"}),
-)
+router = APIRouter(tags=["results"], responses=problem_responses(UNAVAILABLE))
 
 _ERRORS = problem_responses(
-    {
-        404: "No such backtest",
-        409: "The backtest has not succeeded (yet)",
-        422: "Invalid input; the problem names the field",
-    }
+    {404: "No such backtest", 409: "The backtest has not succeeded (yet)", **INVALID}
 )
 _DOCUMENT_PREFIX = b'{"schema_version":'
 
@@ -48,8 +41,7 @@ def _finished(services: SystemDep, owner: str, job_id: str, name: str) -> Stored
 
 
 def _filename(job: Job, extension: str) -> str:
-    stem = f"privatetrade-{job.spec.symbol}-{job.spec.strategy}-{job.id[:8]}"
-    return re.sub(r"[^A-Za-z0-9._-]", "_", stem) + extension
+    return f"privatetrade-{job.spec.symbol}-{job.spec.strategy}-{job.id[:8]}{extension}"
 
 
 def run_metadata(job: Job) -> dict[str, object]:
@@ -84,47 +76,38 @@ def _with_run(stored: StoredArtifact) -> bytes:
 @router.get(
     "/api/backtest/result/{job_id}",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}, **_ERRORS},
+    responses=download_responses(_ERRORS, "application/json"),
 )
 def download_result(job_id: str, services: SystemDep, owner: Owner) -> Response:
     """Download the full result document (JSON attachment) of a succeeded backtest."""
     stored = _finished(services, owner, job_id, "result.json")
-    return Response(
+    return attachment(
         _with_run(stored),
         media_type="application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="{_filename(stored.job, ".json")}"',
-            "ETag": f'"{stored.info.sha256}"',
-        },
+        filename=_filename(stored.job, ".json"),
+        etag=stored.info.sha256,
     )
 
 
-def _csv(stored: StoredArtifact, name: str) -> Response:
-    return Response(
-        stored.content,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(stored.job, name)}"'},
-    )
+_CSV = download_responses(_ERRORS, "text/csv")
 
 
-@router.get(
-    "/api/backtests/{job_id}/trades.csv",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}, **_ERRORS},
-)
+def _csv(services: SystemDep, owner: str, job_id: str, name: str) -> Response:
+    stored = _finished(services, owner, job_id, name)
+    filename = _filename(stored.job, f"-{name}")
+    return attachment(stored.content, media_type="text/csv; charset=utf-8", filename=filename)
+
+
+@router.get("/api/backtests/{job_id}/trades.csv", response_class=Response, responses=_CSV)
 def download_trades_csv(job_id: str, services: SystemDep, owner: Owner) -> Response:
     """Download the trades of a succeeded backtest as CSV."""
-    return _csv(_finished(services, owner, job_id, "trades.csv"), "-trades.csv")
+    return _csv(services, owner, job_id, "trades.csv")
 
 
-@router.get(
-    "/api/backtests/{job_id}/equity.csv",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}, **_ERRORS},
-)
+@router.get("/api/backtests/{job_id}/equity.csv", response_class=Response, responses=_CSV)
 def download_equity_csv(job_id: str, services: SystemDep, owner: Owner) -> Response:
     """Download the equity series (equity, cash, position, drawdown) as CSV."""
-    return _csv(_finished(services, owner, job_id, "equity.csv"), "-equity.csv")
+    return _csv(services, owner, job_id, "equity.csv")
 
 
 def _report_bars(services: System, job: Job) -> dict[str, object] | None:
@@ -140,7 +123,7 @@ def _report_bars(services: System, job: Job) -> dict[str, object] | None:
 @router.get(
     "/api/backtests/{job_id}/report.html",
     response_class=Response,
-    responses={200: {"content": {"text/html": {}}}, **_ERRORS},
+    responses=download_responses(_ERRORS, "text/html"),
 )
 def download_report(job_id: str, request: Request, services: SystemDep, owner: Owner) -> Response:
     """Download a self-contained HTML report (charts, metrics, trades) that opens offline."""
@@ -159,11 +142,9 @@ def download_report(job_id: str, request: Request, services: SystemDep, owner: O
         currency=currency,
         prefs=preferences(request),
     )
-    return Response(
+    return attachment(
         report.html,
         media_type="text/html; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{_filename(job, "-report.html")}"',
-            "Content-Security-Policy": report.content_security_policy,
-        },
+        filename=_filename(job, "-report.html"),
+        headers={"Content-Security-Policy": report.content_security_policy},
     )

@@ -12,12 +12,11 @@ from privatetrade.data.symbols import Market, SymbolInfo
 from privatetrade.engine.limits import IsoDate
 from privatetrade.errors import DataError, InputError
 from privatetrade.web.deps import SystemDep
-from privatetrade.web.problems import ProblemError, problem_responses
+from privatetrade.web.problems import INVALID, ProblemError, problem_responses
 from privatetrade.web.schemas import BarsOut, SymbolOut
 
 router = APIRouter(prefix="/api/symbols", tags=["symbols"])
-_INVALID = {422: "Invalid input; the problem names the field"}
-_NOT_FOUND = problem_responses({404: "No such symbol, or no stored bars", **_INVALID})
+_NOT_FOUND = problem_responses({404: "No such symbol, or no stored bars", **INVALID})
 
 
 def _symbol_out(symbol: SymbolInfo) -> SymbolOut:
@@ -38,7 +37,7 @@ def _symbol_out(symbol: SymbolInfo) -> SymbolOut:
     )
 
 
-@router.get("", response_model=list[SymbolOut], responses=problem_responses(_INVALID))
+@router.get("", response_model=list[SymbolOut], responses=problem_responses(INVALID))
 async def search_symbols(
     services: SystemDep,
     q: Annotated[str, Query(max_length=100, description="Code or name (Hangul works)")] = "",
