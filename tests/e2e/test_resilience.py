@@ -365,19 +365,22 @@ def test_server_killed_with_running_and_queued_jobs_loses_nothing(
 
         with engine.connect() as connection:
             job_rows = connection.execute(sa.text("SELECT id, attempt FROM jobs")).all()
-            result_rows = connection.execute(
-                sa.text("SELECT job_id, attempt, document_sha256 FROM results")
+            artifact_rows = connection.execute(
+                sa.text("SELECT job_id, name, attempt, sha256 FROM artifacts")
             ).all()
     finally:
         engine.dispose()
 
-    # None lost, none duplicated: exactly the submitted jobs, one result each, from the
-    # attempt that finished, and one completed execution per job in the logs.
+    # None lost, none duplicated: exactly the submitted jobs, one set of artifacts each,
+    # from the attempt that finished, and one completed execution per job in the logs.
     assert sorted(job_id for job_id, _ in job_rows) == sorted(submitted)
-    assert sorted(job_id for job_id, _, _ in result_rows) == sorted(submitted)
+    documents = {job_id: sha for job_id, name, _, sha in artifact_rows if name == "result.json"}
+    assert sorted(documents) == sorted(submitted)
+    assert Counter(job_id for job_id, *_ in artifact_rows) == dict.fromkeys(submitted, 3)
     attempts = dict(job_rows)
-    for job_id, attempt, sha in result_rows:
+    for job_id, _name, attempt, _sha in artifact_rows:
         assert attempt == attempts[job_id]
+    for job_id, sha in documents.items():
         assert etags[job_id] == f'"{sha}"'
     succeeded = Counter(
         e["job_id"] for e in log_events(first, second) if e.get("event") == "job.succeeded"
