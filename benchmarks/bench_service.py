@@ -83,8 +83,13 @@ import pandas as pd
 import privatetrade as pt
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _server import FINAL_STATES, ServerProcess, Usage, log_events, usage, wait_final
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the repository: tests.e2e.server
+from tests.e2e.server import FINAL_STATES, ServerProcess, wait_for
+
 from _synthetic import MINUTE_NS, random_walk_bars
+from _usage import Usage, usage
+from privatetrade.ops.smoke.sse import parse_sse
+from privatetrade.settings import Settings
 
 AAPL_10Y = {
     "symbol": "AAPL",
@@ -97,6 +102,7 @@ LONG = {"symbol": "LONG", "strategy": "sma_cross", "params": {"fast": 10, "slow"
 HEALTH_RATE = 500.0
 HEALTH_TARGET_S = 0.010
 _PROGRESS_WRITES = (("loading", 0.01), ("simulating", 0.05), ("saving", 0.85))
+_DEFAULT_LEASE_S = Settings.model_fields["lease_seconds"].default
 
 
 @dataclass(frozen=True)
@@ -234,7 +240,7 @@ def bench_latency(server: ServerProcess, plan: Plan, summary: Summary) -> str:
             runs.append((job_id, finished, wall0 + (t_seen - t0)))
     logged = {
         record["job_id"]: (float(record["seconds"]), _epoch(record["timestamp"]))
-        for record in log_events(server.log_path, "job.succeeded")
+        for record in server.log_events("job.succeeded")
     }
     worker_seconds = [logged[i][0] for i, _, _ in runs if i in logged]
     store = [logged[i][1] - finished for i, finished, _ in runs if i in logged]
@@ -278,8 +284,8 @@ def bench_sse(server: ServerProcess, runs: int, summary: Summary) -> None:
             t0 = time.perf_counter()
             job_id = client.post("/api/backtests", json=AAPL_10Y).json()["id"]
             with client.stream("GET", f"/api/backtests/{job_id}/events") as stream:
-                for line in stream.iter_lines():
-                    if line.startswith("data:") and '"state":"succeeded"' in line.replace(" ", ""):
+                for _event, data in parse_sse(stream.iter_lines()):
+                    if json.loads(data).get("state") == "succeeded":
                         break
             samples.append(time.perf_counter() - t0)
     summary.add(
@@ -528,7 +534,7 @@ def _server_side(server: ServerProcess, windows: Sequence[Sequence[Sample]]) -> 
     spans = [(w[0].due + offset, w[-1].done + offset) for w in windows if w]
     values = [
         float(record["ms"])
-        for record in log_events(server.log_path, "http.request")
+        for record in server.log_events("http.request")
         if record.get("route") == "/api/health"
         and any(lo <= _epoch(record["timestamp"]) <= hi for lo, hi in spans)
     ]
@@ -726,7 +732,7 @@ def bench_health_busy(
             if window:
                 windows.append(window)
                 measured = _span(windows)
-            finals = [wait_final(client, job_id, timeout=600) for job_id in ids]
+            finals = [wait_for(client, job_id, timeout=600) for job_id in ids]
             lasted = [f"{f['duration_seconds']:.1f} s" for f in finals]
             ended = "a health answer showed 1 busy worker" if free else "time was up"
             print(
@@ -758,7 +764,7 @@ def bench_health_busy(
                 f"LONG states after: {', '.join(after)}"
             )
             for job_id in ids:
-                wait_final(client, job_id, timeout=600)
+                wait_for(client, job_id, timeout=600)
 
 
 # ---------------------------------------------------------------------- 4. burst
@@ -865,9 +871,15 @@ def main() -> None:
         data_dir = root / "data"
         started = time.perf_counter()
         prepare_data(data_dir, args.long_bars)
-        server = ServerProcess(data_dir, workers=2, log_path=root / "server.log")
+        server = ServerProcess(
+            data_dir,
+            workers=2,
+            env={"PRIVATETRADE_LEASE_SECONDS": str(_DEFAULT_LEASE_S)},  # measure as deployed
+            log_path=root / "server.log",
+            end_with_parent=True,  # a benchmark killed by hand leaves no server behind
+        )
         try:
-            server.start()
+            server.start(timeout=120)
             server.wait_workers_ready()
             print(
                 f"server: privatetrade serve on {server.url}, local executor with 2 worker "

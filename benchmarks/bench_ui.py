@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +25,8 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
-from _server import ServerProcess, wait_final
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.e2e.server import ServerProcess, submit, wait_for
 
 CHROMIUM = os.environ.get("PRIVATETRADE_TEST_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -40,25 +42,17 @@ DRAWN = "ids => ids.every(id => document.querySelector('#' + id + ' .main-svg'))
 
 def run_job(server: ServerProcess, body: dict[str, object]) -> str:
     with server.client() as client:
-        answer = client.post("/api/backtests", json=body)
-        answer.raise_for_status()
-        job_id = str(answer.json()["id"])
-        assert wait_final(client, job_id)["state"] == "succeeded"
+        job_id = str(submit(client, body)["id"])
+        assert wait_for(client, job_id)["state"] == "succeeded"
     return job_id
 
 
 def session_cookie(server: ServerProcess) -> str:
-    from privatetrade.accounts.keys import resolve_secret_key
-    from privatetrade.accounts.service import AccountService
-    from privatetrade.db.engine import create_db_engine
-    from privatetrade.db.users import UserRepository
-    from privatetrade.settings import Settings
-
-    settings = Settings(data_dir=server.data_dir)
-    engine = create_db_engine(settings.resolved_database_url)
-    key = resolve_secret_key(settings.secret(), settings.host, settings.data_dir)
-    accounts = AccountService(UserRepository(engine), key)
-    secret, _session = accounts.start_session(accounts.user("admin"))
+    accounts = server.accounts()
+    try:
+        secret, _session = accounts.start_session(accounts.user("admin"))
+    finally:
+        accounts.repository.engine.dispose()
     return str(secret)
 
 
@@ -95,9 +89,11 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="privatetrade-bench-ui-") as folder:
         root = Path(folder)
-        server = ServerProcess(root / "data", workers=2, log_path=root / "server.log")
+        server = ServerProcess(
+            root / "data", workers=2, log_path=root / "server.log", end_with_parent=True
+        )
         (root / "data").mkdir()
-        with server.start():
+        with server.start(timeout=120):
             server.wait_workers_ready()
             us = run_job(server, {"symbol": "AAPL", "start": "2003-01-02", "end": "2012-12-31"})
             kr = run_job(server, {"symbol": "DEMO01", "strategy": "sma_cross", "costs": "krx"})

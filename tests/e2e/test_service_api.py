@@ -16,7 +16,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from server import ServerProcess, submit, wait_for
 
 from databases import PG_ADMIN_URL, postgres_database
+from privatetrade.ops.smoke.sse import parse_sse
 
 pytestmark = pytest.mark.e2e
 
@@ -112,30 +113,16 @@ def wait_until(
 def read_events(client: httpx.Client, job_id: str, timeout: float = 60.0) -> list[tuple[str, Any]]:
     """Follow the job's Server-Sent Events to the end of the stream: ``[(event, data)]``."""
     deadline = time.monotonic() + timeout
-    events: list[tuple[str, Any]] = []
-    name: str | None = None
-    data: list[str] = []
     with client.stream("GET", f"/api/backtests/{job_id}/events") as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            assert time.monotonic() < deadline, f"event stream still open after {timeout}s"
-            if not line:
-                if data:
-                    events.append((name or "message", json.loads("\n".join(data))))
-                name, data = None, []
-                continue
-            if line.startswith(":"):
-                continue  # comment (keep-alive)
-            key, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if key == "event":
-                name = value
-            elif key == "data":
-                data.append(value)
-    if data:
-        events.append((name or "message", json.loads("\n".join(data))))
-    return events
+
+        def lines() -> Iterator[str]:
+            for line in response.iter_lines():
+                assert time.monotonic() < deadline, f"event stream still open after {timeout}s"
+                yield line
+
+        return [(event, json.loads(data)) for event, data in parse_sse(lines())]
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -174,13 +161,17 @@ def json_log_records(server: ServerProcess) -> list[dict[str, Any]]:
     return records
 
 
-@contextmanager
-def running(process: ServerProcess) -> Iterator[ServerProcess]:
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
+def logged(server: ServerProcess, fields: dict[str, Any], what: str) -> dict[str, Any]:
+    """Wait (10 s at most) for the server's first log record with these fields; return it."""
+
+    def found() -> dict[str, Any] | None:
+        records = json_log_records(server)
+        return next((r for r in records if fields.items() <= r.items()), None)
+
+    wait_until(lambda: found() is not None, 10, what)
+    record = found()
+    assert record is not None
+    return record
 
 
 # ---------------------------------------------------------------- result-schema.md
@@ -298,7 +289,7 @@ def api(
     shutil.copytree(sample_data_dir, data)
     with ExitStack() as stack:
         url = None if request.param == "sqlite" else stack.enter_context(postgres_database())
-        yield stack.enter_context(running(ServerProcess(data, database_url=url)))
+        yield stack.enter_context(ServerProcess(data, database_url=url))
 
 
 @pytest.fixture(scope="module")
@@ -572,7 +563,7 @@ def test_results_of_unfinished_jobs_are_409_with_their_state(
     process = ServerProcess(
         long_data_dir_copy, database_url=database_url, env={"PRIVATETRADE_WORKERS": "1"}
     )
-    with running(process), process.client() as client:
+    with process, process.client() as client:
         long_id = submit(client, LONG_BODY)["id"]
         wait_for(client, long_id, {"running"})
         for path in result_paths(long_id):
@@ -642,7 +633,7 @@ def test_body_and_bar_limits_are_answered_before_queueing(
 ) -> None:
     env = {"PRIVATETRADE_MAX_BODY_BYTES": "2048", "PRIVATETRADE_MAX_BARS": "1000"}
     process = ServerProcess(data_dir, database_url=database_url, env=env)
-    with running(process), process.client() as client:
+    with process, process.client() as client:
         big = json.dumps({**BODY, "padding": "x" * 3000}).encode()
         declared = client.post(
             "/api/backtests", content=big, headers={"content-type": "application/json"}
@@ -683,7 +674,7 @@ def test_active_job_limit_answers_429_with_retry_after(
 ) -> None:
     env = {"PRIVATETRADE_WORKERS": "1", "PRIVATETRADE_MAX_ACTIVE_JOBS": "1"}
     process = ServerProcess(long_data_dir_copy, database_url=database_url, env=env)
-    with running(process), process.client() as client:
+    with process, process.client() as client:
         long_id = submit(client, LONG_BODY)["id"]
         wait_for(client, long_id, {"running"})
         refused = client.post("/api/backtests", json=BODY)
@@ -1016,32 +1007,17 @@ def test_every_response_has_a_request_id_and_logs_are_json_lines(
     assert echoed.headers["x-request-id"] == mine
     assert problem(echoed, 404).get("request_id") == mine
 
-    def request_logged() -> bool:
-        return any(
-            record.get("event") == "http.request" and record.get("request_id") == mine
-            for record in json_log_records(api)
-        )
-
-    wait_until(request_logged, 10, f"an http.request log line with request_id {mine}")
-    line = next(r for r in json_log_records(api) if r.get("request_id") == mine)
+    request = {"event": "http.request", "request_id": mine}
+    line = logged(api, request, f"an http.request log line with request_id {mine}")
     assert line["path"] == "/api/backtests/0000/trades.csv"
     assert line["route"] == "/api/backtests/{job_id}/trades.csv"
     assert line["status"] == 404
     assert line["level"] == "info"
     assert "timestamp" in line
 
-    def job_logged() -> bool:
-        return any(
-            record.get("event") == "job.succeeded" and record.get("job_id") == job_id
-            for record in json_log_records(api)
-        )
-
-    wait_until(job_logged, 10, f"the worker's job.succeeded line for {job_id}")
-    worker_line = next(
-        r
-        for r in json_log_records(api)
-        if r.get("event") == "job.succeeded" and r.get("job_id") == job_id
-    )
+    assert wait_for(client, job_id)["state"] == "succeeded"
+    worker = {"event": "job.succeeded", "job_id": job_id}
+    worker_line = logged(api, worker, f"the worker's job.succeeded line for {job_id}")
     assert worker_line["attempt"] == 1
     assert worker_line["seconds"] >= 0
 
