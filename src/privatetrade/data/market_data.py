@@ -21,7 +21,7 @@ from privatetrade.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SAMPLE_LISTINGS", "MarketData"]
+__all__ = ["SAMPLE_LISTINGS", "MarketData", "empty_range_message"]
 
 # The bokeh-sampledata stocks (Quandl WIKI, public domain), as listed in 2013.
 SAMPLE_LISTINGS: tuple[tuple[str, str, Market], ...] = (
@@ -77,7 +77,9 @@ class MarketData:
             raise DataError(f"no {kind.value} bars stored for {symbol.code} (stored: {stored})")
         frame = self.store.read(symbol.code, start, end, kind=kind)
         if frame.empty:
-            raise DataError(f"no bars of {symbol.code} between {start} and {end}")
+            coverage = self.store.coverage(symbol.code, kind)
+            held = (coverage.first_bar, coverage.last_bar) if coverage else None
+            raise DataError(empty_range_message(symbol.code, start, end, held))
         return frame
 
     # ------------------------------------------------------------------ writing
@@ -199,6 +201,23 @@ class MarketData:
                 progress(symbol.code)
             self.store.write(symbol.code, synthetic_bars(symbol.code), source="synthetic")
             self.refresh(symbol)
+
+
+def empty_range_message(
+    label: str,
+    start: dt.date | None,
+    end: dt.date | None,
+    stored: tuple[dt.date, dt.date] | None,
+) -> str:
+    """Say that ``label`` has no bars in ``[start, end]`` and which dates it does have.
+
+    Example: ``no bars of GOOG between 2020-01-01 and the last bar; stored: 2004-08-19
+    to 2013-03-01``.
+    """
+    first = "the first bar" if start is None else start.isoformat()
+    last = "the last bar" if end is None else end.isoformat()
+    held = "nothing" if stored is None else f"{stored[0]} to {stored[1]}"
+    return f"no bars of {label} between {first} and {last}; stored: {held}"
 
 
 def _adjusted(frame: pd.DataFrame) -> pd.DataFrame:

@@ -180,7 +180,7 @@ def plan_on_bars(
     strategy = build_strategy(spec)
     selected = _select_dates(bars, spec.start, spec.end)
     if selected.empty:
-        raise InputError("no bars in the chosen date range", field="start")
+        raise InputError(_empty_range(spec, bars, data_info), field=_range_field(spec))
     settings = resolve_settings(spec, instrument)
     return BacktestPlan(spec, strategy, settings, selected, None, data_info)
 
@@ -243,7 +243,8 @@ def _bars(data: MarketData, symbol: SymbolInfo, spec: BacktestSpec) -> pd.DataFr
     try:
         return data.bars(symbol.code, spec.start, spec.end, adjusted=spec.adjusted)
     except DataError as exc:
-        field = "adjusted" if "stored" in str(exc) else _range_field(spec)
+        kind = "adjusted" if spec.adjusted else "raw"
+        field = "adjusted" if kind not in symbol.adjusted else _range_field(spec)
         raise InputError(str(exc), field=field) from exc
 
 
@@ -260,10 +261,25 @@ def _range_field(spec: BacktestSpec) -> str:
     return "end" if spec.start is None and spec.end is not None else "start"
 
 
+def _empty_range(spec: BacktestSpec, bars: pd.DataFrame, data_info: DataInfo) -> str:
+    from privatetrade.data.market_data import empty_range_message
+
+    local_dates = _local_dates(bars)
+    stored = (local_dates[0].date(), local_dates[-1].date()) if len(local_dates) else None
+    return empty_range_message(data_info.symbol or spec.symbol, spec.start, spec.end, stored)
+
+
+def _local_dates(bars: pd.DataFrame) -> pd.DatetimeIndex:
+    """Return the bars' local calendar dates (midnight, no time zone)."""
+    import pandas as pd
+
+    return pd.DatetimeIndex(bars.index).tz_localize(None).normalize()
+
+
 def _select_dates(bars: pd.DataFrame, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
     import pandas as pd
 
-    local_dates = pd.DatetimeIndex(bars.index).tz_localize(None).normalize()
+    local_dates = _local_dates(bars)
     keep = pd.Series(True, index=bars.index)
     if start is not None:
         keep &= local_dates >= pd.Timestamp(start)

@@ -207,6 +207,32 @@ def test_plan_errors_name_the_spec_field(
     assert raised.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        (
+            {"symbol": "GOOG", "start": "2020-01-01"},
+            "no bars of GOOG between 2020-01-01 and the last bar; stored: 2004-08-19 to 2013-03-01",
+        ),
+        (
+            {"symbol": "DEMO01", "end": "2000-01-01"},
+            "no bars of DEMO01 between the first bar and 2000-01-01; "
+            "stored: 2016-01-04 to 2025-12-30",
+        ),
+        (
+            {"symbol": "goog", "start": "2013-03-02", "end": "2013-03-05"},
+            "no bars of GOOG between 2013-03-02 and 2013-03-05; stored: 2004-08-19 to 2013-03-01",
+        ),
+    ],
+)
+def test_an_empty_range_names_the_stored_range(
+    market_data: MarketData, update: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InputError) as raised:
+        plan_backtest(spec(**update), market_data)
+    assert str(raised.value) == message
+
+
 def test_too_many_bars_blame_the_start(market_data: MarketData) -> None:
     with pytest.raises(InputError, match=r"3,270 bars .* the limit is 3,000") as raised:
         plan_backtest(spec(), market_data, max_bars=3_000)
@@ -252,9 +278,13 @@ def test_plan_on_bars_selects_local_dates_inclusively(
 def test_plan_on_bars_without_bars_in_the_range_blames_the_start() -> None:
     info = DataInfo(symbol="prices.csv", source="csv", adjusted=None)
     empty = spec(start="2025-01-01")
-    with pytest.raises(InputError, match="no bars in the chosen date range") as raised:
+    with pytest.raises(InputError) as raised:
         plan_on_bars(empty, seoul_bars(), KOSPI, info)
     assert raised.value.field == "start"
+    assert str(raised.value) == (
+        "no bars of prices.csv between 2025-01-01 and the last bar; "
+        "stored: 2024-01-02 to 2024-01-10"
+    )
     with pytest.raises(ParameterError) as bad_params:
         plan_on_bars(spec(params={"fast": 0}), seoul_bars(), KOSPI, info)
     assert bad_params.value.field == "params.fast"
