@@ -169,14 +169,16 @@ def read_rows(
     return jobs, artifacts
 
 
-def set_cheap_password_hash(data_dir: Path, username: str, password: str) -> None:
-    """Store ``password`` for ``username`` (SQLite) hashed with cheap argon2 parameters.
+def set_cheap_password_hash(
+    data_dir: Path, database_url: str | None, username: str, password: str
+) -> None:
+    """Store ``password`` for ``username`` hashed with cheap argon2 parameters.
 
     The server verifies with the parameters stored in the hash: a login then costs
     milliseconds of CPU, and its time is that of the server and the database.
     """
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(password)
-    engine = database(data_dir, None)
+    engine = database(data_dir, database_url)
     try:
         with engine.begin() as connection:
             changed = connection.execute(
@@ -233,8 +235,10 @@ def check_ledger(
                 assert job_id not in artifacts, f"failed job {job_id} has artifacts"
                 continue
             assert row.attempt >= 1, (job_id, row)
-            folder = check_recorded_once(server.data_dir, job_id, row, artifacts.get(job_id, []))
-            check_downloads(client, job_id, row.attempt, folder)
+            recorded = check_recorded_once(server.data_dir, job_id, row, artifacts.get(job_id, []))
+            check_downloads(client, job_id, row.attempt, recorded)
+    folders = {entry.name for entry in (server.data_dir / "artifacts").iterdir()}
+    assert folders <= set(submitted), f"artifacts of unknown jobs: {folders - set(submitted)}"
     check_one_success_each(jobs, logs)
     return Ledger(jobs, Counter(row.state for row in jobs.values()))
 
