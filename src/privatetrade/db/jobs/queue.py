@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, case, func, or_, select, update
 
 from privatetrade.db.engine import is_sqlite, read_tx, write_tx
-from privatetrade.db.jobs.rows import ACTIVE, JobTable, current_attempt, to_job
+from privatetrade.db.jobs.rows import ACTIVE, JobTable, current_attempt, ended, to_job
 from privatetrade.db.schema import jobs
 from privatetrade.domain.jobs import FailureReason, Job, JobState
 
@@ -215,27 +215,23 @@ class JobQueue(JobTable):
     def finish_failed(self, job_id: str, attempt: int, reason: FailureReason, error: str) -> bool:
         """Mark the current attempt failed with a reason."""
         return self._finish(
-            job_id, attempt, state=JobState.FAILED, stage="failed", reason=reason.value, error=error
+            current_attempt(job_id, attempt),
+            JobState.FAILED,
+            stage="failed",
+            reason=reason.value,
+            error=error,
         )
 
     def finish_cancelled(self, job_id: str, attempt: int) -> bool:
         """Mark the current attempt cancelled (after the worker saw the cancel flag)."""
-        return self._finish(job_id, attempt, state=JobState.CANCELLED, stage="cancelled")
+        return self._finish(current_attempt(job_id, attempt), JobState.CANCELLED, stage="cancelled")
 
-    def _finish(self, job_id: str, attempt: int, *, state: JobState, **values: Any) -> bool:
+    def _finish(self, conditions: Sequence[Any], state: JobState, **values: Any) -> bool:
+        """Give the job matching ``conditions`` its final ``state``; False if none matched."""
         now = self.clock()
         with write_tx(self.engine) as connection:
             changed = connection.execute(
-                update(jobs)
-                .where(*current_attempt(job_id, attempt))
-                .values(
-                    state=state.value,
-                    finished_at=now,
-                    updated_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                    **values,
-                )
+                update(jobs).where(*conditions).values(state=state.value, **values, **ended(now))
             ).rowcount
         return bool(changed)
 
@@ -268,29 +264,15 @@ class JobQueue(JobTable):
         self, job_id: str, lease_owner: str, reason: FailureReason, error: str
     ) -> bool:
         """Fail a queued job this dispatcher leased instead of starting it again."""
-        now = self.clock()
-        with write_tx(self.engine) as connection:
-            changed = connection.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id == job_id,
-                    jobs.c.state == JobState.QUEUED.value,
-                    jobs.c.lease_owner == lease_owner,
-                    jobs.c.cancel_requested.is_(False),
-                )
-                .values(
-                    state=JobState.FAILED.value,
-                    stage="failed",
-                    reason=reason.value,
-                    error=error,
-                    progress=0.0,
-                    finished_at=now,
-                    updated_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                )
-            ).rowcount
-        return bool(changed)
+        leased = (
+            jobs.c.id == job_id,
+            jobs.c.state == JobState.QUEUED.value,
+            jobs.c.lease_owner == lease_owner,
+            jobs.c.cancel_requested.is_(False),
+        )
+        return self._finish(
+            leased, JobState.FAILED, stage="failed", reason=reason.value, error=error, progress=0.0
+        )
 
 
 def _fair_share(

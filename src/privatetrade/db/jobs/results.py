@@ -10,7 +10,15 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from privatetrade.db.artifacts import ArtifactFiles
 from privatetrade.db.engine import read_tx, write_tx
-from privatetrade.db.jobs.rows import Clock, JobTable, current_attempt, owned, to_job, utc_now
+from privatetrade.db.jobs.rows import (
+    Clock,
+    JobTable,
+    current_attempt,
+    ended,
+    owned,
+    to_job,
+    utc_now,
+)
 from privatetrade.db.schema import artifacts, jobs
 from privatetrade.domain.artifacts import ArtifactInfo
 from privatetrade.domain.jobs import Job, JobState
@@ -79,12 +87,9 @@ class JobResults(JobTable):
                     state=JobState.SUCCEEDED.value,
                     progress=1.0,
                     stage="done",
-                    finished_at=now,
-                    updated_at=now,
                     heartbeat_at=now,
                     summary=dict(summary),
-                    lease_owner=None,
-                    lease_until=None,
+                    **ended(now),
                 )
             )
         return True

@@ -13,7 +13,16 @@ from privatetrade.db.schema import jobs
 from privatetrade.domain.jobs import FailureReason, Job, JobState
 from privatetrade.domain.kinds import JobKind, parse_spec
 
-__all__ = ["ACTIVE", "Clock", "JobTable", "current_attempt", "owned", "to_job", "utc_now"]
+__all__ = [
+    "ACTIVE",
+    "Clock",
+    "JobTable",
+    "current_attempt",
+    "ended",
+    "owned",
+    "to_job",
+    "utc_now",
+]
 
 Clock = Callable[[], dt.datetime]
 ACTIVE = (JobState.QUEUED.value, JobState.RUNNING.value)
@@ -78,3 +87,8 @@ def current_attempt(job_id: str, attempt: int) -> tuple[Any, ...]:
 def owned(job_id: str, owner: str | None) -> list[Any]:
     """Conditions matching the job, and only the owner's when ``owner`` is given."""
     return [jobs.c.id == job_id] + ([jobs.c.owner == owner] if owner is not None else [])
+
+
+def ended(now: dt.datetime) -> dict[str, Any]:
+    """Values every final state writes: the end time, and no lease any more."""
+    return {"finished_at": now, "updated_at": now, "lease_owner": None, "lease_until": None}

@@ -9,7 +9,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from privatetrade.db.engine import read_tx, write_tx
-from privatetrade.db.jobs.rows import ACTIVE, JobTable, owned, to_job
+from privatetrade.db.jobs.rows import ACTIVE, JobTable, ended, owned, to_job
 from privatetrade.db.schema import jobs
 from privatetrade.domain.jobs import Job, JobPage, JobState
 from privatetrade.domain.kinds import JobKind, JobLabels, JobSpec
@@ -167,10 +167,7 @@ class JobSubmissions(JobTable):
                     state=JobState.CANCELLED.value,
                     stage="cancelled",
                     cancel_requested=True,
-                    finished_at=now,
-                    updated_at=now,
-                    lease_owner=None,
-                    lease_until=None,
+                    **ended(now),
                 )
             )
             connection.execute(
