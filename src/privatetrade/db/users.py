@@ -8,10 +8,11 @@ caller hashes before asking.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine, Row, delete, func, insert, select, update
+from sqlalchemy import Engine, Row, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from privatetrade.db.engine import read_tx, write_tx
@@ -66,6 +67,11 @@ class UserRepository:
         self.engine = engine
         self.clock = clock
 
+    def _insert(self, table: Table, **values: Any) -> None:
+        """Insert one row in a transaction of its own."""
+        with write_tx(self.engine) as connection:
+            connection.execute(insert(table).values(**values))
+
     # ------------------------------------------------------------------ users
 
     def create(self, user_id: str, username: str, password_hash: str | None, role: Role) -> User:
@@ -83,8 +89,7 @@ class UserRepository:
             "created_at": self.clock(),
         }
         try:
-            with write_tx(self.engine) as connection:
-                connection.execute(insert(users).values(**values))
+            self._insert(users, **values)
         except IntegrityError as exc:
             raise UserExistsError(username) from exc
         return _to_user(values)
@@ -146,16 +151,14 @@ class UserRepository:
         self, id_hash: str, user_id: str, csrf_token: str, expires_at: dt.datetime
     ) -> None:
         """Store a new session."""
-        with write_tx(self.engine) as connection:
-            connection.execute(
-                insert(sessions).values(
-                    id_hash=id_hash,
-                    user_id=user_id,
-                    csrf_token=csrf_token,
-                    created_at=self.clock(),
-                    expires_at=expires_at,
-                )
-            )
+        self._insert(
+            sessions,
+            id_hash=id_hash,
+            user_id=user_id,
+            csrf_token=csrf_token,
+            created_at=self.clock(),
+            expires_at=expires_at,
+        )
 
     def session(self, id_hash: str) -> Session | None:
         """Return the unexpired session of an enabled user, or None."""
@@ -192,19 +195,9 @@ class UserRepository:
         self, token_id: str, user_id: str, name: str, token_hash: str, prefix: str
     ) -> ApiToken:
         """Store a new API token (its hash)."""
-        created = self.clock()
-        with write_tx(self.engine) as connection:
-            connection.execute(
-                insert(api_tokens).values(
-                    id=token_id,
-                    user_id=user_id,
-                    name=name,
-                    token_hash=token_hash,
-                    prefix=prefix,
-                    created_at=created,
-                )
-            )
-        return ApiToken(token_id, user_id, name, prefix, created)
+        token = ApiToken(token_id, user_id, name, prefix, self.clock())
+        self._insert(api_tokens, token_hash=token_hash, **dataclasses.asdict(token))
+        return token
 
     def tokens(self, user_id: str) -> list[ApiToken]:
         """Return the user's tokens, newest first (revoked ones included)."""
@@ -260,15 +253,13 @@ class UserRepository:
 
     def create_login_link(self, token_hash: str, user_id: str, expires_at: dt.datetime) -> None:
         """Store a one-time login link (its hash)."""
-        with write_tx(self.engine) as connection:
-            connection.execute(
-                insert(login_links).values(
-                    token_hash=token_hash,
-                    user_id=user_id,
-                    created_at=self.clock(),
-                    expires_at=expires_at,
-                )
-            )
+        self._insert(
+            login_links,
+            token_hash=token_hash,
+            user_id=user_id,
+            created_at=self.clock(),
+            expires_at=expires_at,
+        )
 
     def use_login_link(self, token_hash: str) -> User | None:
         """Consume a one-time login link; None if unknown, used or expired."""
