@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -20,7 +21,9 @@ __all__ = [
     "json_body",
     "json_object",
     "require_attachment",
+    "require_object",
     "require_succeeded",
+    "require_time_left",
     "snippet",
 ]
 
@@ -92,6 +95,20 @@ def json_object(response: httpx.Response) -> dict[str, Any] | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def require_object(response: httpx.Response) -> dict[str, Any]:
+    """Return the response's JSON object; fail the step when it holds none."""
+    body = json_object(response)
+    if body is None:
+        raise StepFailedError(f"not a JSON object: {snippet(response)}")
+    return body
+
+
+def require_time_left(deadline: float, message: str) -> None:
+    """Fail the step with ``message`` once the monotonic clock has passed ``deadline``."""
+    if time.monotonic() > deadline:
+        raise StepFailedError(message)
 
 
 def snippet(response: httpx.Response, limit: int = 120) -> str:

@@ -24,6 +24,7 @@ import io
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import httpx
@@ -40,7 +41,9 @@ from privatetrade.ops.smoke.checks import (
     json_body,
     json_object,
     require_attachment,
+    require_object,
     require_succeeded,
+    require_time_left,
     snippet,
 )
 from privatetrade.ops.smoke.report import (
@@ -120,25 +123,17 @@ def run_smoke(
     return report
 
 
+@dataclass
 class _Smoke:
     """Runs the steps in order, timing each and skipping those whose needs failed."""
 
-    def __init__(
-        self,
-        client: httpx.Client,
-        report: SmokeReport,
-        symbol: str,
-        timeout: float,
-        has_token: bool,
-        on_step: Callable[[StepResult], None] | None,
-    ) -> None:
-        self.client = client
-        self.report = report
-        self.symbol = symbol
-        self.timeout = timeout
-        self.has_token = has_token
-        self.on_step = on_step
-        self.job_id: str | None = None
+    client: httpx.Client
+    report: SmokeReport
+    symbol: str
+    timeout: float
+    has_token: bool
+    on_step: Callable[[StepResult], None] | None
+    job_id: str | None = None
 
     def run(self) -> None:
         steps: dict[str, Callable[[], str]] = {
@@ -301,11 +296,10 @@ class _Smoke:
                         events.append((event, job))
                         if job.get("state") in _FINAL_STATES:
                             return events, job
-                    if time.monotonic() > deadline:
-                        raise StepFailedError(
-                            f"not finished after {self.timeout:g} s "
-                            f"(state {job.get('state') if isinstance(job, dict) else None})"
-                        )
+                    state = job.get("state") if isinstance(job, dict) else None
+                    require_time_left(
+                        deadline, f"not finished after {self.timeout:g} s (state {state})"
+                    )
             except httpx.ReadTimeout as exc:
                 # One poll tells a stalled stream (job done) from a job that is still running.
                 raise _SseUnavailableError("no event before the timeout") from exc
@@ -320,20 +314,18 @@ class _Smoke:
             job = json_object(response) or {}
             if job.get("state") in _FINAL_STATES:
                 return job, polls
-            if time.monotonic() > deadline:
-                raise StepFailedError(
-                    f"{why}; polling saw no final state after {self.timeout:g} s "
-                    f"(state {job.get('state')}, progress {job.get('progress')})"
-                )
+            require_time_left(
+                deadline,
+                f"{why}; polling saw no final state after {self.timeout:g} s "
+                f"(state {job.get('state')}, progress {job.get('progress')})",
+            )
             time.sleep(_POLL_S)
 
     def download(self) -> str:
         response = self.client.get(f"/api/backtest/result/{self.job_id}")
         self._expect(response, 200)
         require_attachment(response, "application/json")
-        document = json_object(response)
-        if document is None:
-            raise StepFailedError(f"not a JSON object: {snippet(response)}")
+        document = require_object(response)
         missing = [key for key in REQUIRED_RESULT_FIELDS if key not in document]
         if missing:
             raise StepFailedError(f"missing top-level field(s): {', '.join(missing)}")
@@ -380,9 +372,7 @@ class _Smoke:
         kind = response.headers.get("content-type", "")
         if not kind.startswith("application/problem+json"):
             raise StepFailedError(f"content type {kind!r}, not application/problem+json")
-        problem = json_object(response)
-        if problem is None:
-            raise StepFailedError(f"not a JSON object: {snippet(response)}")
+        problem = require_object(response)
         absent = [key for key in _PROBLEM_KEYS if key not in problem]
         if absent:
             raise StepFailedError(f"problem lacks {', '.join(absent)}")
