@@ -65,19 +65,14 @@ def _context(database_url: str, data_dir: str) -> WorkerContext:
 
 
 def warm_up() -> None:
-    """Load the engine and its compiled kernels (so the first job is fast)."""
-    from privatetrade.engine.api import run_backtest
+    """Load every compiled kernel a backtest uses (so the first job is fast).
 
-    closes = [100.0 + (i % 7) for i in range(64)]
-    bars = {
-        "time": [1_600_000_000_000_000_000 + i * 86_400_000_000_000 for i in range(64)],
-        "open": closes,
-        "high": [c + 1.0 for c in closes],
-        "low": [c - 1.0 for c in closes],
-        "close": closes,
-        "volume": [1000.0] * 64,
-    }
-    run_backtest(bars, "sma_cross", {"fast": 2, "slow": 5}, tz="UTC").to_json()
+    Compiles them first when numba's cache lacks them (``./dev start`` builds it at
+    install: :mod:`privatetrade.engine.warmup`).
+    """
+    from privatetrade.engine.warmup import compile_kernels
+
+    compile_kernels(sweeps=False)
 
 
 class _Reporter:

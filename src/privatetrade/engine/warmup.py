@@ -1,0 +1,84 @@
+"""Compile every numba kernel once, so that no backtest waits for the compiler.
+
+The kernels are compiled with ``cache=True``: numba writes the machine code next to the
+sources (``__pycache__``, or its per-user cache directory when that is not writable) and
+every later process loads it from there in milliseconds instead of compiling for half a
+minute. ``./dev start`` and ``./dev test`` run this module right after installing; a
+deployment runs it once as the service's user (docs/deploy.md)::
+
+    python -m privatetrade.engine.warmup
+
+Worker processes call :func:`compile_kernels` before their first job: with the cache in
+place that only loads the compiled code.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from privatetrade.engine.api import run_backtest
+from privatetrade.engine.strategies.builtin import BUILTIN_STRATEGIES
+from privatetrade.engine.sweep import sweep
+
+__all__ = ["compile_kernels", "main"]
+
+_BARS = 300  # more than the longest default warm-up of the built-in strategies
+_DAY_NS = 86_400_000_000_000
+_FIRST_DAY_NS = 1_600_000_000_000_000_000
+# The moving-average sweeps have kernels of their own (parallel); other strategies sweep
+# through the simulation kernels the backtests compile.
+_SWEEP_GRIDS = {
+    "sma_cross": {"fast": [2, 3], "slow": [5, 8]},
+    "ema_cross": {"fast": [2, 3], "slow": [5, 8]},
+}
+
+
+def _sample_bars() -> dict[str, list[float] | list[int]]:
+    """Daily bars that swing up and down, so every strategy enters and exits."""
+    closes = [100.0 + 10.0 * math.sin(i / 9.0) + 3.0 * math.sin(i / 2.3) for i in range(_BARS)]
+    opens = closes[:1] + closes[:-1]
+    return {
+        "time": [_FIRST_DAY_NS + i * _DAY_NS for i in range(_BARS)],
+        "open": opens,
+        "high": [max(o, c) + 1.0 for o, c in zip(opens, closes, strict=True)],
+        "low": [min(o, c) - 1.0 for o, c in zip(opens, closes, strict=True)],
+        "close": closes,
+        "volume": [1000.0 + 10.0 * (i % 13) for i in range(_BARS)],
+    }
+
+
+def compile_kernels(*, sweeps: bool = True) -> list[str]:
+    """Run every built-in strategy once (and the parameter sweeps) on small bars.
+
+    The first call on a machine compiles the kernels and writes numba's cache; later
+    calls, in any process, load them from the cache.
+
+    Args:
+        sweeps: Also compile the sweep kernels (the library's :func:`sweep`; jobs do
+            not use them).
+
+    Returns:
+        The strategies run, in registry order.
+    """
+    bars = _sample_bars()
+    names = [strategy.name for strategy in BUILTIN_STRATEGIES]
+    for name in names:
+        result = run_backtest(bars, name, costs="krx", stops={"trailing_stop": 0.1}, tz="UTC")
+        result.to_json()
+    if sweeps:
+        for name, grid in _SWEEP_GRIDS.items():
+            sweep(bars, name, grid, tz="UTC")
+    return names
+
+
+def main() -> None:
+    """Compile the kernels and print how long it took."""
+    started = time.perf_counter()
+    names = compile_kernels()
+    seconds = time.perf_counter() - started
+    print(f"engine kernels ready for {len(names)} strategies ({seconds:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
