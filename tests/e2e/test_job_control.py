@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 HUGE_SPEC = {"symbol": "LONG", "strategy": "sma_cross", "params": {"fast": 10, "slow": 30}}
 SHORT_SPEC = {"symbol": "AAPL", "strategy": "sma_cross", "params": {"fast": 10, "slow": 30}}
 CANCEL_WITHIN = dt.timedelta(seconds=1.5)
+FINAL_TIMEOUT = 180.0  # fresh workers warm up first; the machine may be busy
 # Far below a million-bar run (seconds of serializing alone), far above AAPL's run even
 # on a loaded machine: the limit applies to every backtest of that server.
 LIMIT_SECONDS = 3
@@ -108,6 +109,14 @@ def worker_processes(server: ServerProcess) -> list[psutil.Process]:
     return [p for p in children if "spawn_main" in " ".join(p.cmdline())]
 
 
+def running(process: psutil.Process) -> bool:
+    """True while it runs (a zombie counts as dead; a reused pid is another process)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def log_events(server: ServerProcess, name: str) -> list[dict[str, Any]]:
     events = []
     for line in server.log_path.read_text(errors="replace").splitlines():
@@ -146,7 +155,7 @@ def test_cancel_stops_a_million_bar_job_within_a_second(
 
         # The worker is free again: the next job runs and succeeds.
         after = submit(client, SHORT_SPEC)["id"]
-        assert wait_for(client, after, timeout=60.0)["state"] == "succeeded"
+        assert wait_for(client, after, timeout=FINAL_TIMEOUT)["state"] == "succeeded"
         assert job_of(client, job_id)["state"] == "cancelled"
     assert lost_attempts(huge_data_dir_copy, database_url, [job_id]) == [0]
 
@@ -166,7 +175,7 @@ def test_job_over_its_time_limit_fails_once_and_frees_its_worker(
     )
     with server.client() as client:
         job_id = submit(client, HUGE_SPEC)["id"]
-        done = wait_for(client, job_id, timeout=60.0)
+        done = wait_for(client, job_id, timeout=FINAL_TIMEOUT)
         assert done["state"] == "failed", done
         assert done["reason"] == "time_limit"
         assert f"time limit of {LIMIT_SECONDS} s" in done["error"]
@@ -178,7 +187,7 @@ def test_job_over_its_time_limit_fails_once_and_frees_its_worker(
 
         # The same (only) worker slot runs the next job; the failed one never runs again.
         after = submit(client, SHORT_SPEC)["id"]
-        assert wait_for(client, after, timeout=60.0)["state"] == "succeeded"
+        assert wait_for(client, after, timeout=FINAL_TIMEOUT)["state"] == "succeeded"
         final = job_of(client, job_id)
         assert (final["state"], final["attempt"]) == ("failed", 1)
         assert client.get(f"/api/backtest/result/{job_id}").status_code == 409
@@ -200,12 +209,15 @@ def test_idle_worker_deaths_cost_no_job_an_attempt(
     )
     for worker in workers:
         os.kill(worker.pid, signal.SIGKILL)
-    for worker in workers:
-        worker.wait(10)
+    poll(
+        lambda: True if not any(running(worker) for worker in workers) else None,
+        30.0,
+        "the killed workers to exit",
+    )
 
     with server.client() as client:
         job_ids = [submit(client, SHORT_SPEC)["id"] for _ in range(3)]
-        finals = [wait_for(client, job_id, timeout=60.0) for job_id in job_ids]
+        finals = [wait_for(client, job_id, timeout=FINAL_TIMEOUT) for job_id in job_ids]
         assert [job["state"] for job in finals] == ["succeeded"] * 3, finals
         assert [job["attempt"] for job in finals] == [1, 1, 1]
         # Both dead processes were replaced; the pool is whole again.

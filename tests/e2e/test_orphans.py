@@ -24,22 +24,26 @@ HUGE_SPEC = {"symbol": "LONG", "strategy": "sma_cross", "params": {"fast": 10, "
 GONE_WITHIN_SECONDS = 5.0
 
 
-def installation_processes(data_dir: Path, known: set[int]) -> set[int]:
+def installation_processes(data_dir: Path, known: list[psutil.Process]) -> set[int]:
     """Live processes among ``known``, plus any whose command line or environment names
-    ``data_dir`` (zombies waiting for a reaper count as gone)."""
+    ``data_dir`` (zombies waiting for a reaper count as gone, reused pids are others)."""
     marker = str(data_dir)
-    found = set()
+    found = {process.pid for process in known if running(process)}
     for process in psutil.process_iter(["pid", "cmdline", "status"]):
         with suppress(psutil.Error):
-            if process.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            if process.pid in known:
-                found.add(process.pid)
+            if process.info["status"] == psutil.STATUS_ZOMBIE or process.pid in found:
                 continue
             cmdline = " ".join(process.info["cmdline"] or [])
             if marker in cmdline or any(marker in value for value in process.environ().values()):
                 found.add(process.pid)
     return found
+
+
+def running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def describe(pids: set[int]) -> list[str]:
@@ -74,13 +78,14 @@ def installation_connections(database_url: str) -> list[int]:
 
 
 @pytest.fixture
-def leftovers() -> Iterator[set[int]]:
-    """Pids the test saw; any still alive at the end are killed (a failed test leaks none)."""
-    pids: set[int] = set()
-    yield pids
-    for pid in pids:
+def leftovers() -> Iterator[list[psutil.Process]]:
+    """Processes the test saw; any still running at the end are killed (none leaks)."""
+    seen: list[psutil.Process] = []
+    yield seen
+    for process in seen:
         with suppress(psutil.Error):
-            psutil.Process(pid).kill()
+            if process.is_running():  # not a reused pid
+                process.kill()
 
 
 @pytest.mark.parametrize(
@@ -93,25 +98,29 @@ def leftovers() -> Iterator[set[int]]:
     ids=["one-server-process", "two-server-processes"],
 )
 def test_killed_server_leaves_no_process_behind(
-    huge_data_dir_copy: Path, database_url: str | None, env: dict[str, str], leftovers: set[int]
+    huge_data_dir_copy: Path,
+    database_url: str | None,
+    env: dict[str, str],
+    leftovers: list[psutil.Process],
 ) -> None:
     server = ServerProcess(huge_data_dir_copy, database_url=database_url, env=env).start()
     assert server.process is not None
     try:
         with server.client() as client:
             job_ids = [submit(client, HUGE_SPEC)["id"] for _ in range(2)]
-            deadline = time.monotonic() + 60.0
+            deadline = time.monotonic() + 180.0
             while time.monotonic() < deadline:
                 jobs = [client.get(f"/api/backtests/{job_id}").json() for job_id in job_ids]
                 if all(job["state"] == "running" for job in jobs):
                     break
                 time.sleep(0.05)
             assert all(job["state"] == "running" for job in jobs), jobs
-        children = {p.pid for p in psutil.Process(server.process.pid).children(recursive=True)}
+        children = psutil.Process(server.process.pid).children(recursive=True)
+        pids = {child.pid for child in children}
         workers = {int(str(job["worker"]).rpartition(":")[2]) for job in jobs}
-        leftovers.update(children)
+        leftovers.extend(children)
         assert len(workers) == 2  # both busy, on their own processes
-        assert workers <= children
+        assert workers <= pids
         assert len(children) >= 3  # the two workers and a resource tracker (or more)
 
         server.process.kill()
@@ -121,7 +130,9 @@ def test_killed_server_leaves_no_process_behind(
         while remaining and time.monotonic() - killed_at < GONE_WITHIN_SECONDS:
             time.sleep(0.05)
             remaining = installation_processes(huge_data_dir_copy, children)
-        leftovers.update(remaining)
+        for pid in remaining:
+            with suppress(psutil.Error):
+                leftovers.append(psutil.Process(pid))
         assert not remaining, describe(remaining)
     finally:
         server.kill()
