@@ -19,6 +19,8 @@ import httpx
 import pytest
 from server import ServerProcess, submit, wait_for
 
+from privatetrade.engine.costs import CostModel
+
 # (API body, CLI arguments): the same spec spelled both ways.
 SAME_SPECS = [
     pytest.param(
@@ -87,6 +89,40 @@ SAME_SPECS = [
         {"symbol": "DEMO03", "costs": "krx", "sizing": {"mode": "shares", "value": 7}},
         ["DEMO03", "--costs", "krx", "--sizing", "shares", "--sizing-value", "7"],
         id="krx-preset-share-sizing",
+    ),
+    pytest.param(
+        {
+            "symbol": "DEMO02",
+            "costs": CostModel.krx(
+                "KOSDAQ",
+                commission_rate=0.0005,
+                min_commission=100.0,
+                slippage=3.0,
+                sell_tax=({"since": "1900-01-01", "rate": 0.0025},),
+            ).model_dump(mode="json"),
+        },
+        [
+            "DEMO02",
+            "--commission",
+            "0.0005",
+            "--min-commission",
+            "100",
+            "--slippage",
+            "3",
+            "--tax",
+            "0.0025",
+        ],
+        id="krx-auto-costs-with-overrides",
+    ),
+    pytest.param(
+        {
+            "symbol": "AAPL",
+            "costs": CostModel.us(
+                commission_rate=0.0002, slippage=2.0, slippage_unit="ticks"
+            ).model_dump(mode="json"),
+        },
+        ["AAPL", "--costs", "us", "--commission", "0.0002", "--slippage-ticks", "2"],
+        id="us-costs-slippage-in-ticks",
     ),
 ]
 

@@ -76,6 +76,20 @@ def test_backtest_from_csv_with_date_range(tmp_path: Path) -> None:
         (("backtest", "GOOG", "--no-such-option"), "no such option"),
         (("backtest", "--csv", "/does/not/exist.csv"), "exist"),
         (("backtest", "GOOG", "--start", "2030-01-01"), "no bars"),
+        (
+            ("backtest", "GOOG", "--start", "2020-01-01"),
+            "no bars of GOOG between 2020-01-01 and the last bar; stored: 2004-08-19 to 2013-03-01",
+        ),
+        (
+            ("backtest", "GOOG", "--costs", "kr"),
+            "unknown cost preset 'kr'; use auto, krx, us, zero",
+        ),
+        (("backtest", "GOOG", "--start", "2020-1-1"), "--start: a date must be written YYYY-MM-DD"),
+        (("backtest", "GOOG", "--end", "20200101"), "--end: a date must be written YYYY-MM-DD"),
+        (("backtest", "GOOG", "--commission", "0.5"), "--commission: input should be less"),
+        (("backtest", "GOOG", "--tax", "-0.1"), "--tax: input should be greater"),
+        (("backtest", "GOOG", "--slippage", "1", "--slippage-ticks", "1"), "not both"),
+        (("backtest", "GOOG", "--stop-loss", "2"), "--stop-loss: "),
     ],
 )
 def test_bad_input_gives_one_line_and_nonzero_exit(args: tuple[str, ...], needle: str) -> None:
@@ -86,6 +100,31 @@ def test_bad_input_gives_one_line_and_nonzero_exit(args: tuple[str, ...], needle
     assert lines[0].startswith("error: ")
     assert needle.lower() in lines[0].lower()
     assert "Traceback" not in done.stderr
+    assert "CostModel" not in done.stderr
+
+
+def test_cost_overrides_give_the_api_result_for_the_same_cost_model(tmp_path: Path) -> None:
+    from privatetrade.data.market_data import MarketData
+    from privatetrade.domain.specs import BacktestSpec
+    from privatetrade.plans.backtest import execute_plan, plan_backtest
+
+    out_json = tmp_path / "result.json"
+    done = run_cli(
+        "backtest", "DEMO02", "--commission", "0.001", "--min-commission", "500",
+        "--slippage", "4", "--tax", "0.003", "--json", str(out_json),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(out_json.read_text())
+    costs = document["spec"]["settings"]["costs"]
+    assert (costs["preset"], costs["market"], costs["tick_table"]) == ("krx", "KOSDAQ", "krx")
+    assert (costs["commission_rate"], costs["min_commission"]) == (0.001, 500.0)
+    assert (costs["slippage"], costs["slippage_unit"]) == (4.0, "bps")
+    assert costs["sell_tax"] == [{"since": "1900-01-01", "rate": 0.003}]
+    # What the API runs when it is sent that cost model as the request's costs.
+    spec = BacktestSpec.model_validate({"symbol": "DEMO02", "costs": costs})
+    from_api = execute_plan(plan_backtest(spec, MarketData(DATA_DIR))).to_dict()
+    assert from_api["metrics"] == document["metrics"]
+    assert from_api["metrics"]["total_commission"] > 0
 
 
 def test_broken_csv_names_the_bad_row(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -13,6 +13,8 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
 )
 
@@ -20,7 +22,7 @@ from privatetrade.engine.costs import CostModel
 from privatetrade.engine.limits import MAX_PARAM_MAGNITUDE, Cash, IsoDate, RiskFreeRate
 from privatetrade.engine.settings import FillAt, Sizing, Stops
 
-__all__ = ["BacktestSpec", "CostChoice", "ParamValue"]
+__all__ = ["COST_PRESETS", "BacktestSpec", "CostChoice", "ParamValue"]
 
 ParamValue = (
     Annotated[int, Field(ge=-MAX_PARAM_MAGNITUDE, le=MAX_PARAM_MAGNITUDE)]
@@ -29,6 +31,20 @@ ParamValue = (
     | Annotated[str, StringConstraints(max_length=256)]
 )
 CostChoice = Literal["auto", "krx", "us", "zero"]
+COST_PRESETS: tuple[str, ...] = get_args(CostChoice)
+
+
+def _preset_or_model(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Say what ``costs`` accepts in the caller's words, not as a failed union of types."""
+    presets = ", ".join(COST_PRESETS)
+    if isinstance(value, str) and value not in COST_PRESETS:
+        raise ValueError(f"unknown cost preset {value!r}; use {presets} or a cost model object")
+    if not isinstance(value, (str, dict, CostModel)):
+        raise ValueError(f"use a cost preset ({presets}) or a cost model object")
+    return handler(value)
+
+
+Costs = Annotated[CostChoice | CostModel, WrapValidator(_preset_or_model)]
 SymbolCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
@@ -62,7 +78,7 @@ class BacktestSpec(BaseModel):
     strategy: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "sma_cross"
     params: dict[ParamName, ParamValue] = Field(default_factory=dict, max_length=32)
     capital: Cash | None = None
-    costs: CostChoice | CostModel = "auto"
+    costs: Costs = "auto"
     adjusted: bool = False
     sizing: Sizing = Field(default_factory=Sizing)
     stops: Stops = Field(default_factory=Stops)

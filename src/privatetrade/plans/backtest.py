@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from privatetrade.domain.specs import BacktestSpec
+from privatetrade.domain.specs import BacktestSpec, CostChoice
 from privatetrade.engine.costs import CostModel, resolve_costs
+from privatetrade.engine.limits import MIN_DATE
 from privatetrade.engine.settings import SimulationSettings
 from privatetrade.errors import ConfigurationError, DataError, InputError, ParameterError
 
@@ -32,12 +33,14 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CAPITAL",
     "BacktestPlan",
+    "CostOverrides",
     "Instrument",
     "StageCallback",
     "default_capital",
     "execute_plan",
     "plan_backtest",
     "plan_on_bars",
+    "preset_costs",
     "resolve_settings",
 ]
 
@@ -68,6 +71,62 @@ class Instrument:
         """Return the instrument of a catalog entry."""
         krx = symbol.tick_table == "krx"
         return cls(symbol.currency, symbol.market.value if krx else None)
+
+
+@dataclass(frozen=True, slots=True)
+class CostOverrides:
+    """Numbers that replace a cost preset's own; None keeps the preset's.
+
+    Attributes:
+        commission_rate: Commission as a fraction of traded value (0.00015 = 0.015%).
+        min_commission: Minimum commission per fill, in the quote currency.
+        slippage: Adverse price move per market fill, in ``slippage_unit``.
+        slippage_unit: ``bps`` or ``ticks``; the preset's when None.
+        sell_tax_rate: One sell-side tax rate for every date, replacing the
+            preset's schedule (0.002 = 0.2%).
+    """
+
+    commission_rate: float | None = None
+    min_commission: float | None = None
+    slippage: float | None = None
+    slippage_unit: Literal["bps", "ticks"] | None = None
+    sell_tax_rate: float | None = None
+
+    def apply(self, costs: CostModel) -> CostModel:
+        """Return ``costs`` with these numbers in place of its own.
+
+        Raises:
+            ConfigurationError: A number is out of bounds; ``field`` is ``costs.<name>``
+                (``costs.sell_tax_rate`` for the tax).
+        """
+        changes: dict[str, Any] = {
+            name: value
+            for name in ("commission_rate", "min_commission", "slippage", "slippage_unit")
+            if (value := getattr(self, name)) is not None
+        }
+        if self.sell_tax_rate is not None:
+            changes["sell_tax"] = ({"since": MIN_DATE, "rate": self.sell_tax_rate},)
+        if not changes:
+            return costs
+        try:
+            return CostModel.model_validate(costs.model_dump() | changes)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = str(error["loc"][0]) if error["loc"] else "costs"
+            name = "sell_tax_rate" if name == "sell_tax" else name
+            message = f"{error['msg']}, got {error['input']!r}".removeprefix("Value error, ")
+            raise ConfigurationError(f"costs.{name}: {message}", field=f"costs.{name}") from exc
+
+
+def preset_costs(preset: CostChoice, instrument: Instrument) -> CostModel:
+    """Return the cost model of a preset for an instrument.
+
+    ``auto`` is the instrument's market: ``krx`` (with its KOSPI, KOSDAQ or KONEX tax
+    schedule and tick table) for KRX listings, ``us`` otherwise.
+    """
+    if preset == "auto":
+        preset = "krx" if instrument.krx_market is not None else "us"
+    return resolve_costs(preset, instrument.krx_market)
 
 
 @dataclass(frozen=True)
@@ -106,13 +165,9 @@ def resolve_settings(spec: BacktestSpec, instrument: Instrument) -> SimulationSe
     Raises:
         ConfigurationError: A choice is invalid; ``field`` names the spec field.
     """
-    if isinstance(spec.costs, CostModel):
-        costs = spec.costs
-    else:
-        preset = spec.costs
-        if preset == "auto":
-            preset = "krx" if instrument.krx_market is not None else "us"
-        costs = resolve_costs(preset, instrument.krx_market)
+    costs = spec.costs
+    if not isinstance(costs, CostModel):
+        costs = preset_costs(costs, instrument)
     try:
         return SimulationSettings(
             initial_cash=spec.capital or default_capital(instrument.currency),

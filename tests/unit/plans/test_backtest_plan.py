@@ -21,11 +21,13 @@ from privatetrade.engine.result import DataInfo
 from privatetrade.engine.settings import SimulationSettings, Sizing, Stops
 from privatetrade.errors import ConfigurationError, InputError, ParameterError
 from privatetrade.plans.backtest import (
+    CostOverrides,
     Instrument,
     default_capital,
     execute_plan,
     plan_backtest,
     plan_on_bars,
+    preset_costs,
     resolve_settings,
 )
 
@@ -114,6 +116,64 @@ def test_chosen_costs_override_the_market(
 
 
 # ---------------------------------------------------------------------- settings
+
+
+def test_overrides_change_only_their_numbers_of_the_preset() -> None:
+    kosdaq = Instrument("KRW", "KOSDAQ")
+    preset = preset_costs("auto", kosdaq)
+    assert preset == CostModel.krx("KOSDAQ")
+    overrides = CostOverrides(
+        commission_rate=0.0005, min_commission=100.0, slippage=2.0, slippage_unit="ticks",
+        sell_tax_rate=0.0025,
+    )  # fmt: skip
+    changed = overrides.apply(preset)
+    assert changed.commission_rate == 0.0005
+    assert changed.min_commission == 100.0
+    assert (changed.slippage, changed.slippage_unit) == (2.0, "ticks")
+    assert changed.tax_rate_on(dt.date(1990, 1, 1)) == changed.tax_rate_on(dt.date(2030, 1, 1))
+    assert changed.tax_rate_on(dt.date(2030, 1, 1)) == 0.0025
+    untouched = {"preset", "market", "tick_table", "price_limit", "lot_size", "sell_fee_rate"}
+    assert changed.model_dump(include=untouched) == preset.model_dump(include=untouched)
+    assert CostOverrides().apply(preset) is preset
+    assert CostOverrides(commission_rate=0.001).apply(CostModel.us()).tick_table == "us"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (CostOverrides(commission_rate=0.5), "costs.commission_rate"),
+        (CostOverrides(min_commission=-1.0), "costs.min_commission"),
+        (CostOverrides(slippage=float("nan")), "costs.slippage"),
+        (CostOverrides(sell_tax_rate=0.2), "costs.sell_tax_rate"),
+    ],
+)
+def test_overrides_out_of_bounds_name_their_field(overrides: CostOverrides, field: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        overrides.apply(CostModel.krx())
+    assert raised.value.field == field
+    assert str(raised.value).startswith(f"{field}: ")
+    assert "CostModel" not in str(raised.value)
+
+
+def test_a_cost_model_in_the_spec_is_used_as_given(market_data: MarketData) -> None:
+    model = CostOverrides(commission_rate=0.001).apply(preset_costs("auto", KOSPI))
+    plan = plan_backtest(spec(symbol="DEMO01", costs=model.model_dump(mode="json")), market_data)
+    assert plan.settings.costs == model
+
+
+@pytest.mark.parametrize(
+    ("costs", "message"),
+    [
+        ("kr", "unknown cost preset 'kr'; use auto, krx, us, zero or a cost model object"),
+        (5, "use a cost preset (auto, krx, us, zero) or a cost model object"),
+    ],
+)
+def test_an_unknown_cost_choice_is_named_without_class_names(costs: Any, message: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        spec(costs=costs)
+    assert raised.value.errors()[0]["msg"] == f"Value error, {message}"
 
 
 def test_every_trading_choice_of_the_spec_reaches_the_settings() -> None:

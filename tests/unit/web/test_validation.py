@@ -31,8 +31,12 @@ def errors_of(model: type[BaseModel], body: str) -> list[dict[str, str]]:
         ),
         ('"costs":{"min_commission":1e400}', "costs.min_commission", "finite number"),
         ('"costs":{"lot_size":0}', "costs.lot_size", "greater than or equal to 1"),
-        ('"costs":"bogus"', "costs", "'auto', 'krx', 'us' or 'zero'; or an object"),
-        ('"costs":5', "costs", "'auto', 'krx', 'us' or 'zero'; or an object"),
+        (
+            '"costs":"bogus"',
+            "costs",
+            "unknown cost preset 'bogus'; use auto, krx, us, zero or a cost model object",
+        ),
+        ('"costs":5', "costs", "use a cost preset (auto, krx, us, zero) or a cost model object"),
         # The union of int, float, bool and str in strategy parameters.
         ('"params":{"fast":NaN}', "params.fast", "finite number"),
         ('"params":{"fast":1e20}', "params.fast", "less than or equal to 1000000000000000"),
