@@ -482,6 +482,18 @@ def test_us_stocks_show_dollars_with_cents(trader: Session) -> None:
     assert text == f"${job['summary']['final_equity']:,.2f}"
 
 
+def test_the_forms_capital_placeholder_is_the_plans_default(trader: Session) -> None:
+    """Left empty, the capital is the run plan's default: the form shows that number."""
+    for symbol, shown in (("AAPL", "$100,000.00"), ("DEMO02", "₩10,000,000")):
+        trader.goto(f"/backtests/new?symbol={symbol}")
+        expect(trader.page.locator("#f-capital")).to_have_attribute("placeholder", shown)
+        job = finished_run(trader.server, {"symbol": symbol})
+        with api(trader.server, "trader") as client:
+            result = client.get(f"/api/backtest/result/{job['id']}").json()
+        capital = float(shown.strip("$₩").replace(",", ""))
+        assert result["spec"]["settings"]["initial_cash"] == capital
+
+
 def test_another_users_run_is_a_not_found_page(
     session_factory: Callable[..., Session], ui_server: Any
 ) -> None:

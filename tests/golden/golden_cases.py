@@ -22,6 +22,7 @@ def sma_cross_goog_us() -> pt.BacktestResult:
         load_sample_bars("GOOG"),
         "sma_cross",
         {"fast": 10, "slow": 30},
+        cash=10_000_000,  # pinned before USD runs defaulted to 100,000
         costs=pt.CostModel.us(regulatory_fees=True),
         benchmark=load_sample_bars("MSFT")["close"],
         benchmark_name="MSFT",
@@ -33,6 +34,7 @@ def rsi_reversion_ibm_stops() -> pt.BacktestResult:
         load_sample_bars("IBM"),
         "rsi_reversion",
         {"period": 14, "lower": 30, "upper": 70},
+        cash=10_000_000,  # pinned before USD runs defaulted to 100,000
         costs=pt.CostModel.us(slippage=5.0),
         sizing={"mode": "fraction", "value": 0.5},
         stops={"stop_loss": 0.05, "take_profit": 0.1, "trailing_stop": 0.08},

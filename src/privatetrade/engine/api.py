@@ -14,7 +14,13 @@ from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
 from privatetrade.engine.costs import CostModel, CostPreset, resolve_costs
 from privatetrade.engine.metrics import compute_metrics, infer_periods_per_year, metric_warnings
 from privatetrade.engine.result import BacktestResult, DataInfo
-from privatetrade.engine.settings import SimulationSettings, Sizing, Stops
+from privatetrade.engine.settings import (
+    SimulationSettings,
+    Sizing,
+    Stops,
+    costs_currency,
+    default_capital,
+)
 from privatetrade.engine.simulation import CancelToken, ProgressCallback, simulate
 from privatetrade.engine.strategies.base import Strategy, StrategyParams
 from privatetrade.engine.strategies.registry import (
@@ -49,13 +55,16 @@ def make_settings(
 
     ``costs`` may be a preset name (``krx``, ``us``, ``zero``) or a CostModel;
     ``sizing`` and ``stops`` may be mappings; ``cash`` is a shorthand for
-    ``initial_cash``.
+    ``initial_cash``. Cash given neither here nor when ``settings`` was built is
+    :func:`~privatetrade.engine.settings.default_capital` of the costs' currency:
+    100,000 for ``us`` costs, 10,000,000 for ``krx``, ``zero`` and custom ones.
 
     Raises:
         ConfigurationError: Naming the offending field.
     """
     given = {key: value for key, value in overrides.items() if value is not None}
-    if settings is not None and not given:
+    cash_chosen = settings is not None and "initial_cash" in settings.model_fields_set
+    if settings is not None and not given and cash_chosen:
         return settings
     values: dict[str, Any] = {} if settings is None else settings.model_dump()
     if "cash" in given:
@@ -63,6 +72,8 @@ def make_settings(
     if "costs" in given and not isinstance(given["costs"], (CostModel, Mapping)):
         given["costs"] = resolve_costs(given["costs"], market)
     values |= given
+    if "initial_cash" not in given and not cash_chosen:
+        values["initial_cash"] = default_capital(costs_currency(values.get("costs")))
     try:
         return SimulationSettings.model_validate(values)
     except ValidationError as exc:
@@ -102,7 +113,9 @@ def run_backtest(
         strategy: Registry name (``"sma_cross"``) or a Strategy class.
         params: Strategy parameters; missing ones take their defaults.
         settings: Base settings; the keyword arguments below override them.
-        cash: Initial cash (default 10,000,000).
+        cash: Initial cash; by default 100,000 for ``us`` costs and 10,000,000
+            otherwise (``krx``, ``zero``, custom), as the CLI and the API default
+            by the symbol's currency.
         costs: ``"krx"``, ``"us"``, ``"zero"`` (default) or a CostModel.
         market: KRX market for the ``krx`` preset (KOSPI default, KOSDAQ, KONEX).
         sizing: e.g. ``{"mode": "fraction", "value": 0.5}``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -15,7 +16,39 @@ from privatetrade.engine.limits import (
     RiskFreeRate,
 )
 
-__all__ = ["FillAt", "SimulationSettings", "Sizing", "Stops"]
+__all__ = [
+    "DEFAULT_CAPITAL",
+    "FillAt",
+    "SimulationSettings",
+    "Sizing",
+    "Stops",
+    "costs_currency",
+    "default_capital",
+]
+
+DEFAULT_CAPITAL: Mapping[str, float] = {"KRW": 10_000_000.0, "USD": 100_000.0}
+"""Initial cash when none is given, by quote currency; 10,000,000 for any other."""
+_OTHER_CURRENCY_CAPITAL = 10_000_000.0
+_PRESET_CURRENCY = {"krx": "KRW", "us": "USD"}
+
+
+def default_capital(currency: str | None) -> float:
+    """Return the initial cash used when none is given: 10,000,000 KRW or 100,000 USD.
+
+    The one rule of every entry point (library, CLI, API, web form). An unknown
+    currency (``None``, e.g. zero or custom costs in the library) gets 10,000,000.
+    """
+    return DEFAULT_CAPITAL.get((currency or "").upper(), _OTHER_CURRENCY_CAPITAL)
+
+
+def costs_currency(costs: CostModel | Mapping[str, object] | None) -> str | None:
+    """Return the quote currency a cost model implies: KRW for ``krx``, USD for ``us``.
+
+    None for ``zero``, ``custom`` or no model: the costs do not say.
+    """
+    preset = costs.preset if isinstance(costs, CostModel) else (costs or {}).get("preset")
+    return _PRESET_CURRENCY.get(str(preset))
+
 
 SizingName = Literal["all_in", "fraction", "amount", "shares"]
 FillAt = Literal["next_open", "close"]
@@ -76,7 +109,9 @@ class SimulationSettings(BaseModel):
     """Everything about a backtest except the bars and the strategy.
 
     Attributes:
-        initial_cash: Starting cash in the quote currency.
+        initial_cash: Starting cash in the quote currency. Built directly, the settings
+            default to 10,000,000; ``run_backtest`` and ``sweep`` given no cash take
+            :func:`default_capital` of the costs' currency (100,000 for ``us``).
         costs: Commission, taxes, slippage, tick grid, limits and lot size.
         sizing: Position sizing of entries.
         stops: Stop-loss, take-profit and trailing stop.
@@ -90,7 +125,7 @@ class SimulationSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    initial_cash: Cash = 10_000_000.0
+    initial_cash: Cash = _OTHER_CURRENCY_CAPITAL
     costs: CostModel = Field(default_factory=CostModel.zero)
     sizing: Sizing = Field(default_factory=Sizing)
     stops: Stops = Field(default_factory=Stops)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from privatetrade.domain.specs import BacktestSpec, CostChoice
 from privatetrade.engine.costs import CostModel, resolve_costs
 from privatetrade.engine.limits import MIN_DATE
-from privatetrade.engine.settings import SimulationSettings
+from privatetrade.engine.settings import DEFAULT_CAPITAL, SimulationSettings, default_capital
 from privatetrade.errors import ConfigurationError, DataError, InputError, ParameterError
 
 if TYPE_CHECKING:
@@ -45,13 +45,6 @@ __all__ = [
 ]
 
 StageCallback = Callable[[str, float], None]
-DEFAULT_CAPITAL = {"KRW": 10_000_000.0, "USD": 100_000.0}
-_FALLBACK_CAPITAL = 10_000_000.0
-
-
-def default_capital(currency: str) -> float:
-    """Return the initial cash used when a spec names none: 10,000,000 KRW or 100,000 USD."""
-    return DEFAULT_CAPITAL.get(currency.upper(), _FALLBACK_CAPITAL)
 
 
 @dataclass(frozen=True, slots=True)

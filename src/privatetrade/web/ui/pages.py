@@ -136,6 +136,13 @@ def stock_page(request: Request, code: str) -> Response:
     )
 
 
+def _default_capital() -> dict[str, Any]:
+    """The initial cash the run plan takes when the form leaves it empty, by currency."""
+    from privatetrade.engine.settings import DEFAULT_CAPITAL, default_capital
+
+    return {"by_currency": dict(DEFAULT_CAPITAL), "other": default_capital(None)}
+
+
 def _cost_presets() -> dict[str, dict[str, Any]]:
     return {
         "krx_kospi": CostModel.krx("KOSPI").model_dump(mode="json"),
@@ -174,7 +181,7 @@ def new_backtest(
         strategies=strategies,
         presets=_cost_presets(),
         rerun_of=from_,
-        js={"strategies": strategies, "initial": initial},
+        js={"strategies": strategies, "initial": initial, "capital": _default_capital()},
     )
 
 

@@ -64,7 +64,9 @@
         $(id).min = symbol.first_bar || "";
         $(id).max = symbol.last_bar || "";
       }
-      $("f-capital").placeholder = fmt.money(symbol.currency === "KRW" ? 10000000 : 100000, symbol.currency);
+      /* The run plan's default (engine.settings.default_capital), sent with the page. */
+      const capital = config.capital.by_currency[symbol.currency] ?? config.capital.other;
+      $("f-capital").placeholder = fmt.money(capital, symbol.currency);
     } catch (error) {
       if (ticket === symbolTicket) info.textContent = error.status === 404 ? t("form.unknown_symbol") : errorMessage(error);
     }
