@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from privatetrade.domain.artifacts import Artifact, ArtifactInfo
 from privatetrade.errors import NotFoundError
@@ -75,10 +76,19 @@ class ArtifactFiles:
         Raises:
             NotFoundError: The file is gone (its job was deleted meanwhile).
         """
+        with self.open(info) as handle:
+            return handle.read()
+
+    def open(self, info: ArtifactInfo) -> BinaryIO:
+        """Open a file artifact for reading (it stays readable if the job is deleted meanwhile).
+
+        Raises:
+            NotFoundError: The file is gone (its job was deleted meanwhile).
+        """
         if info.location is None:
             raise NotFoundError(f"artifact {info.name} is stored in the database")
         try:
-            return (self.root / info.location).read_bytes()
+            return (self.root / info.location).open("rb")
         except FileNotFoundError as exc:
             raise NotFoundError(f"artifact {info.name} no longer exists") from exc
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from privatetrade.db.artifacts import ArtifactFiles
 from privatetrade.db.jobs.queue import JobQueue
-from privatetrade.db.jobs.results import JobResults, StoredArtifact
+from privatetrade.db.jobs.results import JobResults, OpenArtifact, StoredArtifact
 from privatetrade.db.jobs.rows import Clock, utc_now
 from privatetrade.db.jobs.submission import JobSubmissions, SortField
 
@@ -23,6 +23,7 @@ __all__ = [
     "JobRepository",
     "JobResults",
     "JobSubmissions",
+    "OpenArtifact",
     "SortField",
     "StoredArtifact",
     "utc_now",

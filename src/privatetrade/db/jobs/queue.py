@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Row, and_, case, func, or_, select, update
 from privatetrade.db.engine import is_sqlite, read_tx, write_tx
 from privatetrade.db.jobs.rows import ACTIVE, JobTable, current_attempt, ended, to_job
 from privatetrade.db.schema import jobs
-from privatetrade.domain.jobs import FailureReason, Job, JobState
+from privatetrade.domain.jobs import WAITING_FOR_WORKERS, FailureReason, Job, JobState
 
 __all__ = ["AttemptStatus", "JobQueue"]
 
@@ -80,6 +80,28 @@ class JobQueue(JobTable):
                 .where(jobs.c.id.in_(list(job_ids)), jobs.c.lease_owner == lease_owner)
                 .values(lease_until=now + dt.timedelta(seconds=lease_seconds))
             )
+
+    def wait_for_workers(self, job_id: str, lease_owner: str, seconds: float) -> bool:
+        """Show a claimed job as waiting for starting workers, ready in about ``seconds``.
+
+        Changes nothing once a worker started it (or it left the queue or the lease).
+        """
+        now = self.clock()
+        with write_tx(self.engine) as connection:
+            changed = connection.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id == job_id,
+                    jobs.c.state == JobState.QUEUED.value,
+                    jobs.c.lease_owner == lease_owner,
+                )
+                .values(
+                    stage=WAITING_FOR_WORKERS,
+                    workers_ready_at=now + dt.timedelta(seconds=seconds),
+                    updated_at=now,
+                )
+            ).rowcount
+        return bool(changed)
 
     def release(self, job_id: str, lease_owner: str) -> None:
         """Drop the dispatcher's lease on a job whose execution ended."""

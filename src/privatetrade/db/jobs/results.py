@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, delete, insert, select, update
 
@@ -24,7 +25,7 @@ from privatetrade.domain.artifacts import ArtifactInfo
 from privatetrade.domain.jobs import Job, JobState
 from privatetrade.errors import ConflictError, NotFoundError
 
-__all__ = ["JobResults", "StoredArtifact"]
+__all__ = ["JobResults", "OpenArtifact", "StoredArtifact"]
 
 _INFO_COLUMNS = (
     artifacts.c.name,
@@ -33,6 +34,15 @@ _INFO_COLUMNS = (
     artifacts.c.sha256,
     artifacts.c.location,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenArtifact:
+    """One artifact of a succeeded job, open for reading (close ``stream`` when done)."""
+
+    job: Job
+    info: ArtifactInfo
+    stream: BinaryIO
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +139,17 @@ class JobResults(JobTable):
             NotFoundError: No such job (for this owner), or the job has no such artifact.
             ConflictError: The job has not succeeded (``state`` says where it is).
         """
+        opened = self.open_artifact(job_id, name, owner)
+        with opened.stream:
+            return StoredArtifact(opened.job, opened.info, opened.stream.read())
+
+    def open_artifact(self, job_id: str, name: str, owner: str | None = None) -> OpenArtifact:
+        """Open one artifact of a succeeded job for streaming; the caller closes ``stream``.
+
+        Raises:
+            NotFoundError: No such job (for this owner), or the job has no such artifact.
+            ConflictError: The job has not succeeded (``state`` says where it is).
+        """
         query = (
             select(jobs, *_INFO_COLUMNS, artifacts.c.content)
             .outerjoin(artifacts, (artifacts.c.job_id == jobs.c.id) & (artifacts.c.name == name))
@@ -156,10 +177,10 @@ class JobResults(JobTable):
         )
         content = values["content"]
         if content is not None:
-            return StoredArtifact(job, info, bytes(content))
+            return OpenArtifact(job, info, io.BytesIO(bytes(content)))
         if self.files is None:
             raise RuntimeError("this repository has no artifact folder to read files from")
-        return StoredArtifact(job, info, self.files.read(info))
+        return OpenArtifact(job, info, self.files.open(info))
 
 
 def _artifact_row(job_id: str, attempt: int, info: ArtifactInfo, now: Any) -> dict[str, Any]:

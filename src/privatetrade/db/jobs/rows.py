@@ -72,6 +72,7 @@ def to_job(row: Row[Any] | Mapping[str, Any]) -> Job:
         heartbeat_at=values.get("heartbeat_at"),
         idempotency_key=values.get("idempotency_key"),
         summary=values.get("summary"),
+        workers_ready_at=values.get("workers_ready_at"),
     )
 
 

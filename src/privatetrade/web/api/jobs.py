@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel
 
 from privatetrade.errors import ConflictError, NotFoundError
-from privatetrade.web.api.downloads import attachment, download_responses
+from privatetrade.web.api.downloads import download_responses, streamed_attachment
 from privatetrade.web.deps import Owner, SystemDep
 from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
 
@@ -77,14 +77,15 @@ def download_artifact(
 ) -> Response:
     """Download one artifact, exactly as the job stored it."""
     try:
-        stored = services.results.artifact(job_id, name, owner)
+        opened = services.results.open_artifact(job_id, name, owner)
     except NotFoundError as exc:
         raise ProblemError(404, str(exc)) from None
     except ConflictError as exc:
         raise ProblemError(409, str(exc), state=exc.state) from None
-    return attachment(
-        stored.content,
-        media_type=stored.info.media_type,
-        filename=f"privatetrade-{stored.job.id[:8]}-{name}",
-        etag=stored.info.sha256,
+    return streamed_attachment(
+        opened.stream,
+        opened.info.size,
+        media_type=opened.info.media_type,
+        filename=f"privatetrade-{opened.job.id[:8]}-{name}",
+        etag=opened.info.sha256,
     )

@@ -7,11 +7,11 @@ import json
 from fastapi import APIRouter, Request, Response
 
 from privatetrade import __version__
-from privatetrade.db.jobs import StoredArtifact
+from privatetrade.db.jobs import OpenArtifact, StoredArtifact
 from privatetrade.domain.jobs import Job
 from privatetrade.errors import ConflictError, DataError, InputError, NotFoundError
 from privatetrade.system import System
-from privatetrade.web.api.downloads import attachment, download_responses
+from privatetrade.web.api.downloads import attachment, download_responses, streamed_attachment
 from privatetrade.web.api.symbols import bars_out
 from privatetrade.web.deps import Owner, SystemDep
 from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
@@ -24,12 +24,20 @@ _ERRORS = problem_responses(
     {404: "No such backtest", 409: "The backtest has not succeeded (yet)", **INVALID}
 )
 _DOCUMENT_PREFIX = b'{"schema_version":'
+_HEAD_BYTES = 256
 
 
 def _finished(services: SystemDep, owner: str, job_id: str, name: str) -> StoredArtifact:
     """The named artifact of the caller's succeeded backtest (404 / 409 otherwise)."""
+    opened = _opened(services, owner, job_id, name)
+    with opened.stream:
+        return StoredArtifact(opened.job, opened.info, opened.stream.read())
+
+
+def _opened(services: SystemDep, owner: str, job_id: str, name: str) -> OpenArtifact:
+    """The named artifact of the caller's succeeded backtest, open (404 / 409 otherwise)."""
     try:
-        return services.results.artifact(job_id, name, owner)
+        return services.results.open_artifact(job_id, name, owner)
     except NotFoundError:
         raise ProblemError(404, f"no backtest with id {job_id!r}") from None
     except ConflictError as exc:
@@ -80,12 +88,28 @@ def _with_run(stored: StoredArtifact) -> bytes:
 )
 def download_result(job_id: str, services: SystemDep, owner: Owner) -> Response:
     """Download the full result document (JSON attachment) of a succeeded backtest."""
-    stored = _finished(services, owner, job_id, "result.json")
-    return attachment(
-        _with_run(stored),
+    opened = _opened(services, owner, job_id, "result.json")
+    head = opened.stream.read(_HEAD_BYTES)
+    end = head.find(b",", len(_DOCUMENT_PREFIX))
+    if not head.startswith(_DOCUMENT_PREFIX) or end < 0:  # not as the engine writes it
+        with opened.stream:
+            content = head + opened.stream.read()
+        stored = StoredArtifact(opened.job, opened.info, content)
+        return attachment(
+            _with_run(stored),
+            media_type="application/json",
+            filename=_filename(stored.job, ".json"),
+            etag=stored.info.sha256,
+        )
+    run = json.dumps(run_metadata(opened.job), ensure_ascii=False, separators=(",", ":"))
+    opened.stream.seek(end + 1)
+    return streamed_attachment(
+        opened.stream,
+        opened.info.size - (end + 1),
         media_type="application/json",
-        filename=_filename(stored.job, ".json"),
-        etag=stored.info.sha256,
+        filename=_filename(opened.job, ".json"),
+        etag=opened.info.sha256,
+        prefix=head[: end + 1] + b'"run":' + run.encode() + b",",
     )
 
 
@@ -93,9 +117,13 @@ _CSV = download_responses(_ERRORS, "text/csv")
 
 
 def _csv(services: SystemDep, owner: str, job_id: str, name: str) -> Response:
-    stored = _finished(services, owner, job_id, name)
-    filename = _filename(stored.job, f"-{name}")
-    return attachment(stored.content, media_type="text/csv; charset=utf-8", filename=filename)
+    opened = _opened(services, owner, job_id, name)
+    return streamed_attachment(
+        opened.stream,
+        opened.info.size,
+        media_type="text/csv; charset=utf-8",
+        filename=_filename(opened.job, f"-{name}"),
+    )
 
 
 @router.get("/api/backtests/{job_id}/trades.csv", response_class=Response, responses=_CSV)
