@@ -149,6 +149,27 @@ def test_strategies_lists_every_builtin() -> None:
         assert name in done.stdout
 
 
+@pytest.mark.parametrize("group", [(), ("data",), ("db",), ("users",), ("tokens",)])
+def test_a_bare_command_prints_usage_and_full_help(group: tuple[str, ...]) -> None:
+    done = run_cli(*group)
+    assert done.returncode == 2
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"Usage: {' '.join(('privatetrade', *group))} [OPTIONS] COMMAND [ARGS]..."
+    commands = lines[lines.index("Commands:") + 1 :]
+    assert len(commands) >= 3
+    assert not [line for line in commands if line.rstrip().endswith("...")]  # nothing cut
+
+
+def test_a_piped_report_is_not_cut() -> None:
+    done = run_cli("backtest", "DEMO05", "--strategy", "sma_cross")
+    assert done.returncode == 0, done.stderr
+    assert "…" not in done.stdout
+    header = done.stdout.splitlines()[0]
+    assert header.startswith("sma_cross(fast=10, slow=30) on DEMO05")
+    assert header.endswith("(2,452 bars, costs: krx)")
+
+
 def test_version() -> None:
     done = run_cli("--version")
     assert done.returncode == 0

@@ -33,6 +33,37 @@ def test_no_match_exits_non_zero(data_dir: Path) -> None:
     assert "no symbol matches" in done.stdout
 
 
+@pytest.mark.parametrize(("query", "code"), [("005930", "005930"), ("삼성전자", "CODE")])
+def test_no_match_lists_the_offline_symbols_and_how_to_fetch(
+    data_dir: Path, query: str, code: str
+) -> None:
+    done = run_cli("data", "search", query, data_dir=data_dir)
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"no symbol matches {query!r}")
+    for offline in ("AAPL", "GOOG", "DEMO01", "합성데모전자", "DEMO06", "합성데모로보틱스"):
+        assert offline in done.stdout, offline
+    assert "pip install 'privatetrade[providers]'" in done.stdout
+    assert f"privatetrade data fetch {code} --provider fdr" in done.stdout
+
+
+def test_piped_tables_are_not_cut(data_dir: Path) -> None:
+    done = run_cli("data", "list", data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    assert "…" not in done.stdout
+    rows = [line for line in done.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 11  # one line per symbol: nothing wrapped
+    for name in ("Facebook, Inc. (now Meta Platforms)", "합성데모로보틱스", "합성데모금융지주"):
+        assert any(name in row for row in rows), name
+    assert all(row.rstrip().endswith("│") for row in rows)  # the source column too
+
+
+def test_fetch_dates_are_read_as_the_api_reads_them(data_dir: Path) -> None:
+    for wrong in ("20200101", "2020-1-1"):
+        done = run_cli("data", "fetch", "AAPL", "--start", wrong, data_dir=data_dir)
+        assert done.returncode == 2
+        assert done.stderr == f"error: --start: a date must be written YYYY-MM-DD, got {wrong!r}\n"
+
+
 def test_backtest_a_synthetic_krx_symbol_with_krx_costs(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     done = run_cli(

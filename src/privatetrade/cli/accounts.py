@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 import typer
 
+from privatetrade.cli.help import command_group
+
 __all__ = ["tokens_app", "users_app"]
 
-users_app = typer.Typer(help="User accounts: create, list, disable, enable, reset-password.")
-tokens_app = typer.Typer(help="API tokens: create, list, revoke.")
+users_app = command_group("User accounts: create, list, disable, enable, reset-password.")
+tokens_app = command_group("API tokens: create, list, revoke.")
 
 
 def _account_service() -> Any:

@@ -15,7 +15,9 @@ __all__ = ["backup", "restore"]
 def backup(
     to: Annotated[
         Path | None,
-        typer.Option("--to", help="Directory of the archive (default: <data dir>/backups)."),
+        typer.Option(
+            "--to", metavar="DIR", help="Directory of the archive (default: <data dir>/backups)."
+        ),
     ] = None,
 ) -> None:
     """Back up the database and the data directory into one archive (server may run).
@@ -39,7 +41,11 @@ def restore(
     archive: Annotated[Path, typer.Argument(help="A privatetrade-backup-*.tar.gz archive.")],
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", help="Restore into this data directory (default: configured)."),
+        typer.Option(
+            "--data-dir",
+            metavar="DIR",
+            help="Restore into this data directory (default: configured).",
+        ),
     ] = None,
     force_version: Annotated[
         bool,

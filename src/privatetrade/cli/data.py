@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from privatetrade.cli.console import stdout_console
+from privatetrade.cli.help import command_group
 from privatetrade.data.symbols import Market, parse_market
 from privatetrade.errors import InputError
 
@@ -20,7 +23,10 @@ if TYPE_CHECKING:
     from privatetrade.data.market_data import MarketData
     from privatetrade.data.symbols import SymbolInfo
 
-data_app = typer.Typer(help="Symbols and bars: search, import, fetch.", no_args_is_help=True)
+_OFFLINE_SOURCES = {"sample", "synthetic"}
+_CODE = re.compile(r"[0-9A-Za-z.\-]{1,12}")
+
+data_app = command_group("Symbols and bars: list, search, show, import, fetch, update, delete.")
 
 
 def market_data() -> MarketData:
@@ -35,12 +41,18 @@ def _market(value: str | None) -> Market | None:
 
 
 def _date(value: str | None, field: str) -> dt.date | None:
+    """Read a ``--start``/``--end`` date as the API does: YYYY-MM-DD, 1900 to 2100."""
     if value is None:
         return None
+    from pydantic import TypeAdapter, ValidationError
+
+    from privatetrade.engine.limits import IsoDate
+
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"--{field} must be YYYY-MM-DD, got {value!r}", field=field) from None
+        return TypeAdapter(IsoDate).validate_python(value)
+    except ValidationError as exc:
+        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise InputError(f"--{field}: {reason}, got {value!r}", field=field) from None
 
 
 def _symbols_table(symbols: list[SymbolInfo], title: str) -> Table:
@@ -88,21 +100,38 @@ def list_symbols(
     """List the symbols in the catalog."""
     data = market_data()
     data.ensure_samples()
-    Console().print(_symbols_table(data.catalog.all(_market(market)), "Symbols"))
+    stdout_console().print(_symbols_table(data.catalog.all(_market(market)), "Symbols"))
 
 
 @data_app.command("search")
 def search(
     query: Annotated[str, typer.Argument(help="Code prefix or name (Korean or English).")],
     market: Annotated[str | None, typer.Option(help="Only this market.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+    limit: Annotated[int, typer.Option(metavar="N", help="At most this many results.")] = 20,
 ) -> None:
-    """Search symbols by code or name: 005930, 삼성, micro."""
-    hits = market_data().search(query, market=_market(market), limit=limit)
+    """Search symbols by code or name: AAPL, DEMO01, 합성, micro."""
+    data = market_data()
+    hits = data.search(query, market=_market(market), limit=limit)
     if not hits:
-        typer.echo(f"no symbol matches {query!r}")
+        _no_match(data, query)
         raise typer.Exit(1)
-    Console().print(_symbols_table([hit.symbol for hit in hits], f"Matches for {query!r}"))
+    stdout_console().print(_symbols_table([hit.symbol for hit in hits], f"Matches for {query!r}"))
+
+
+def _no_match(data: MarketData, query: str) -> None:
+    """Say what there is instead: the offline symbols, and how to fetch real data."""
+    offline = [symbol for symbol in data.catalog.all() if symbol.source in _OFFLINE_SOURCES]
+    console = stdout_console()
+    console.print(f"no symbol matches {query!r}", markup=False)
+    if offline:
+        console.print(_symbols_table(offline, "Offline symbols (no network needed)"))
+    code = query.strip().upper() if _CODE.fullmatch(query.strip()) else "CODE"
+    console.print(
+        "Real KRX and US prices need the providers extra and a network:\n"
+        "  pip install 'privatetrade[providers]'\n"
+        f"  privatetrade data fetch {code} --provider fdr",
+        markup=False,
+    )
 
 
 @data_app.command("show")
@@ -115,7 +144,7 @@ def show(
 
     data = market_data()
     symbol = data.symbol(code)
-    console = Console()
+    console = stdout_console()
     console.print(_symbols_table([symbol], symbol.code))
     console.print(f"stored series: {', '.join(symbol.adjusted) or 'none'}; "
                   f"currency {symbol.currency}; lot {symbol.lot_size}")  # fmt: skip
@@ -127,15 +156,24 @@ def show(
 @data_app.command("import")
 def import_file(
     path: Annotated[Path, typer.Argument(help="CSV (UTF-8 or CP949) or Parquet file.")],
-    symbol: Annotated[str, typer.Option("--symbol", "-s", help="Code to store it as.")],
+    symbol: Annotated[
+        str, typer.Option("--symbol", "-s", metavar="CODE", help="Code to store it as.")
+    ],
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     market: Annotated[str, typer.Option(help="Market (KOSPI, KOSDAQ, NYSE, ...).")] = "OTHER",
     adjusted: Annotated[bool, typer.Option(help="The file holds adjusted prices.")] = False,
     column: Annotated[
-        list[str] | None, typer.Option(help="Column mapping FIELD=NAME, e.g. close=Adj Close.")
+        list[str] | None,
+        typer.Option(
+            metavar="FIELD=NAME", help="Column mapping, e.g. close=Adj Close; repeat for each."
+        ),
     ] = None,
-    date_format: Annotated[str | None, typer.Option(help="strptime format of dates.")] = None,
-    tz: Annotated[str | None, typer.Option(help="Time zone (default: the market's).")] = None,
+    date_format: Annotated[
+        str | None, typer.Option(metavar="FORMAT", help="strptime format of dates, e.g. %Y%m%d.")
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option(metavar="ZONE", help="Time zone (default: the market's).")
+    ] = None,
 ) -> None:
     """Import bars from a file: validated, all rows or none."""
     mapping = {}
@@ -157,9 +195,13 @@ def import_file(
 @data_app.command("fetch")
 def fetch(
     codes: Annotated[list[str], typer.Argument(help="Symbol codes (005930, AAPL, ...).")],
-    provider: Annotated[str, typer.Option(help="fdr, krx (pykrx) or yahoo.")] = "fdr",
-    start: Annotated[str | None, typer.Option(help="First date (YYYY-MM-DD).")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date (YYYY-MM-DD).")] = None,
+    provider: Annotated[
+        str, typer.Option(metavar="NAME", help="fdr, krx (pykrx) or yahoo.")
+    ] = "fdr",
+    start: Annotated[
+        str | None, typer.Option(metavar="DATE", help="First date, YYYY-MM-DD.")
+    ] = None,
+    end: Annotated[str | None, typer.Option(metavar="DATE", help="Last date, YYYY-MM-DD.")] = None,
     adjusted: Annotated[bool, typer.Option(help="Fetch adjusted prices.")] = False,
     market: Annotated[str | None, typer.Option(help="Market of new symbols.")] = None,
 ) -> None:
@@ -179,7 +221,9 @@ def update(
     codes: Annotated[
         list[str] | None, typer.Argument(help="Symbols to update (default: all fetched).")
     ] = None,
-    provider: Annotated[str, typer.Option(help="fdr, krx (pykrx) or yahoo.")] = "fdr",
+    provider: Annotated[
+        str, typer.Option(metavar="NAME", help="fdr, krx (pykrx) or yahoo.")
+    ] = "fdr",
 ) -> None:
     """Fetch only the dates missing since each symbol's last stored bar."""
     from privatetrade.data.fetching import update_symbols

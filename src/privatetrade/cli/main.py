@@ -2,7 +2,8 @@
 
 Errors print one line on stderr and exit non-zero: 2 for bad input (arguments,
 files, data, an unknown or failing strategy), 1 for anything else privatetrade
-reports, 130 on cancellation.
+reports, 130 on cancellation. A group called without a command (``privatetrade``,
+``privatetrade data``) prints its help on stdout and exits 2.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import typer
 from typer.exceptions import TyperException
 
 from privatetrade import __version__
+from privatetrade.cli.help import help_context, show_help_without_command, use_readable_help
 from privatetrade.errors import (
     CancelledError,
     DataError,
@@ -30,6 +32,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    invoke_without_command=True,
+    context_settings=help_context(),
 )
 
 
@@ -41,12 +45,14 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
     ] = False,
 ) -> None:
     """Self-hosted stock backtesting for KRX and US equities."""
+    show_help_without_command(ctx)
 
 
 def _register_commands() -> None:
@@ -67,6 +73,7 @@ def _register_commands() -> None:
     app.command()(backup)
     app.command()(restore)
     app.command()(smoke)
+    use_readable_help(app)
 
 
 _register_commands()
@@ -75,7 +82,7 @@ _register_commands()
 def main() -> None:
     """Run the command line, turning errors into one line and an exit code."""
     try:
-        code = app(standalone_mode=False)
+        code = app(prog_name="privatetrade", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except typer.Exit as exc:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from privatetrade.cli.console import stdout_console
+
 if TYPE_CHECKING:
     from privatetrade.engine.result import BacktestResult
 
@@ -53,7 +55,7 @@ _METRIC_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
 
 def print_report(result: BacktestResult, console: Console | None = None) -> None:
     """Print a summary of ``result``: run header, metrics, last trades, warnings."""
-    out = console or Console()
+    out = console or stdout_console()
     times = result.times
     params = ", ".join(f"{k}={v}" for k, v in result.params.items()) or "defaults"
     subject = result.data_info.symbol or "bars"
@@ -101,7 +103,7 @@ def print_strategies(console: Console | None = None) -> None:
     """Print every registered strategy with its parameters and defaults."""
     from privatetrade.engine.api import default_registry
 
-    out = console or Console()
+    out = console or stdout_console()
     table = Table(title="Strategies")
     table.add_column("name", style="bold")
     table.add_column("title")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from privatetrade.cli.help import command_group
 from privatetrade.settings import Settings
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["db_app", "serve"]
 
-db_app = typer.Typer(help="Database schema: upgrade, downgrade, current, history.")
+db_app = command_group("Database schema: upgrade, downgrade, current, history.")
 
 
 def _settings_env(**values: object) -> None:
@@ -30,9 +31,12 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes for backtests (default: CPU count).")
+        int | None,
+        typer.Option(metavar="N", help="Worker processes for backtests (default: CPU count)."),
     ] = None,
-    processes: Annotated[int | None, typer.Option(help="Web server processes (default 1).")] = None,
+    processes: Annotated[
+        int | None, typer.Option(metavar="N", help="Web server processes (default 1).")
+    ] = None,
 ) -> None:
     """Start the web service: API, job dispatcher and worker processes."""
     import uvicorn

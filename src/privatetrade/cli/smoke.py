@@ -31,7 +31,7 @@ def smoke(
     ] = None,
     json_out: Annotated[
         str | None,
-        typer.Option("--json", metavar="OUT", help="Also write a JSON report here (- = stdout)."),
+        typer.Option("--json", metavar="FILE", help="Also write a JSON report here (- = stdout)."),
     ] = None,
     timeout: Annotated[
         float,
