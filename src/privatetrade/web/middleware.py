@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from privatetrade.web.metrics import ServiceMetrics
+from privatetrade.observability.metrics import ServiceMetrics
 
 __all__ = ["BodyLimitMiddleware", "RequestContextMiddleware"]
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from privatetrade.domain.users import ApiToken
-from privatetrade.web.deps import CurrentUser, ServicesDep
+from privatetrade.web.deps import CurrentUser, SystemDep
 from privatetrade.web.problems import ProblemError, problem_responses
 
 router = APIRouter(tags=["accounts"])
@@ -70,7 +70,7 @@ def get_me(user: CurrentUser) -> MeOut:
     response_model=list[TokenOut],
     responses=problem_responses({401: "Not signed in"}),
 )
-def list_tokens(user: CurrentUser, services: ServicesDep) -> list[TokenOut]:
+def list_tokens(user: CurrentUser, services: SystemDep) -> list[TokenOut]:
     """List the caller's API tokens (revoked ones included)."""
     return [TokenOut.of(token) for token in services.accounts.tokens(user)]
 
@@ -88,7 +88,7 @@ def list_tokens(user: CurrentUser, services: ServicesDep) -> list[TokenOut]:
         }
     ),
 )
-def create_token(body: TokenCreate, user: CurrentUser, services: ServicesDep) -> NewTokenOut:
+def create_token(body: TokenCreate, user: CurrentUser, services: SystemDep) -> NewTokenOut:
     """Create an API token; the secret is in this answer only."""
     secret, token = services.accounts.create_token(user, body.name)
     return NewTokenOut(**TokenOut.of(token).model_dump(), token=secret)
@@ -100,7 +100,7 @@ def create_token(body: TokenCreate, user: CurrentUser, services: ServicesDep) ->
     response_class=Response,
     responses=problem_responses({401: "Not signed in", 404: "No such token"}),
 )
-def revoke_token(token_id: str, user: CurrentUser, services: ServicesDep) -> Response:
+def revoke_token(token_id: str, user: CurrentUser, services: SystemDep) -> Response:
     """Revoke one of the caller's API tokens."""
     if not services.accounts.revoke_token(user, token_id):
         raise ProblemError(404, f"no token with id {token_id!r}")
