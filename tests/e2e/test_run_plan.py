@@ -210,3 +210,38 @@ def test_risk_free_rate_reaches_sharpe_sortino_and_alpha(client: httpx.Client) -
     for metric in ("sharpe", "sortino"):
         assert with_rate[metric] < without[metric], metric
     assert with_rate["alpha"] != without["alpha"]
+
+
+def test_an_empty_range_names_the_stored_range_on_both_paths(
+    api: ServerProcess, client: httpx.Client
+) -> None:
+    message = (
+        "no bars of GOOG between 2020-01-01 and the last bar; stored: 2004-08-19 to 2013-03-01"
+    )
+    response = client.post("/api/backtests", json={"symbol": "goog", "start": "2020-01-01"})
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["field"] == "start"
+    assert problem["detail"] == message
+    env = {**os.environ, "PRIVATETRADE_DATA_DIR": str(api.data_dir)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "privatetrade", "backtest", "goog", "--start", "2020-01-01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr == f"error: {message}\n"
+
+
+def test_an_unknown_cost_preset_is_named_in_plain_words(client: httpx.Client) -> None:
+    response = client.post("/api/backtests", json={"symbol": "AAPL", "costs": "kr"})
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["field"] == "costs"
+    assert "unknown cost preset 'kr'; use auto, krx, us, zero or a cost model object" in (
+        response.text
+    )
+    assert "CostModel" not in response.text
