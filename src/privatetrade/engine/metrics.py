@@ -33,7 +33,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from privatetrade.engine.kernels.drawdown import drawdown_ratio_nb
+from privatetrade.engine.drawdowns import (
+    drawdown_ratio,
+    drawdown_series,
+    drawdown_stats,
+    longest_run,
+)
 from privatetrade.engine.periods import (
     NS_PER_DAY,
     TRADING_DAYS,
@@ -199,80 +204,6 @@ def _records(values: RecordArray, dtype: np.dtype[np.void], name: str) -> Record
     return array
 
 
-def _drawdown_ratio(equity: FloatArray, initial_cash: float) -> FloatArray:
-    """Return ``equity / running peak`` (the drawdown plus one)."""
-    ratio: FloatArray = drawdown_ratio_nb(np.ascontiguousarray(equity), initial_cash)
-    return ratio
-
-
-def drawdown_series(equity: FloatArray, initial_cash: float) -> FloatArray:
-    """Return the drawdown at each bar: ``equity_t / max(initial, equity_0..t) - 1``.
-
-    Args:
-        equity: Equity at each bar's close.
-        initial_cash: Starting capital, the peak before the first bar (> 0).
-
-    Returns:
-        Fractions ``<= 0``, one per bar: ``-1`` when equity reaches zero, below
-        ``-1`` if it turns negative.
-
-    Raises:
-        InputError: If ``initial_cash`` is not a positive finite number.
-    """
-    check_initial_cash(initial_cash)
-    ratio = _drawdown_ratio(np.asarray(equity, dtype=np.float64), float(initial_cash))
-    ratio -= 1.0
-    return ratio
-
-
-def _longest_run(mask: npt.NDArray[np.bool_]) -> int:
-    """Return the length of the longest run of ``True`` in ``mask``."""
-    if not mask.any():
-        return 0
-    padded = np.zeros(mask.shape[0] + 2, dtype=np.bool_)
-    padded[1:-1] = mask
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    return int((edges[1::2] - edges[::2]).max())
-
-
-@dataclass(frozen=True, slots=True)
-class _Drawdowns:
-    max_drawdown: float
-    start: int | None
-    end: int | None
-    recovery: int | None
-    duration: int
-    longest: int
-
-
-def _drawdowns(ratio: FloatArray) -> _Drawdowns:
-    """Find the deepest and the longest drawdown from ``equity / peak``."""
-    n = ratio.shape[0]
-    trough = int(ratio.argmin())
-    depth = float(ratio[trough]) - 1.0
-    if depth >= 0.0:
-        return _Drawdowns(0.0, None, None, None, 0, 0)
-    under = ratio < 1.0
-    changes = np.flatnonzero(under[1:] != under[:-1]) + 1
-    first = 0 if under[0] else 1
-    bounds = np.concatenate(([0], changes, [n]))
-    run_starts = bounds[first:-1:2]
-    run_stops = bounds[first + 1 :: 2]  # first bar back at the peak, or n
-    peaks = np.maximum(run_starts - 1, 0)
-    ends = np.minimum(run_stops, n - 1)
-    k = int(np.searchsorted(run_starts, trough, side="right")) - 1
-    stop = int(run_stops[k])
-    start = int(peaks[k])
-    return _Drawdowns(
-        max_drawdown=depth,
-        start=start,
-        end=trough,
-        recovery=stop if stop < n else None,
-        duration=min(stop, n - 1) - start,
-        longest=int((ends - peaks).max()),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _TradeStats:
     win_rate: float | None = None
@@ -305,8 +236,8 @@ def _trade_stats(trades: RecordArray) -> _TradeStats:
         average_loss=_finite(returns[losses].sum() / n_losses) if n_losses else None,
         best_trade=_finite(returns.max()),
         worst_trade=_finite(returns.min()),
-        max_consecutive_wins=_longest_run(wins),
-        max_consecutive_losses=_longest_run(losses),
+        max_consecutive_wins=longest_run(wins),
+        max_consecutive_losses=longest_run(losses),
     )
 
 
@@ -426,7 +357,7 @@ def compute_metrics(
         except OverflowError:  # e.g. +600 % in one day: too large to annualize
             cagr = None
 
-    dd = _drawdowns(_drawdown_ratio(equity, initial))
+    dd = drawdown_stats(drawdown_ratio(equity, initial))
     wiped_out = dd.max_drawdown <= -1.0  # some equity <= 0: returns are meaningless
 
     returns: FloatArray | None = None
