@@ -20,9 +20,10 @@ def backup(
         ),
     ] = None,
 ) -> None:
-    """Back up the database and the data directory into one archive (server may run).
+    """Back up the database and the data directory into one archive.
 
-    Prints the archive's path and its SHA-256 (also written to <archive>.sha256).
+    The server may keep running. Prints the archive's path and its SHA-256 (also
+    written to <archive>.sha256).
     """
     from privatetrade.ops.backup import create_backup
 
@@ -56,7 +57,7 @@ def restore(
         typer.Option("--yes", "-y", help="Replace a non-empty data directory or database."),
     ] = False,
 ) -> None:
-    """Restore a backup into an empty data directory and the configured database.
+    """Restore a backup into an empty data directory and database.
 
     Stop the server first. The archive is verified before anything changes; the
     database is then migrated to this version's schema.

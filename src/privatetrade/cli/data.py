@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 _OFFLINE_SOURCES = {"sample", "synthetic"}
 _CODE = re.compile(r"[0-9A-Za-z.\-]{1,12}")
 
-data_app = command_group("Symbols and bars: list, search, show, import, fetch, update, delete.")
+data_app = command_group("Symbols and bars: search, import, fetch, update, delete.")
 
 
 def market_data() -> MarketData:
@@ -58,8 +58,12 @@ def _date(value: str | None, field: str) -> dt.date | None:
 def _symbols_table(symbols: list[SymbolInfo], title: str) -> Table:
     table = Table(title=title)
     for column in ("code", "name", "market", "bars", "from", "to", "source"):
+        name = column == "name"  # Korean names have no spaces: fold them, never cut them
         table.add_column(
-            column, no_wrap=column != "name", min_width=14 if column == "name" else None
+            column,
+            no_wrap=not name,
+            overflow="fold" if name else "ellipsis",
+            min_width=8 if name else None,
         )
     for symbol in symbols:
         table.add_row(

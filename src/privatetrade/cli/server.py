@@ -38,7 +38,7 @@ def serve(
         int | None, typer.Option(metavar="N", help="Web server processes (default 1).")
     ] = None,
 ) -> None:
-    """Start the web service: API, job dispatcher and worker processes."""
+    """Start the web service: API, job dispatcher and workers."""
     import uvicorn
 
     from privatetrade.accounts.keys import resolve_secret_key

@@ -43,10 +43,11 @@ def smoke(
         str, typer.Option("--symbol", help="Symbol to search and backtest.")
     ] = "AAPL",
 ) -> None:
-    """Smoke-test a deployment: health, search, backtest, progress, downloads, cleanup.
+    """Smoke-test a deployment: health, search, backtest, downloads.
 
-    Prints one row per step (PASS/FAIL/SKIP, milliseconds, detail). Exits 0 only if
-    every step passed, 1 otherwise (also when the deployment cannot be reached).
+    Steps: health, search, backtest, progress, downloads, cleanup. Prints one row per step
+    (PASS/FAIL/SKIP, milliseconds, detail). Exits 0 only if every step passed, 1 otherwise
+    (also when the deployment cannot be reached).
     """
     from privatetrade.ops.smoke import SmokeUnreachableError, run_smoke
 
