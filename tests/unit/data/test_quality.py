@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from privatetrade.data.calendar import CalendarName
-from privatetrade.data.quality import QualityIssue, QualityReport, quality_report
+from privatetrade.data.quality import QualityIssue, quality_report
 from privatetrade.data.symbols import Market
-from privatetrade.data.synthetic import synthetic_bars
 from privatetrade.errors import DataError, InputError
 
 D = dt.date
@@ -244,17 +242,3 @@ def test_bad_input_is_rejected() -> None:
         quality_report(frame.drop(columns=["volume"]), "KOSPI")
     with pytest.raises(InputError, match="unknown market"):
         quality_report(frame, "MOON")
-
-
-def test_ten_years_of_daily_bars_well_under_50_ms() -> None:
-    frame = synthetic_bars("DEMO01")
-    quality_report(frame, "KOSPI")  # warm the calendar cache
-    best = min(_timed(lambda: quality_report(frame, "KOSPI")) for _ in range(5))
-    assert len(frame) > 2_400
-    assert best < 0.05
-
-
-def _timed(call: Callable[[], QualityReport]) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start

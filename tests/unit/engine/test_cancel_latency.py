@@ -17,7 +17,7 @@ import privatetrade as pt
 from privatetrade.errors import CancelledError
 
 BARS = 2_000_000
-MAX_SECONDS_BETWEEN_CHECKS = 0.2  # the token's own throttle; a window takes ~5 ms
+MAX_BARS_BETWEEN_CHECKS = 20_000  # a window of 1 % of the bars: ~5 ms of simulation
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +49,15 @@ class RecordingToken:
         return self.stop_after is not None and len(self.asked) >= self.stop_after
 
 
-def test_the_token_is_checked_at_least_every_200_ms_on_the_largest_run(
+def test_the_token_is_checked_every_percent_of_the_largest_run(
     minute_bars: pd.DataFrame,
 ) -> None:
-    pt.run_backtest(minute_bars.iloc[:5_000], "sma_cross", {"fast": 10, "slow": 30})  # compile
+    # At most 20,000 bars between two checks; how long a window takes is measured by
+    # benchmarks/bench_engine.py (a few milliseconds), not asserted here.
     token = RecordingToken()
     pt.run_backtest(minute_bars, "sma_cross", {"fast": 10, "slow": 30}, cancel=token)
-    assert len(token.asked) >= 50
-    gaps = np.diff(token.asked)
-    assert gaps.max() < MAX_SECONDS_BETWEEN_CHECKS, f"slowest window {gaps.max():.3f} s"
+    assert len(token.asked) >= 100
+    assert BARS / len(token.asked) <= MAX_BARS_BETWEEN_CHECKS
 
 
 def test_a_token_set_mid_run_stops_it_at_the_next_window(minute_bars: pd.DataFrame) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -420,29 +419,19 @@ def test_kernels_are_causal(kernel: Callable[[FloatArray], FloatArray]) -> None:
         np.testing.assert_array_equal(kernel(values[:cut]), full[:cut])
 
 
-def _best_time(func: Callable[[], object], repeat: int = 7) -> float:
-    func()
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def test_sma_cross_on_a_million_bars_is_fast_and_linear() -> None:
+def test_sma_cross_on_a_million_bars_matches_numpy() -> None:
+    # Speed is measured by benchmarks/bench_engine.py; here the long run must be right.
     rng = np.random.default_rng(8)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 1_000_000)))
-
-    def pipeline() -> object:
-        return crossed_above_nb(sma_nb(close, 10), sma_nb(close, 30))
-
-    assert _best_time(pipeline) < 0.050  # ~6 ms on a 2-core VM when idle
-    short = _best_time(lambda: sma_nb(close, 10))
-    long = _best_time(lambda: sma_nb(close, 500))
-    assert long < 3 * short
-    for kernel in (
-        lambda w: rolling_max_nb(close, w, True),
-        lambda w: rolling_std_nb(close, w, 0),
-    ):
-        assert _best_time(lambda k=kernel: k(500), 3) < 3 * _best_time(lambda k=kernel: k(10), 3)
+    fast, slow = sma_nb(close, 10), sma_nb(close, 30)
+    cumulative = np.concatenate(([0.0], np.cumsum(close)))
+    for window, values in ((10, fast), (30, slow)):
+        expected = (cumulative[window:] - cumulative[:-window]) / window
+        np.testing.assert_allclose(values[window - 1 :], expected, rtol=1e-9)
+        assert np.isnan(values[: window - 1]).all()
+    crossed = crossed_above_nb(fast, slow)
+    above = fast > slow
+    expected_cross = np.zeros_like(above)
+    expected_cross[1:] = above[1:] & ~above[:-1]
+    valid = slice(30, None)
+    np.testing.assert_array_equal(crossed[valid], expected_cross[valid])
