@@ -104,6 +104,7 @@ jobs = Table(
     Column("error", Text),
     Column("reason", String(32)),
     Column("summary", JSON),
+    Column("workers_ready_at", UTCDateTime),  # estimate, while waiting_for_workers
     UniqueConstraint("owner", "idempotency_key"),
     Index("ix_jobs_state_created", "state", "created_at"),
     Index("ix_jobs_owner_created", "owner", "created_at"),

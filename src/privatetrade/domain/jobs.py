@@ -9,7 +9,10 @@ from typing import Any
 
 from privatetrade.domain.kinds import JobKind, JobSpec
 
-__all__ = ["FINAL_STATES", "FailureReason", "Job", "JobPage", "JobState"]
+__all__ = ["FINAL_STATES", "WAITING_FOR_WORKERS", "FailureReason", "Job", "JobPage", "JobState"]
+
+# The stage of a queued job handed to worker processes that are still starting.
+WAITING_FOR_WORKERS = "waiting_for_workers"
 
 
 class JobState(StrEnum):
@@ -60,7 +63,8 @@ class Job:
         finished_at: When it reached a final state.
         updated_at: Last change of the row.
         progress: Fraction done, 0..1.
-        stage: What the worker is doing (``queued``, ``loading``, ``simulating``, ...).
+        stage: What the worker is doing (``queued``, ``waiting_for_workers``, ``loading``,
+            ``simulating``, ...).
         attempt: Number of attempts started; also the fencing token of the current one.
         lost_attempts: Attempts whose worker died.
         cancel_requested: A cancel was asked for; the worker stops at its next check.
@@ -71,6 +75,8 @@ class Job:
         idempotency_key: The client's Idempotency-Key, if one was sent.
         summary: Key metrics of a succeeded run.
         kind: What the job does; ``spec`` is that kind's spec model.
+        workers_ready_at: While ``waiting_for_workers``: when the dispatcher expects the
+            starting workers to be ready.
     """
 
     id: str
@@ -93,6 +99,12 @@ class Job:
     idempotency_key: str | None = None
     summary: dict[str, Any] | None = None
     kind: JobKind = JobKind.BACKTEST
+    workers_ready_at: dt.datetime | None = None
+
+    @property
+    def waiting_for_workers(self) -> bool:
+        """True while queued for worker processes that are still starting."""
+        return self.state == JobState.QUEUED and self.stage == WAITING_FOR_WORKERS
 
     @property
     def duration_seconds(self) -> float | None:
@@ -102,7 +114,15 @@ class Job:
         return (self.finished_at - self.started_at).total_seconds()
 
     def seconds_left(self, now: dt.datetime) -> float | None:
-        """Estimate the time left from the progress rate so far (None if unknown)."""
+        """Estimate the time left (None if unknown).
+
+        A running job's from its progress rate so far; a job waiting for starting
+        workers: until they are expected to be ready.
+        """
+        if self.waiting_for_workers:
+            ready_at = self.workers_ready_at
+            left = None if ready_at is None else (ready_at - now).total_seconds()
+            return round(left, 3) if left is not None and left > 0 else None
         if self.state != JobState.RUNNING or self.started_at is None or self.progress <= 0.02:
             return None
         elapsed = max((now - self.started_at).total_seconds(), 0.0)

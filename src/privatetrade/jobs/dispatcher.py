@@ -206,6 +206,7 @@ class Dispatcher:
         if interrupted >= self.max_attempts:
             self._give_up(job, interrupted)
             return
+        self._show_wait_for_workers(job)
         try:
             future = self.executor.submit(job.id)
         except Exception:
@@ -217,6 +218,17 @@ class Dispatcher:
         with self._lock:
             self._in_flight[job.id] = execution
         future.add_done_callback(lambda done: self._finished(execution, done))
+
+    def _show_wait_for_workers(self, job: Job) -> None:
+        """While the workers still start, the job's stage says so, with an estimate."""
+        seconds = self.executor.seconds_until_ready()
+        if seconds <= 0:
+            return
+        try:
+            if self.repository.wait_for_workers(job.id, self.name, seconds):
+                log.info("job.waiting_for_workers", job_id=job.id, seconds=round(seconds, 1))
+        except Exception as exc:  # only what is shown; the job is handed over regardless
+            log.warning("dispatcher.stage_failed", job_id=job.id, error=repr(exc))
 
     def _give_up(self, job: Job, interrupted: int) -> None:
         message = (

@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -39,6 +40,11 @@ __all__ = [
 
 _WORKER_NICENESS = 10
 _SUBMIT_TRIES = 3
+# A worker's warm-up loads the engine's compiled kernels: about a second when numba's cache
+# holds them (./dev builds it at install), half a minute when it compiles them. Until one
+# warm-up was seen, estimates assume the cache.
+_EXPECTED_WARM_UP_SECONDS = 3.0
+_MIN_WAIT_ESTIMATE_SECONDS = 1.0
 log = structlog.get_logger("privatetrade.executor")
 
 
@@ -78,6 +84,12 @@ class Executor(Protocol):
 
     def replace_dead_workers(self) -> int:
         """Replace idle workers that died; return how many (0 where not applicable)."""
+
+    def seconds_until_ready(self) -> float:
+        """Estimate how long a job submitted now waits for its worker to finish starting.
+
+        0 when an idle worker is ready (or when the executor cannot tell).
+        """
 
     def state(self) -> ExecutorState:
         """Describe the executor."""
@@ -123,6 +135,8 @@ class _Slot:
         self.index = index
         self.pool: ProcessPoolExecutor | None = None
         self.job_id: str | None = None
+        self.warm_up: Future[int] | None = None  # its process's first task: done once warm
+        self.spawned_at = 0.0  # monotonic
 
     @property
     def busy(self) -> bool:
@@ -132,6 +146,14 @@ class _Slot:
         """The worker process (None before the pool spawned it)."""
         processes = getattr(self.pool, "_processes", None) or {}
         return next(iter(list(processes.values())), None)
+
+    def ready(self) -> bool:
+        """True when its worker process has warmed up and is alive."""
+        return self.warm_up is not None and self.warm_up.done() and self.alive()
+
+    def warming(self) -> bool:
+        """True while its live worker process loads the engine."""
+        return self.warm_up is not None and not self.warm_up.done() and self.alive()
 
     def alive(self) -> bool:
         """True while the pool can take work: not broken and its process not exited."""
@@ -171,6 +193,7 @@ class LocalProcessExecutor:
         self._lock = threading.Lock()
         self._closed = False
         self._restarts = 0
+        self._warm_up_seconds = _EXPECTED_WARM_UP_SECONDS  # the last one seen
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="worker-spawner")
 
     def start(self) -> None:
@@ -188,9 +211,10 @@ class LocalProcessExecutor:
         with self._lock:
             if self._closed:
                 raise JobError("the executor is closed")
-            slot = next((slot for slot in self._slots if not slot.busy), None)
-            if slot is None:
+            idle = [slot for slot in self._slots if not slot.busy]
+            if not idle:
                 raise JobError("no idle worker")
+            slot = next((slot for slot in idle if slot.ready()), idle[0])
             slot.job_id = job_id
         outcome: Future[str] = Future()
         try:
@@ -233,8 +257,32 @@ class LocalProcessExecutor:
             slot.pool = ProcessPoolExecutor(
                 1, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
             )
-            slot.pool.submit(_ping)  # fork now, on this thread, and warm up
+            slot.spawned_at = time.monotonic()
+            slot.warm_up = slot.pool.submit(_ping)  # fork now, on this thread, and warm up
+            slot.warm_up.add_done_callback(lambda done: self._warmed(slot, done))
             return slot.pool
+
+    def _warmed(self, slot: _Slot, done: Future[int]) -> None:
+        # On the pool's thread; no lock: the spawner may hold it while this runs.
+        if slot.warm_up is done and done.exception() is None:
+            seconds = time.monotonic() - slot.spawned_at
+            self._warm_up_seconds = seconds
+            log.info("executor.worker_ready", slot=slot.index, seconds=round(seconds, 2))
+
+    def seconds_until_ready(self) -> float:
+        """Estimate the wait for the idle worker that warms up soonest (0: one is ready).
+
+        The estimate is the last warm-up's duration minus the time the oldest warm-up
+        under way has run (a worker still to be started has not begun), and at least a
+        second while none has finished.
+        """
+        with self._lock:
+            idle = [slot for slot in self._slots if not slot.busy]
+            if self._closed or not idle or any(slot.ready() for slot in idle):
+                return 0.0
+            now = time.monotonic()
+            elapsed = max((now - slot.spawned_at for slot in idle if slot.warming()), default=0.0)
+            return max(self._warm_up_seconds - elapsed, _MIN_WAIT_ESTIMATE_SECONDS)
 
     def replace_dead_workers(self) -> int:
         """Replace idle worker processes that died (killed, out of memory); return how many."""
@@ -382,6 +430,10 @@ class DaskExecutor:
     def replace_dead_workers(self) -> int:
         """Dask replaces its own workers: nothing to do."""
         return 0
+
+    def seconds_until_ready(self) -> float:
+        """Dask workers start on their own: 0 (unknown here)."""
+        return 0.0
 
     def _completed(self, job_id: str, outcome: Future[str], task: Any) -> None:
         from distributed.scheduler import KilledWorker

@@ -30,8 +30,9 @@ from privatetrade.db.engine import create_db_engine
 from privatetrade.db.jobs import JobResults
 from privatetrade.db.schema import UTCDateTime, api_tokens, artifacts, jobs, metadata, users
 
-HEAD = "0004"
+HEAD = "0005"
 HISTORY = [
+    ("0005", "Jobs: when the workers a queued job waits for are expected to be ready."),
     (
         "0004",
         "Login failures: one row per failure with the client's address, cleared by a success.",
@@ -183,8 +184,11 @@ def insert_user_and_token(engine: Engine) -> None:
 
 
 def stored_job(engine: Engine, job_id: str) -> dict[str, Any]:
+    """The job's row in the columns its revision has (older ones lack newer columns)."""
+    present = {column["name"] for column in sa.inspect(engine).get_columns("jobs")}
+    columns = [column for column in jobs.columns if column.name in present]
     with engine.connect() as connection:
-        found = connection.execute(sa.select(jobs).where(jobs.c.id == job_id)).one()
+        found = connection.execute(sa.select(*columns).where(jobs.c.id == job_id)).one()
     return dict(found._mapping)
 
 
@@ -338,7 +342,9 @@ def test_stored_results_move_to_artifacts_and_back(engine: Engine) -> None:
                 None,
             )
             assert (row["attempt"], row["created_at"]) == (2, NOW)
-    # The repository serves the moved bytes (no artifact folder needed for inline ones).
+    # The repository (which reads the head's columns) serves the moved bytes (no artifact
+    # folder needed for inline ones).
+    migrate.upgrade(engine)
     served = JobResults(engine).artifact("a" * 32, "equity.csv", "local")
     assert served.content == legacy["equity_csv"]
     assert served.info.sha256 == hashlib.sha256(legacy["equity_csv"]).hexdigest()

@@ -27,7 +27,7 @@ from privatetrade.db.jobs import JobRepository, SortField
 from privatetrade.db.migrate import upgrade
 from privatetrade.db.schema import artifacts, jobs
 from privatetrade.domain.artifacts import Artifact
-from privatetrade.domain.jobs import FailureReason, Job, JobState
+from privatetrade.domain.jobs import WAITING_FOR_WORKERS, FailureReason, Job, JobState
 from privatetrade.domain.specs import BacktestSpec
 from privatetrade.errors import ConflictError, IdempotencyConflictError, NotFoundError
 
@@ -632,6 +632,30 @@ def test_start_attempt_counts_attempts_and_keeps_the_first_start(
     assert second.started_at == first_start
     assert second.heartbeat_at == clock.now
     assert repo.start_attempt(new_id(), "host:1") is None
+
+
+def test_a_claimed_job_shows_its_wait_for_starting_workers(
+    repo: JobRepository, clock: Clock
+) -> None:
+    job = create(repo)
+    assert repo.wait_for_workers(job.id, "d1", 3.0) is False  # not claimed: nothing shown
+    assert [item.id for item in repo.claim("d1", 1, LEASE_S)] == [job.id]
+    assert repo.wait_for_workers(job.id, "d2", 3.0) is False  # another dispatcher's lease
+    assert repo.wait_for_workers(job.id, "d1", 3.0) is True
+
+    waiting = repo.get(job.id)
+    assert waiting is not None
+    assert (waiting.state, waiting.stage) == (JobState.QUEUED, WAITING_FOR_WORKERS)
+    assert waiting.workers_ready_at == clock.now + dt.timedelta(seconds=3)
+    assert waiting.seconds_left(clock.now + dt.timedelta(seconds=1)) == 2.0
+    assert waiting.seconds_left(clock.now + dt.timedelta(seconds=4)) is None  # overdue
+
+    started = start(repo, job.id)
+    assert (started.stage, started.seconds_left(clock.now)) == ("starting", None)
+    assert repo.wait_for_workers(job.id, "d1", 3.0) is False  # running: nothing changes
+    current = repo.get(job.id)
+    assert current is not None
+    assert (current.state, current.stage) == (JobState.RUNNING, "starting")
 
 
 def test_report_progress_records_the_current_attempt(repo: JobRepository, clock: Clock) -> None:

@@ -19,7 +19,7 @@
     $("progress-bar").value = percent;
     $("progress-bar").textContent = percent + "%";
     const parts = [fmt.pct(view.progress, 0), t("stage." + view.stage)];
-    if (view.state === "queued") parts[1] = t("stage.queued");
+    if (view.state === "queued" && view.stage !== "waiting_for_workers") parts[1] = t("stage.queued");
     if (fmt.isNumber(view.seconds_left)) parts.push(t("run.time_left", { time: fmt.seconds(view.seconds_left) }));
     if (view.cancel_requested) parts.push(t("run.cancelling"));
     $("progress-text").textContent = parts.join(" · ");
