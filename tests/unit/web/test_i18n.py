@@ -101,6 +101,7 @@ def test_every_message_the_pages_use_exists() -> None:
             "stage.",
             [
                 "queued",
+                "waiting_for_workers",
                 "starting",
                 "loading",
                 "simulating",
