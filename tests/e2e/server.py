@@ -3,9 +3,10 @@
 End-to-end tests import it as ``server`` (``tests/e2e`` is on their path); benchmarks put
 the repository root on ``sys.path`` and import ``tests.e2e.server``. One process per
 :class:`ServerProcess`: a free loopback port, the settings as ``PRIVATETRADE_*``
-environment variables (none inherited from the caller's environment), a wait for
-``/api/health``, an admin API token, JSON log lines in a file, and a stop that also ends
-any process the server leaves behind.
+environment variables (none inherited from the caller's environment), a temporary
+directory of its own (``TMPDIR``) next to its data directory, a wait for ``/api/health``,
+an admin API token, JSON log lines in a file, and a stop that also ends any process the
+server leaves behind.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or data_dir.parent / f"server-{self.port}.log"
+        # The server's TMPDIR: what it writes there stays with the test, even after a kill.
+        self.temp_dir = data_dir.parent / f"server-{self.port}-tmp"
         self.end_with_parent = end_with_parent and sys.platform == "linux"
         self.process: subprocess.Popen[bytes] | None = None
         self.token: str | None = None
@@ -96,6 +99,7 @@ class ServerProcess:
                 "PRIVATETRADE_LEASE_SECONDS": "2",
                 "PRIVATETRADE_SECRET_KEY": TEST_SECRET_KEY,
                 "PRIVATETRADE_LOG_JSON": "true",
+                "TMPDIR": str(self.temp_dir),
             }
         )
         if self.database_url:
@@ -105,6 +109,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
         """Start the server, wait until ``/api/health`` answers 200, make an admin token."""
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "privatetrade", "serve"],

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import tempfile
-from typing import TYPE_CHECKING, Annotated
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -39,8 +42,6 @@ def serve(
     ] = None,
 ) -> None:
     """Start the web service: API, job dispatcher and workers."""
-    import uvicorn
-
     from privatetrade.accounts.keys import resolve_secret_key
     from privatetrade.cli.context import migrated_system
     from privatetrade.logs import configure_logging
@@ -53,8 +54,10 @@ def serve(
     system = migrated_system()
     link = _first_login_link(system.accounts, settings)
     system.engine.dispose()
+    metrics_dir: str | None = None
     if settings.server_processes > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="privatetrade-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="privatetrade-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     base = f"http://{_display_host(settings.host)}:{settings.port}"
     typer.echo(
         f"privatetrade serving on {base}  (API docs: /docs, data: {settings.data_dir})",
@@ -62,6 +65,23 @@ def serve(
     )
     if link is not None:
         typer.echo(f"log in as admin (one-time link): {base}/login?token={link}", err=True)
+    # uvicorn raises the SIGTERM it handled again after its graceful shutdown: exit 0
+    # through Python's exit path (atexit handlers run, the finally below too).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        _run_uvicorn(settings)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(0)
+
+
+def _run_uvicorn(settings: Settings) -> None:
+    import uvicorn
+
     uvicorn.run(
         "privatetrade.web.app:create_app_from_env",
         factory=True,

@@ -45,6 +45,7 @@ _SUBMIT_TRIES = 3
 # warm-up was seen, estimates assume the cache.
 _EXPECTED_WARM_UP_SECONDS = 3.0
 _MIN_WAIT_ESTIMATE_SECONDS = 1.0
+_STOP_SECONDS = 5.0  # a worker's time to end after SIGTERM before it is killed
 log = structlog.get_logger("privatetrade.executor")
 
 
@@ -343,16 +344,34 @@ class LocalProcessExecutor:
             )
 
     def close(self) -> None:
-        """Stop the worker processes (running jobs are resumed after a restart)."""
+        """Stop the worker processes (running jobs are resumed after a restart).
+
+        Each pool is shut down once its process ended, so its queues' locks (named
+        semaphores) are released now, not reported as leaked when the server exits.
+        """
         with self._lock:
             self._closed = True
-            slots = list(self._slots)
-        for slot in slots:
-            process = slot.process()
-            if process is not None and not _exited(process):
-                process.terminate()
-            slot.discard()
+            pools = [slot.pool for slot in self._slots if slot.pool is not None]
+            processes = [slot.process() for slot in self._slots]
+            for slot in self._slots:
+                slot.pool = None
+        _stop_processes([process for process in processes if process is not None])
+        for pool in pools:  # not under the lock: its thread runs callbacks that take it
+            pool.shutdown(wait=True, cancel_futures=True)
         self._spawner.shutdown(wait=False, cancel_futures=True)
+
+
+def _stop_processes(processes: list[BaseProcess]) -> None:
+    """Terminate the processes; kill those still running after a few seconds."""
+    running = [process for process in processes if not _exited(process)]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + _STOP_SECONDS
+    while running and time.monotonic() < deadline:
+        wait([process.sentinel for process in running], timeout=deadline - time.monotonic())
+        running = [process for process in running if not _exited(process)]
+    for process in running:
+        process.kill()
 
 
 class DaskExecutor:
