@@ -6,17 +6,18 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from privatetrade.data.sample import load_sample_bars
 
-DATA_DIR = Path(tempfile.mkdtemp(prefix="privatetrade-cli-"))
+Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def run_cli(*args: str, data_dir: Path = DATA_DIR) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PRIVATETRADE_DATA_DIR": str(data_dir)}
     return subprocess.run(
         [sys.executable, "-m", "privatetrade", *args],
@@ -28,11 +29,23 @@ def run_cli(*args: str, data_dir: Path = DATA_DIR) -> subprocess.CompletedProces
     )
 
 
-def test_backtest_on_sample_symbol_prints_report_and_writes_files(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The commands' data directory (the first one installs the sample data)."""
+    return tmp_path_factory.mktemp("cli-data")
+
+
+@pytest.fixture
+def cli(data_dir: Path) -> Cli:
+    """Run ``privatetrade ARGS...`` on the module's data directory."""
+    return partial(run_cli, data_dir=data_dir)
+
+
+def test_backtest_on_sample_symbol_prints_report_and_writes_files(tmp_path: Path, cli: Cli) -> None:
     out_json = tmp_path / "result.json"
     out_trades = tmp_path / "trades.csv"
     out_equity = tmp_path / "equity.csv"
-    done = run_cli(
+    done = cli(
         "backtest", "GOOG", "--strategy", "sma_cross", "-p", "fast=5", "-p", "slow=20",
         "--costs", "us", "--stop-loss", "0.08",
         "--json", str(out_json), "--trades-csv", str(out_trades), "--equity-csv", str(out_equity),
@@ -49,12 +62,12 @@ def test_backtest_on_sample_symbol_prints_report_and_writes_files(tmp_path: Path
     assert len(out_equity.read_text().splitlines()) == 1 + document["data"]["bar_count"]
 
 
-def test_backtest_from_csv_with_date_range(tmp_path: Path) -> None:
+def test_backtest_from_csv_with_date_range(tmp_path: Path, cli: Cli) -> None:
     frame = load_sample_bars("IBM")
     csv_path = tmp_path / "ibm.csv"
     frame.tz_localize(None).rename_axis("Date").to_csv(csv_path)
     out_json = tmp_path / "r.json"
-    done = run_cli(
+    done = cli(
         "backtest", "--csv", str(csv_path), "--tz", "America/New_York",
         "--start", "2010-01-01", "--end", "2012-12-31", "--json", str(out_json),
     )  # fmt: skip
@@ -92,8 +105,10 @@ def test_backtest_from_csv_with_date_range(tmp_path: Path) -> None:
         (("backtest", "GOOG", "--stop-loss", "2"), "--stop-loss: "),
     ],
 )
-def test_bad_input_gives_one_line_and_nonzero_exit(args: tuple[str, ...], needle: str) -> None:
-    done = run_cli(*args)
+def test_bad_input_gives_one_line_and_nonzero_exit(
+    args: tuple[str, ...], needle: str, cli: Cli
+) -> None:
+    done = cli(*args)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -103,13 +118,15 @@ def test_bad_input_gives_one_line_and_nonzero_exit(args: tuple[str, ...], needle
     assert "CostModel" not in done.stderr
 
 
-def test_cost_overrides_give_the_api_result_for_the_same_cost_model(tmp_path: Path) -> None:
+def test_cost_overrides_give_the_api_result_for_the_same_cost_model(
+    tmp_path: Path, data_dir: Path, cli: Cli
+) -> None:
     from privatetrade.data.market_data import MarketData
     from privatetrade.domain.specs import BacktestSpec
     from privatetrade.plans.backtest import execute_plan, plan_backtest
 
     out_json = tmp_path / "result.json"
-    done = run_cli(
+    done = cli(
         "backtest", "DEMO02", "--commission", "0.001", "--min-commission", "500",
         "--slippage", "4", "--tax", "0.003", "--json", str(out_json),
     )  # fmt: skip
@@ -122,12 +139,12 @@ def test_cost_overrides_give_the_api_result_for_the_same_cost_model(tmp_path: Pa
     assert costs["sell_tax"] == [{"since": "1900-01-01", "rate": 0.003}]
     # What the API runs when it is sent that cost model as the request's costs.
     spec = BacktestSpec.model_validate({"symbol": "DEMO02", "costs": costs})
-    from_api = execute_plan(plan_backtest(spec, MarketData(DATA_DIR))).to_dict()
+    from_api = execute_plan(plan_backtest(spec, MarketData(data_dir))).to_dict()
     assert from_api["metrics"] == document["metrics"]
     assert from_api["metrics"]["total_commission"] > 0
 
 
-def test_broken_csv_names_the_bad_row(tmp_path: Path) -> None:
+def test_broken_csv_names_the_bad_row(tmp_path: Path, cli: Cli) -> None:
     csv_path = tmp_path / "bad.csv"
     csv_path.write_text(
         "date,open,high,low,close,volume\n"
@@ -135,23 +152,23 @@ def test_broken_csv_names_the_bad_row(tmp_path: Path) -> None:
         "2024-01-03,105,104,100,103,1000\n",
         encoding="utf-8",
     )
-    done = run_cli("backtest", "--csv", str(csv_path), "--json", str(tmp_path / "out.json"))
+    done = cli("backtest", "--csv", str(csv_path), "--json", str(tmp_path / "out.json"))
     assert done.returncode == 2
     assert "row 1" in done.stderr
     assert "high is below" in done.stderr
     assert not (tmp_path / "out.json").exists()
 
 
-def test_strategies_lists_every_builtin() -> None:
-    done = run_cli("strategies")
+def test_strategies_lists_every_builtin(cli: Cli) -> None:
+    done = cli("strategies")
     assert done.returncode == 0
     for name in ("buy_and_hold", "sma_cross", "volatility_breakout", "bollinger_reversion"):
         assert name in done.stdout
 
 
 @pytest.mark.parametrize("group", [(), ("data",), ("db",), ("users",), ("tokens",)])
-def test_a_bare_command_prints_usage_and_full_help(group: tuple[str, ...]) -> None:
-    done = run_cli(*group)
+def test_a_bare_command_prints_usage_and_full_help(group: tuple[str, ...], cli: Cli) -> None:
+    done = cli(*group)
     assert done.returncode == 2
     assert done.stderr == ""
     lines = done.stdout.splitlines()
@@ -161,8 +178,8 @@ def test_a_bare_command_prints_usage_and_full_help(group: tuple[str, ...]) -> No
     assert not [line for line in commands if line.rstrip().endswith("...")]  # nothing cut
 
 
-def test_a_piped_report_is_not_cut() -> None:
-    done = run_cli("backtest", "DEMO05", "--strategy", "sma_cross")
+def test_a_piped_report_is_not_cut(cli: Cli) -> None:
+    done = cli("backtest", "DEMO05", "--strategy", "sma_cross")
     assert done.returncode == 0, done.stderr
     assert "…" not in done.stdout
     header = done.stdout.splitlines()[0]
@@ -170,7 +187,7 @@ def test_a_piped_report_is_not_cut() -> None:
     assert header.endswith("(2,452 bars, costs: krx)")
 
 
-def test_version() -> None:
-    done = run_cli("--version")
+def test_version(cli: Cli) -> None:
+    done = cli("--version")
     assert done.returncode == 0
     assert done.stdout.startswith("privatetrade ")
