@@ -662,7 +662,7 @@ def test_login_sets_a_http_only_same_site_session_cookie(api: ServerProcess) -> 
         assert client.get("/api/me").json()["username"] == name
         assert client.get("/account").status_code == 200
     # X-Forwarded-Proto from a peer that is not a configured proxy changes nothing
-    # (with PRIVATETRADE_TRUSTED_PROXIES it does: test_login_limits.py).
+    # (with PRIVATETRADE_TRUSTED_PROXIES it does: test_login_throttling.py).
     spoofed = form_login(api.url, name, PASSWORD, headers={"X-Forwarded-Proto": "https"})
     assert spoofed.status_code == 303, spoofed.text
     assert "secure" not in cookie_attributes(session_cookie(spoofed)[1])
