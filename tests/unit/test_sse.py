@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from privatetrade.ops.smoke import parse_sse
+from privatetrade.ops.smoke import StreamEvent, parse_sse, parse_sse_events
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,41 @@ def test_parse_sse_reads_lazily() -> None:
         raise AssertionError("read past the first event")
 
     assert next(parse_sse(stream())) == ("message", "first")
+
+
+def test_events_carry_the_last_id_and_the_reconnection_time() -> None:
+    lines = [
+        "retry: 1000",
+        "",
+        "event: state",
+        "data: a",
+        "id: 7",
+        "",
+        "data: b",
+        "",
+        "id: 9",
+        "retry: soon",
+        "",
+        "id: 10\0",
+        "data: c",
+        "",
+        "id",
+        "data: d",
+        "",
+    ]
+    assert list(parse_sse_events(lines)) == [
+        StreamEvent("state", "a", "7", 1000),
+        StreamEvent("message", "b", "7", 1000),  # an id persists
+        StreamEvent("message", "c", "9", 1000),  # set by a data-less event; NUL ignored
+        StreamEvent("message", "d", "", 1000),  # an empty id resets it
+    ]
+    assert list(parse_sse(lines)) == [
+        ("state", "a"),
+        ("message", "b"),
+        ("message", "c"),
+        ("message", "d"),
+    ]
+
+
+def test_no_id_and_no_retry_before_the_stream_sets_them() -> None:
+    assert list(parse_sse_events(["data: x", ""])) == [StreamEvent("message", "x", "", None)]

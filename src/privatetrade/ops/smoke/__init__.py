@@ -3,7 +3,8 @@
 :func:`run_smoke` (in :mod:`~privatetrade.ops.smoke.run`) walks the steps of
 :data:`STEP_TITLES` against a deployment and returns a :class:`SmokeReport`;
 :mod:`~privatetrade.ops.smoke.checks` holds what the steps expect of the answers and
-:mod:`~privatetrade.ops.smoke.sse` the Server-Sent Events parser (:func:`parse_sse`).
+:mod:`~privatetrade.ops.smoke.sse` the Server-Sent Events parser (:func:`parse_sse`;
+:func:`parse_sse_events` with ids).
 """
 
 from privatetrade.ops.smoke.checks import (
@@ -19,7 +20,7 @@ from privatetrade.ops.smoke.report import (
     StepResult,
 )
 from privatetrade.ops.smoke.run import run_smoke
-from privatetrade.ops.smoke.sse import parse_sse
+from privatetrade.ops.smoke.sse import StreamEvent, parse_sse, parse_sse_events
 
 __all__ = [
     "EQUITY_CSV_HEADER",
@@ -30,6 +31,8 @@ __all__ = [
     "SmokeReport",
     "SmokeUnreachableError",
     "StepResult",
+    "StreamEvent",
     "parse_sse",
+    "parse_sse_events",
     "run_smoke",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterable
 from typing import Annotated, Literal
 
@@ -22,6 +23,8 @@ router = APIRouter(
     responses=problem_responses(UNAVAILABLE),
 )
 _EVENT_POLL_S = 0.1
+_RETRY_MS = 1000  # how long a client waits before reconnecting a broken event stream
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NOT_FOUND = problem_responses({404: "No such backtest", **INVALID})
 
 
@@ -125,28 +128,56 @@ def get_backtest(job: OwnedJob, services: SystemDep) -> JobOut:
 
 @router.get("/{job_id}/events", response_class=EventSourceResponse, responses=_NOT_FOUND)
 async def backtest_events(
-    job: OwnedJob, services: SystemDep, owner: Owner
+    job: OwnedJob,
+    services: SystemDep,
+    owner: Owner,
+    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> AsyncIterable[ServerSentEvent]:
-    """Stream ``state`` and ``progress`` events (Server-Sent Events) until a final state."""
+    """Stream ``state`` and ``progress`` events (Server-Sent Events) until a final state.
+
+    Each event has the job as data and an id that grows strictly from event to event:
+    the job's last change, in microseconds since 1970 (one more than the previous id
+    when that is not larger). A client that reconnects with ``Last-Event-ID`` (browsers
+    do so by themselves) gets the job's current state as a ``state`` event if the job
+    changed after that id, then the stream goes on; it never gets an older event again,
+    nor an id at or below the one it sent. The stream starts with ``retry: 1000``.
+    """
     repository = services.submissions
-    last_state: JobState | None = None
-    last_progress: tuple[float, str] | None = None
+    resumed_at = _event_id_value(last_event_id)
+    last_id = resumed_at or 0
+    shown: tuple[JobState, float, str] | None = None  # what the client has
+    if resumed_at is not None and _changed_at(job) <= resumed_at:
+        shown = (job.state, job.progress, job.stage)
+    yield ServerSentEvent(retry=_RETRY_MS)
     current: Job | None = job
     while current is not None:
-        now = repository.clock()
-        payload = JobOut.of(current, now).model_dump(mode="json")
-        if current.state != last_state:
-            last_state = current.state
-            last_progress = (current.progress, current.stage)
-            yield ServerSentEvent(event="state", data=payload, id=str(current.attempt))
-        elif (current.progress, current.stage) != last_progress:
-            last_progress = (current.progress, current.stage)
-            yield ServerSentEvent(event="progress", data=payload, id=str(current.attempt))
+        view = (current.state, current.progress, current.stage)
+        if view != shown:
+            name = "state" if shown is None or shown[0] != current.state else "progress"
+            shown, last_id = view, max(_changed_at(current), last_id + 1)
+            payload = JobOut.of(current, repository.clock()).model_dump(mode="json")
+            yield ServerSentEvent(event=name, data=payload, id=str(last_id))
         if current.state.final:
             return
         await services.events.wait(job.id, _EVENT_POLL_S)
         current = await anyio.to_thread.run_sync(repository.get, job.id, owner)
-    yield ServerSentEvent(event="deleted", data={"id": job.id})
+    deleted_id = max(_microseconds(repository.clock()), last_id + 1)
+    yield ServerSentEvent(event="deleted", data={"id": job.id}, id=str(deleted_id))
+
+
+def _event_id_value(header: str | None) -> int | None:
+    """The number in a ``Last-Event-ID`` header (None if absent or not one of ours)."""
+    if header is None or not (header.isascii() and header.isdigit()) or len(header) > 19:
+        return None
+    return int(header)
+
+
+def _changed_at(job: Job) -> int:
+    return _microseconds(job.updated_at or job.created_at)
+
+
+def _microseconds(moment: dt.datetime) -> int:
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 @router.post(

@@ -100,8 +100,10 @@
       showError($("run-error"), t("run.deleted"));
     });
     source.onerror = () => {
-      // The stream ended or broke: fall back to polling until a final state.
-      source.close();
+      // A broken stream: the browser reconnects by itself and the server resumes after
+      // the last event id it saw (Last-Event-ID). An answer that is not a stream closes
+      // the source: fall back to polling until a final state.
+      if (source.readyState !== EventSource.CLOSED) return;
       api("GET", `/api/backtests/${job.id}`).then((view) => {
         update(view);
         if (!FINAL.includes(view.state)) poll();
