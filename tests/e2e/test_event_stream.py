@@ -147,3 +147,20 @@ def _wait_for_change(
             return
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} did not change within {timeout}s")
+
+
+def test_a_deleted_job_ends_its_stream_with_a_deleted_event_of_a_larger_id(
+    client: httpx.Client,
+) -> None:
+    job_id = submit(client, LONG_BODY)["id"]
+    events: list[StreamEvent] = []
+    deadline = time.monotonic() + 120.0
+    with client.stream("GET", f"/api/backtests/{job_id}/events") as response:
+        for event in parse_sse_events(response.iter_lines()):
+            assert time.monotonic() < deadline, "the stream did not end after the deletion"
+            events.append(event)
+            if event.event == "state" and job_of(event)["state"] == "running":
+                assert client.delete(f"/api/backtests/{job_id}").status_code == 204
+    assert events[-1].event == "deleted"
+    assert json.loads(events[-1].data) == {"id": job_id}
+    assert strictly_increasing(ids(events)), ids(events)
