@@ -30,6 +30,20 @@ def data_dir(tmp_path: Path, sample_data_dir: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="module")
+def module_server(
+    tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path
+) -> Iterator[ServerProcess]:
+    """One SQLite server on a private copy of the sample data, shared by a test module."""
+    data_dir = tmp_path_factory.mktemp("module-server") / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    process = ServerProcess(data_dir).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
     """None (SQLite in the data directory) or a fresh PostgreSQL database."""

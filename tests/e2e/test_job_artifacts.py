@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,14 +12,8 @@ from server import ServerProcess, submit, wait_for
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path) -> Iterator[ServerProcess]:
-    data_dir = tmp_path_factory.mktemp("artifacts") / "data"
-    shutil.copytree(sample_data_dir, data_dir)
-    process = ServerProcess(data_dir).start()
-    try:
-        yield process
-    finally:
-        process.stop()
+def api(module_server: ServerProcess) -> ServerProcess:
+    return module_server
 
 
 @pytest.fixture

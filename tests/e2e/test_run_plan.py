@@ -128,16 +128,8 @@ SAME_SPECS = [
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path) -> Iterator[ServerProcess]:
-    import shutil
-
-    data_dir = tmp_path_factory.mktemp("run-plan") / "data"
-    shutil.copytree(sample_data_dir, data_dir)
-    process = ServerProcess(data_dir).start()
-    try:
-        yield process
-    finally:
-        process.stop()
+def api(module_server: ServerProcess) -> ServerProcess:
+    return module_server
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -165,17 +164,9 @@ class BreakingProxy:
 
 
 @pytest.fixture(scope="module")
-def sqlite_server(
-    tmp_path_factory: pytest.TempPathFactory, sample_data_dir: Path
-) -> Iterator[ServerProcess]:
+def sqlite_server(module_server: ServerProcess) -> ServerProcess:
     """One SQLite server for the failure tests (each smoke run deletes its backtest)."""
-    data_dir = tmp_path_factory.mktemp("smoke") / "data"
-    shutil.copytree(sample_data_dir, data_dir)
-    process = ServerProcess(data_dir).start()
-    try:
-        yield process
-    finally:
-        process.stop()
+    return module_server
 
 
 def test_smoke_passes_against_a_healthy_server(server: ServerProcess) -> None:
