@@ -14,10 +14,10 @@ import json
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psutil
@@ -25,9 +25,8 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from server import FINAL_STATES, ServerProcess
 
+from polling import poll
 from privatetrade.engine.result import EQUITY_COLUMNS, TRADE_COLUMNS
-
-T = TypeVar("T")
 
 ARTIFACT_NAMES = frozenset({"result.json", "trades.csv", "equity.csv"})
 MAX_ATTEMPTS = 3  # the default PRIVATETRADE_MAX_ATTEMPTS
@@ -35,17 +34,6 @@ _RUN_KEY = b'"run":'
 
 
 # ---------------------------------------------------------------------- waiting
-
-
-def poll(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Call ``check`` until it returns something other than None (or time runs out)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value is not None:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
 def alive(pid: int) -> bool:

@@ -12,16 +12,17 @@ import datetime as dt
 import json
 import os
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psutil
 import pytest
 import sqlalchemy as sa
 from server import ServerProcess, submit, wait_for
+
+from polling import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -33,8 +34,6 @@ FINAL_TIMEOUT = 180.0  # fresh workers warm up first; the machine may be busy
 # on a loaded machine: the limit applies to every backtest of that server.
 LIMIT_SECONDS = 3
 LIMIT = dt.timedelta(seconds=LIMIT_SECONDS)
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -52,16 +51,6 @@ def start_server(
     process = ServerProcess(data_dir, database_url=database_url, env=env)
     servers.append(process)
     return process.start()
-
-
-def poll(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value is not None:
-            return value
-        time.sleep(0.02)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
 def job_of(client: httpx.Client, job_id: str) -> dict[str, Any]:

@@ -11,11 +11,10 @@ import json
 import os
 import shutil
 import signal
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psutil
@@ -23,14 +22,14 @@ import pytest
 import sqlalchemy as sa
 from server import ServerProcess, submit, wait_for
 
+from polling import poll
+
 pytestmark = pytest.mark.e2e
 
 LONG_BARS = 200_000  # a few seconds per run: long enough to act on, short enough to wait for
 LONG_SPEC = {"symbol": "LONG", "strategy": "sma_cross", "params": {"fast": 10, "slow": 30}}
 SHORT_SPEC = {"symbol": "AAPL", "strategy": "sma_cross", "params": {"fast": 10, "slow": 30}}
 FINAL_TIMEOUT = 120.0
-
-T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------- data
@@ -113,17 +112,6 @@ def start_server(
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def poll(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Call ``check`` until it returns something other than None (or time runs out)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value is not None:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
 def job_of(client: httpx.Client, job_id: str) -> dict[str, Any]:

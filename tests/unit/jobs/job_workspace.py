@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from polling import poll as poll_until
 from privatetrade.db.jobs import JobRepository
 from privatetrade.domain.jobs import Job
 from privatetrade.domain.specs import BacktestSpec
@@ -79,10 +79,4 @@ class Workspace:
     @staticmethod
     def poll(check: Callable[[], T | None], timeout: float, what: str) -> T:
         """Call ``check`` until it returns something other than None (or time runs out)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = check()
-            if value is not None:
-                return value
-            time.sleep(0.02)
-        raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        return poll_until(check, timeout, what, interval=0.02)
