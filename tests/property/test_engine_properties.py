@@ -16,17 +16,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from builders import daily_times
 from privatetrade.engine.bars import PreparedBars, prepare_bars
-from privatetrade.engine.costs import CostModel, TaxStep
+from privatetrade.engine.costs import CostModel, TaxStep, cost_arrays
 from privatetrade.engine.settings import SimulationSettings, Sizing, Stops
 from privatetrade.engine.simulation import SimulationOutput, simulate
 from privatetrade.engine.strategies.base import Signals
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 EXAMPLES = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Tick table in force since 2023-01-25 (the random dates also cover the older one;
@@ -297,6 +298,39 @@ def test_every_fill_lies_within_its_bar(scenario: Scenario) -> None:
     prices = out.fills["price"]
     assert np.all(prices >= bars.bars.low[at]), out.fills
     assert np.all(prices <= bars.bars.high[at]), out.fills
+
+
+def _exit_blocked(bars: PreparedBars, settings: SimulationSettings, direction: int) -> BoolArray:
+    """Return, per bar, whether a limit lock keeps a position of ``direction`` from exiting."""
+    b = bars.bars
+    arrays = cost_arrays(settings.costs, bars.local_time_ns, b.high, b.low, b.close)
+    blocked = arrays.sell_blocked if direction > 0 else arrays.buy_blocked
+    return blocked if blocked.shape[0] else np.zeros(len(b), dtype=np.bool_)
+
+
+@EXAMPLES
+@given(scenarios())
+def test_no_position_outlives_an_entry_bar_that_reached_its_levels(scenario: Scenario) -> None:
+    # Entries at the open or intrabar are followed by their whole entry bar (conservative
+    # path, docs/engine.md §3.6): a fixed stop or target inside that range exits there.
+    assume(scenario.settings.fill_at == "next_open")
+    stops = scenario.settings.stops
+    assume(stops.stop_loss is not None or stops.take_profit is not None)
+    bars = scenario.bars()
+    out = simulate(bars, scenario.signals(), scenario.settings)
+    high, low = bars.bars.high, bars.bars.low
+    margin = 1e-9
+    for trade in out.trades:
+        entry_bar, d, entry = int(trade["entry_bar"]), int(trade["direction"]), trade["entry_price"]
+        if trade["exit_bar"] == entry_bar or _exit_blocked(bars, scenario.settings, d)[entry_bar]:
+            continue
+        worst, best = (low, high) if d > 0 else (high, low)
+        if stops.stop_loss is not None:
+            stop = entry * (1.0 - d * stops.stop_loss)
+            assert d * (worst[entry_bar] - stop) > -margin * stop, trade
+        if stops.take_profit is not None:
+            target = entry * (1.0 + d * stops.take_profit)
+            assert d * (best[entry_bar] - target) < margin * target, trade
 
 
 @EXAMPLES

@@ -34,7 +34,7 @@ __all__ = ["ENGINE_VERSION", "default_registry", "make_settings", "run_backtest"
 
 # Version of the execution semantics; bumped whenever the same inputs could give
 # different numbers.
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"
 
 
 @lru_cache(maxsize=1)

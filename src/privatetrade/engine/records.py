@@ -113,6 +113,7 @@ STATE_DTYPE = np.dtype(
         ("pending_offset", np.float64),
         ("entry_bar", np.int64),
         ("entry_price", np.float64),
+        ("entry_reference", np.float64),
         ("entry_commission", np.float64),
         ("entry_tax", np.float64),
         ("extreme_high", np.float64),

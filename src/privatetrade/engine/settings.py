@@ -93,9 +93,11 @@ class Sizing(BaseModel):
 class Stops(BaseModel):
     """Protective exits, as fractions of the entry price (0.05 = 5%).
 
-    Checked from the bar after entry on the bar's high and low. A gap through a
-    level fills at the open; when the stop and the target are both touched in one
-    bar, the stop wins (the intrabar order is unknown, so assume the worse).
+    Checked on the bar's high and low from the entry bar on for entries at the open
+    or intrabar (only the part of the bar after the fill), from the next bar for
+    entries at the close. A gap through a level fills at the open; when the stop and
+    the target are both touched in one bar, the stop wins (the intrabar order is
+    unknown, so assume the worse). See docs/engine.md §3.6.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -794,25 +794,6 @@ def test_long_stop_and_target(
     assert out.cash[2] == pytest.approx(10 * price, rel=REL)
 
 
-def test_stops_are_not_checked_on_the_entry_bar() -> None:
-    # Bought at bar 1's open 100; bar 1 dips to 90 (below the 95 stop) after the fill,
-    # but stops start on bar 2, which stays above 95.
-    bars = make_bars(
-        [100, 100, 100], opens=[100, 100, 100], highs=[100, 101, 101], lows=[100, 90, 99]
-    )
-    out = run(bars, signals_at(3, entries=[0]), stops=Stops(stop_loss=0.05), close_at_end=False)
-    assert fills_of(out) == [(1, BUY, 10.0, 100.0)]
-    # Entered at bar 0's close instead, bar 1 is the first checked bar: stop at 95.
-    at_close = run(
-        bars,
-        signals_at(3, entries=[0]),
-        stops=Stops(stop_loss=0.05),
-        fill_at="close",
-        close_at_end=False,
-    )
-    assert fills_of(at_close) == [(0, BUY, 10.0, 100.0), (1, SELL, 10.0, 95.0)]
-
-
 def test_stop_and_target_on_the_krx_grid() -> None:
     # Entry 10,050. Stop 10,050 * 0.95 = 9,547.5 -> a sell rounds down: 9,540.
     # Target 10,050 * 1.1 = 11,055 -> a long's limit rounds up (never worse): 11,060.

@@ -57,6 +57,30 @@ def test_sweep_with_stops_equals_full_backtests(msft: pd.DataFrame) -> None:
     _assert_rows_match_backtests(msft, result, settings=settings)
 
 
+@pytest.mark.parametrize(
+    ("strategy", "grid", "directions"),
+    [
+        ("sma_cross", {"fast": [5, 10], "slow": [20, 30]}, {"long", "short"}),
+        # rsi_reversion raises no short signals.
+        ("rsi_reversion", {"period": [7, 14], "lower": [30], "upper": [70]}, {"long"}),
+    ],
+)
+def test_sweep_with_entry_bar_stops_equals_full_backtests(
+    msft: pd.DataFrame, strategy: str, grid: dict[str, list[int]], directions: set[str]
+) -> None:
+    # Tight levels put many stops and targets inside their entry bar (checked there
+    # since engine 1.1.0); shorts mirror them.
+    settings = pt.SimulationSettings(
+        stops=pt.Stops(stop_loss=0.015, take_profit=0.02, trailing_stop=0.03), allow_short=True
+    )
+    result = pt.sweep(msft, strategy, grid, settings=settings)
+    _assert_rows_match_backtests(msft, result, settings=settings)
+    first = pt.run_backtest(msft, strategy, result.params[0], settings=settings)
+    same_bar = [t for t in first.trade_records() if t["entry_time"] == t["exit_time"]]
+    assert {t["exit_reason"] for t in same_bar} >= {"stop_loss", "take_profit"}
+    assert {t["direction"] for t in same_bar} == directions
+
+
 def test_best_and_frame(msft: pd.DataFrame) -> None:
     result = pt.sweep(msft, "sma_cross", {"fast": [5, 10, 15], "slow": [30, 50]})
     best = result.best("total_return")

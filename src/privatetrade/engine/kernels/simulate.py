@@ -5,7 +5,8 @@ The kernel is resumable: everything it needs to continue lives in a one-element
 ``[k, n)`` with the same state array. Per bar ``t`` the order of events is:
 
 1. pending orders decided at ``t-1`` fill at ``t``'s open (exit first, then entry);
-2. stop-loss / take-profit / trailing stop of a position entered before ``t``;
+2. stop-loss / take-profit / trailing stop of the open position, including one entered
+   at ``t``'s open or intrabar (then only the part of the bar after the fill counts);
 3. excursions (MAE/MFE, trailing anchor) updated with ``t``'s range;
 4. the decisions of bar ``t`` (signals at its close) become pending orders, or fill
    at ``t``'s close in same-close mode;
@@ -83,6 +84,7 @@ def _open_position_nb(state, fills, bar, direction, price, base, cfg):  # type: 
     state.position = direction * quantity
     state.entry_bar = t
     state.entry_price = price
+    state.entry_reference = base
     state.entry_commission = commission
     state.entry_tax = tax
     state.extreme_high = price
@@ -211,7 +213,9 @@ def _check_stops_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-
     target = np.nan
     if cfg.take_profit > 0.0:
         target = entry * (1.0 + direction * cfg.take_profit)
-    open_ = bar[_OPEN]
+    # On the entry bar only the part of the bar after the fill counts: it starts at the
+    # entry's reference price (the open, or a stop entry's level) instead of the open.
+    open_ = state.entry_reference if state.entry_bar == bar[_T] else bar[_OPEN]
     worst = bar[_LOW] if direction == _LONG else bar[_HIGH]
     best = bar[_HIGH] if direction == _LONG else bar[_LOW]
     if not np.isnan(stop) and direction * (open_ - stop) <= 0.0:
@@ -247,8 +251,7 @@ def _load_nb(state):  # type: ignore[no-untyped-def]
     """Return the state fields the hot path keeps in locals."""
     pending = state.pending_exit or state.pending_entry != 0
     return (
-        state.position, state.cash, pending, state.entry_bar,
-        state.extreme_high, state.extreme_low,
+        state.position, state.cash, pending, state.extreme_high, state.extreme_low,
     )  # fmt: skip
 
 
@@ -373,7 +376,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
     full_series = cash_out.shape[0] > 0
     # The hot path works on local copies of the state; events (fills, stops) work on
     # the record, so the extremes go back before and everything comes back after one.
-    position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
+    position, cash, pending, extreme_high, extreme_low = _load_nb(state)
     t = start
     while t < stop:
         # Quiet stretches (no order pending, no stops to watch, no signal that could
@@ -406,11 +409,11 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
         if pending:
             _store_extremes_nb(state, extreme_high, extreme_low)
             _fill_pending_nb(state, fills, trades, _bar_nb(t, prices, costs), cfg)
-            position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
-        if has_stops and position != 0.0 and entry_bar < t:
+            position, cash, pending, extreme_high, extreme_low = _load_nb(state)
+        if has_stops and position != 0.0:
             _store_extremes_nb(state, extreme_high, extreme_low)
             _check_stops_nb(state, fills, trades, _bar_nb(t, prices, costs), cfg)
-            position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
+            position, cash, pending, extreme_high, extreme_low = _load_nb(state)
         if position != 0.0:
             extreme_high = max(extreme_high, high[t])
             extreme_low = min(extreme_low, low[t])
@@ -435,7 +438,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
         if (not next_open and pending) or (t == n - 1 and cfg.close_at_end and position != 0.0):
             _store_extremes_nb(state, extreme_high, extreme_low)
             _close_of_bar_nb(state, fills, trades, _bar_nb(t, prices, costs), cfg, next_open, n)
-            position, cash, pending, entry_bar, extreme_high, extreme_low = _load_nb(state)
+            position, cash, pending, extreme_high, extreme_low = _load_nb(state)
         if full_series:
             cash_out[t] = cash
             position_out[t] = position

@@ -259,6 +259,7 @@
         ...warnings.map((w) => el("li", { text: w }))));
     }
     root.append(el("h3", { text: ctx.t("result.metrics") }), metricCards(ctx, doc.metrics));
+    root.append(el("p", { className: "muted engine-version", text: ctx.t("result.engine", { version: doc.engine_version }) }));
     const equity = section(ctx.t("result.equity"), "equity-chart");
     const drawdown = section(ctx.t("result.drawdown"), "drawdown-chart", "short");
     const price = section(ctx.t("result.price"), "price-chart", "tall");
