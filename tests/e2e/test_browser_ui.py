@@ -201,6 +201,9 @@ def test_run_a_backtest_watch_it_finish_and_read_the_result(trader: Session) -> 
     expect(page.locator("[data-metric=total_return] dd")).to_have_text(expected)
     final = document["metrics"]["final_equity"]
     expect(page.locator("[data-metric=final_equity] dd")).to_have_text(f"₩{final:,.0f}")
+    # The engine version that made the result is stated under the figures.
+    engine = document["engine_version"]
+    expect(page.locator(".engine-version")).to_have_text(f"Computed by engine version {engine}")
 
     # Price chart: candles plus the fills as buy and sell markers.
     assert trace_types(page, "price-chart") == ["candlestick:Price", "scatter:Buy", "scatter:Sell"]
