@@ -55,6 +55,7 @@ __all__ = [
     "is_us_session",
     "krx_sessions",
     "missing_sessions",
+    "session_close",
     "session_days",
     "session_mask",
     "sessions",
@@ -252,6 +253,35 @@ def is_krx_session(day: dt.date) -> bool:
 def is_us_session(day: dt.date) -> bool:
     """Return whether the NYSE holds a session on ``day``."""
     return is_session(CalendarName.XNYS, day)
+
+
+def session_close(name: CalendarName | str, day: dt.date) -> dt.datetime:
+    """Return when the session on ``day`` closes (aware, UTC), early and late closes included.
+
+    Example: the NYSE closes at 13:00 New York time on the day after Thanksgiving::
+
+        >>> session_close("XNYS", dt.date(2024, 11, 29)).isoformat()
+        '2024-11-29T18:00:00+00:00'
+
+    Raises:
+        InputError: The day is not a session (``field`` is ``date``), or is outside
+            the calendar's coverage.
+    """
+    import pandas as pd
+
+    calendar = _name(name)
+    first = _day(day)
+    if not is_session(calendar, first):
+        raise InputError(f"{first} is not a {calendar.value} session", field="date")
+    upstream = _exchange_calendar(calendar)
+    stamp = pd.Timestamp(first)
+    if stamp in upstream.closes.index:
+        close: dt.datetime = upstream.closes.loc[stamp].to_pydatetime()
+        return close.astimezone(dt.UTC)
+    regular = upstream.close_times[-1][1]  # a session our overrides added: the regular close
+    local = pd.Timestamp(dt.datetime.combine(first, regular), tz=calendar_timezone(calendar))
+    result: dt.datetime = local.tz_convert("UTC").to_pydatetime()
+    return result
 
 
 def as_days(dates: Iterable[Any] | pd.DatetimeIndex, tz: str) -> Days:

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from privatetrade.domain.data_updates import DataUpdateSpec
 from privatetrade.domain.specs import BacktestSpec
 from privatetrade.errors import InputError
 
@@ -23,6 +24,7 @@ class JobKind(StrEnum):
     """What a job does; stored in the job row."""
 
     BACKTEST = "backtest"
+    DATA_UPDATE = "data_update"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +40,13 @@ class JobLabels:
     strategy: str
 
 
-# The union of every kind's spec (one member today; sweeps, walk-forward and portfolios follow).
-JobSpec = BacktestSpec
+# The union of every kind's spec (sweeps, walk-forward and portfolios follow).
+JobSpec = BacktestSpec | DataUpdateSpec
 
-SPEC_TYPES: Mapping[JobKind, type[BaseModel]] = {JobKind.BACKTEST: BacktestSpec}
+SPEC_TYPES: Mapping[JobKind, type[BaseModel]] = {
+    JobKind.BACKTEST: BacktestSpec,
+    JobKind.DATA_UPDATE: DataUpdateSpec,
+}
 
 
 def parse_spec(kind: str, text: str | bytes) -> JobSpec:

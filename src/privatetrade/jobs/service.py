@@ -53,7 +53,8 @@ class JobService:
         Raises:
             InputError: Naming the spec field (``symbol``, ``params.fast``, ``costs``...).
         """
-        return handler_for(kind).check(spec, self.context)
+        checked: JobSpec = handler_for(kind).check(spec, self.context)
+        return checked
 
     def submit(
         self,

@@ -124,7 +124,8 @@ def execute_job(job_id: str, database_url: str, data_dir: str) -> str:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(job_id=job.id, attempt=job.attempt)
     bound = log
-    bound.info("job.started", symbol=job.spec.symbol, strategy=job.spec.strategy)
+    labels = handler_for(job.kind).labels(job.spec)
+    bound.info("job.started", kind=job.kind.value, symbol=labels.symbol, strategy=labels.strategy)
     reporter = _Reporter(repository, job)
     started = time.perf_counter()
     try:

@@ -13,11 +13,18 @@ from privatetrade.db.jobs.rows import ACTIVE, JobTable, ended, owned, to_job
 from privatetrade.db.schema import jobs
 from privatetrade.domain.jobs import Job, JobPage, JobState
 from privatetrade.domain.kinds import JobKind, JobLabels, JobSpec
+from privatetrade.domain.specs import BacktestSpec
 from privatetrade.errors import IdempotencyConflictError
 
 __all__ = ["JobSubmissions", "SortField"]
 
 SortField = Literal["created_at", "finished_at", "symbol", "strategy", "state"]
+
+
+def _backtest_labels(spec: JobSpec) -> JobLabels:
+    if not isinstance(spec, BacktestSpec):
+        raise TypeError(f"give the labels of a {type(spec).__name__} job")
+    return JobLabels(spec.symbol, spec.strategy)
 
 
 class JobSubmissions(JobTable):
@@ -35,7 +42,8 @@ class JobSubmissions(JobTable):
     ) -> tuple[Job, bool]:
         """Insert a queued job; return it and whether it is new.
 
-        ``labels`` fill the listing columns (default: the spec's symbol and strategy).
+        ``labels`` fill the listing columns (default, for a backtest: the spec's symbol
+        and strategy; other kinds must give them).
 
         With an ``idempotency_key`` already used by ``owner`` for the same spec, the
         existing job is returned instead.
@@ -44,7 +52,7 @@ class JobSubmissions(JobTable):
             IdempotencyConflictError: The key was used with a different spec.
         """
         now = self.clock()
-        shown = labels or JobLabels(spec.symbol, spec.strategy)
+        shown = labels or _backtest_labels(spec)
         row = {
             "id": job_id,
             "owner": owner,
@@ -110,15 +118,18 @@ class JobSubmissions(JobTable):
         symbol: str | None = None,
         strategy: str | None = None,
         states: Sequence[JobState] = (),
+        kinds: Sequence[JobKind] = (),
         sort: SortField = "created_at",
         descending: bool = True,
         offset: int = 0,
         limit: int = 50,
     ) -> JobPage:
-        """Return one page of jobs, filtered and sorted (ties broken by id)."""
+        """Return one page of jobs, filtered (empty filters: any) and sorted (ties by id)."""
         conditions = []
         if owner is not None:
             conditions.append(jobs.c.owner == owner)
+        if kinds:
+            conditions.append(jobs.c.kind.in_([kind.value for kind in kinds]))
         if symbol:
             conditions.append(jobs.c.symbol == symbol)
         if strategy:

@@ -8,18 +8,21 @@ To add a kind, write its module here (a class with ``kind``, ``check`` and ``run
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from privatetrade.domain.kinds import JobKind
 from privatetrade.errors import InputError
-from privatetrade.jobs.kinds import backtest
+from privatetrade.jobs.kinds import backtest, data_update
 from privatetrade.jobs.kinds.base import JobKindHandler, KindContext, RunOutput, StageCallback
 
 __all__ = ["HANDLERS", "JobKindHandler", "KindContext", "RunOutput", "StageCallback", "handler_for"]
 
-HANDLERS: Mapping[JobKind, JobKindHandler] = {backtest.HANDLER.kind: backtest.HANDLER}
+HANDLERS: Mapping[JobKind, JobKindHandler[Any]] = {
+    handler.kind: handler for handler in (backtest.HANDLER, data_update.HANDLER)
+}
 
 
-def handler_for(kind: str) -> JobKindHandler:
+def handler_for(kind: str) -> JobKindHandler[Any]:
     """Return the handler of ``kind``.
 
     Raises:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from privatetrade.domain.artifacts import Artifact
-from privatetrade.domain.kinds import JobKind, JobLabels, JobSpec
+from privatetrade.domain.kinds import JobKind, JobLabels
+from privatetrade.domain.specs import BacktestSpec
 from privatetrade.errors import CancelledError
 from privatetrade.jobs.kinds.base import KindContext, RunOutput, StageCallback
 from privatetrade.plans.backtest import execute_plan, plan_backtest
@@ -25,16 +26,16 @@ class BacktestKind:
 
     kind = JobKind.BACKTEST
 
-    def check(self, spec: JobSpec, context: KindContext) -> JobSpec:
+    def check(self, spec: BacktestSpec, context: KindContext) -> BacktestSpec:
         """Plan the spec (symbol, range, bar limit, strategy, settings); return it normalized."""
         return plan_backtest(spec, context.market_data, max_bars=context.max_bars).spec
 
-    def labels(self, spec: JobSpec) -> JobLabels:
+    def labels(self, spec: BacktestSpec) -> JobLabels:
         """The stock and the strategy."""
         return JobLabels(spec.symbol, spec.strategy)
 
     def run(
-        self, spec: JobSpec, context: KindContext, stage: StageCallback, cancel: CancelToken
+        self, spec: BacktestSpec, context: KindContext, stage: StageCallback, cancel: CancelToken
     ) -> RunOutput:
         """Plan and run the backtest; serialize the result document and CSV exports."""
         stage("loading", 0.01)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from privatetrade.domain.artifacts import Artifact
 from privatetrade.domain.kinds import JobKind, JobLabels, JobSpec
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
 __all__ = ["JobKindHandler", "KindContext", "RunOutput", "StageCallback"]
 
 StageCallback = Callable[[str, float], None]
+SpecT = TypeVar("SpecT", bound=JobSpec)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -25,10 +31,15 @@ class KindContext:
     Attributes:
         market_data: The market data of the data directory.
         max_bars: Most bars one backtest (or one leg of a larger job) may use.
+        data_provider: The configured data provider (None: offline), the default of
+            data updates at submission.
+        clock: The current time (UTC), e.g. the last closed session of a data update.
     """
 
     market_data: MarketData
     max_bars: int | None = None
+    data_provider: str | None = None
+    clock: Callable[[], dt.datetime] = _utc_now
 
 
 @dataclass(frozen=True)
@@ -39,12 +50,16 @@ class RunOutput:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-class JobKindHandler(Protocol):
-    """One kind of job. Implementations live in ``privatetrade.jobs.kinds.<kind>``."""
+class JobKindHandler(Protocol[SpecT]):
+    """One kind of job. Implementations live in ``privatetrade.jobs.kinds.<kind>``.
+
+    ``SpecT`` is the kind's spec model; the worker hands each handler only specs of its
+    kind (the job row's kind chooses both the model and the handler).
+    """
 
     kind: JobKind
 
-    def check(self, spec: JobSpec, context: KindContext) -> JobSpec:
+    def check(self, spec: SpecT, context: KindContext) -> SpecT:
         """Check everything that can be checked without running; return the normalized spec.
 
         Raises:
@@ -52,12 +67,12 @@ class JobKindHandler(Protocol):
         """
         ...
 
-    def labels(self, spec: JobSpec) -> JobLabels:
+    def labels(self, spec: SpecT) -> JobLabels:
         """What job listings show and filter by for this spec."""
         ...
 
     def run(
-        self, spec: JobSpec, context: KindContext, stage: StageCallback, cancel: CancelToken
+        self, spec: SpecT, context: KindContext, stage: StageCallback, cancel: CancelToken
     ) -> RunOutput:
         """Run the spec (in a worker process), reporting stages; stop when ``cancel`` is set."""
         ...

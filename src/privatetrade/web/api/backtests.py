@@ -12,6 +12,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ConfigDict
 
 from privatetrade.domain.jobs import Job, JobState
+from privatetrade.domain.kinds import JobKind
 from privatetrade.domain.specs import BacktestSpec
 from privatetrade.web.deps import Owner, SystemDep
 from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
@@ -100,12 +101,16 @@ def list_backtests(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> JobList:
-    """List the caller's backtests, newest first by default; filter and page."""
+    """List the caller's backtests, newest first by default; filter and page.
+
+    Other kinds of jobs (data updates) are not listed here.
+    """
     page = services.submissions.page(
         owner,
         symbol=symbol,
         strategy=strategy,
         states=state or (),
+        kinds=(JobKind.BACKTEST,),
         sort=sort,
         descending=order == "desc",
         offset=offset,

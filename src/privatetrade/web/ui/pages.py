@@ -15,6 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from privatetrade.data.symbols import Market, SymbolInfo
 from privatetrade.domain.jobs import Job, JobState
+from privatetrade.domain.kinds import JobKind
+from privatetrade.domain.specs import BacktestSpec
 from privatetrade.engine.costs import CostModel
 from privatetrade.errors import InputError
 from privatetrade.web.auth import Caller
@@ -30,6 +32,7 @@ _MAX_COMPARED = 6
 _YEAR_SECONDS = 365 * 24 * 3600
 ChoiceT = TypeVar("ChoiceT", bound=StrEnum)
 SortField = Literal["created_at", "finished_at", "symbol", "strategy", "state"]
+_BACKTESTS = (JobKind.BACKTEST,)  # these pages list and show backtests, not other job kinds
 
 
 def not_found(request: Request, caller: Caller) -> Response:
@@ -49,10 +52,17 @@ def _symbol_or_none(request: Request, code: str) -> SymbolInfo | None:
         return None
 
 
+def _backtest(request: Request, caller: Caller, job_id: str) -> Job | None:
+    """The caller's backtest ``job_id`` (None: no such backtest, or another kind of job)."""
+    job = system_of(request).submissions.get(job_id, caller.user.id)
+    return job if job is not None and isinstance(job.spec, BacktestSpec) else None
+
+
 def _job_view(request: Request, job: Job) -> dict[str, Any]:
     view = JobOut.of(job, system_of(request).submissions.clock()).model_dump(mode="json")
-    symbol = _symbol_or_none(request, job.spec.symbol)
-    view["symbol_name"] = symbol.name if symbol else job.spec.symbol
+    code = job.spec.symbol if isinstance(job.spec, BacktestSpec) else ""
+    symbol = _symbol_or_none(request, code) if code else None
+    view["symbol_name"] = symbol.name if symbol else code
     view["currency"] = symbol.currency if symbol else "USD"
     return view
 
@@ -64,9 +74,9 @@ def dashboard(request: Request) -> Response:
     if caller is None:
         return to_login(request)
     repository = system_of(request).submissions
-    recent = repository.page(caller.user.id, limit=8)
+    recent = repository.page(caller.user.id, kinds=_BACKTESTS, limit=8)
     running = repository.page(
-        caller.user.id, states=(JobState.QUEUED, JobState.RUNNING), limit=1
+        caller.user.id, states=(JobState.QUEUED, JobState.RUNNING), kinds=_BACKTESTS, limit=1
     ).total
     jobs = [_job_view(request, job) for job in recent.items]
     return user_page(
@@ -169,7 +179,7 @@ def new_backtest(
 
     initial: dict[str, Any] = {"symbol": symbol.strip().upper()} if symbol.strip() else {}
     if from_:
-        earlier = system_of(request).submissions.get(from_, caller.user.id)
+        earlier = _backtest(request, caller, from_)
         if earlier is None:
             return not_found(request, caller)
         initial = earlier.spec.model_dump(mode="json")
@@ -191,7 +201,7 @@ def run_page(request: Request, job_id: str) -> Response:
     caller = signed_in(request)
     if caller is None:
         return to_login(request)
-    job = system_of(request).submissions.get(job_id, caller.user.id)
+    job = _backtest(request, caller, job_id)
     if job is None:
         return not_found(request, caller)
     view = _job_view(request, job)
@@ -220,6 +230,7 @@ def history(
         symbol=symbol.strip().upper() or None,
         strategy=strategy or None,
         states=(state,) if state else (),
+        kinds=_BACKTESTS,
         sort=sort,
         descending=order == "desc",
         offset=offset,
@@ -255,10 +266,9 @@ def compare(
     if caller is None:
         return to_login(request)
     wanted = list(dict.fromkeys(id or []))
-    repository = system_of(request).submissions
     runs = []
     for job_id in wanted[:_MAX_COMPARED]:
-        job = repository.get(job_id, caller.user.id)
+        job = _backtest(request, caller, job_id)
         if job is None:
             return not_found(request, caller)
         runs.append(_job_view(request, job))
