@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from privatetrade.data.symbols import Market, SymbolInfo
+from privatetrade.data.symbols import Market, SymbolInfo, SymbolKind
 from privatetrade.errors import DataError, InputError
 from privatetrade.files import write_text_atomic
 
@@ -216,6 +216,7 @@ def _to_json(symbol: SymbolInfo) -> dict[str, Any]:
     for key in ("first_bar", "last_bar"):
         data[key] = None if data[key] is None else data[key].isoformat()
     data["adjusted"] = list(symbol.adjusted)
+    data["kind"] = symbol.kind.value
     return data
 
 
@@ -225,4 +226,5 @@ def _from_json(data: dict[str, Any]) -> SymbolInfo:
     for key in ("first_bar", "last_bar"):
         values[key] = None if values.get(key) is None else dt.date.fromisoformat(values[key])
     values["adjusted"] = tuple(values.get("adjusted", ()))
+    values["kind"] = SymbolKind(values.get("kind", SymbolKind.STOCK))  # absent before indices
     return SymbolInfo(**values)

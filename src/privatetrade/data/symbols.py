@@ -8,7 +8,14 @@ from enum import StrEnum
 
 from privatetrade.errors import InputError
 
-__all__ = ["Market", "SymbolInfo", "market_currency", "market_timezone", "parse_market"]
+__all__ = [
+    "Market",
+    "SymbolInfo",
+    "SymbolKind",
+    "market_currency",
+    "market_timezone",
+    "parse_market",
+]
 
 
 class Market(StrEnum):
@@ -24,6 +31,13 @@ class Market(StrEnum):
 
 
 _KRX = {Market.KOSPI, Market.KOSDAQ, Market.KONEX}
+
+
+class SymbolKind(StrEnum):
+    """What a symbol is: a tradable stock (or fund), or a market index (a benchmark only)."""
+
+    STOCK = "stock"
+    INDEX = "index"
 
 
 def parse_market(value: Market | str) -> Market:
@@ -69,6 +83,7 @@ class SymbolInfo:
         last_bar: Last stored bar date.
         bar_count: Number of stored bars.
         adjusted: Which price series are stored: subset of ``raw``/``adjusted``.
+        kind: ``stock`` (tradable) or ``index`` (index points: a benchmark, not traded).
     """
 
     code: str
@@ -85,6 +100,12 @@ class SymbolInfo:
     last_bar: dt.date | None = None
     bar_count: int = 0
     adjusted: tuple[str, ...] = field(default_factory=tuple)
+    kind: SymbolKind = SymbolKind.STOCK
+
+    @property
+    def is_index(self) -> bool:
+        """True for a market index (benchmark only, never traded)."""
+        return self.kind == SymbolKind.INDEX
 
     @property
     def timezone(self) -> str:

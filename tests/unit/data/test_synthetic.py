@@ -25,9 +25,10 @@ from privatetrade.engine.bars import prepare_bars
 from privatetrade.engine.costs import CostModel, cost_arrays, krx_tick_size
 from privatetrade.errors import InputError
 
-# sha256 of synthetic_bars("DEMO01")["close"] as little-endian float64 bytes. It changes
-# only if the generator, the seeds or the calendar's sessions in 2016-2025 change.
-DEMO01_CLOSE_SHA256 = "a68eb8dfff0936473de46c505b2d969ec032d7a64945e96bd82b92205fc9f343"
+# sha256 of synthetic_bars("DEMO01") (open, high, low, close, volume, row by row) as
+# little-endian float64 bytes: the same on every machine. It changes only if the
+# generator (SYNTHETIC_VERSION), the seeds or the calendar's sessions in 2016-2025 change.
+DEMO01_OHLCV_SHA256 = "6fbf5354169bc7f996427b6a4cbb75b03dff64523aeed023e3a8fa454bab281c"
 PLANTED = 3  # limit-up locks, limit-down locks and halts per symbol
 MARKETS = {info.code: info.market for info in synthetic_symbols()}
 
@@ -67,8 +68,10 @@ def test_bars_are_deterministic(frames: dict[str, pd.DataFrame]) -> None:
     again = synthetic_bars("demo01")
     pd.testing.assert_frame_equal(again, frames["DEMO01"])
     assert again.to_numpy().tobytes() == frames["DEMO01"].to_numpy().tobytes()
-    close = np.ascontiguousarray(again["close"].to_numpy(dtype="<f8"))
-    assert hashlib.sha256(close.tobytes()).hexdigest() == DEMO01_CLOSE_SHA256
+    ohlcv = again[["open", "high", "low", "close", "volume"]].to_numpy(dtype="<f8")
+    assert hashlib.sha256(np.ascontiguousarray(ohlcv).tobytes()).hexdigest() == (
+        DEMO01_OHLCV_SHA256
+    )
 
 
 def test_bars_cover_every_krx_session_at_seoul_midnight(frames: dict[str, pd.DataFrame]) -> None:

@@ -15,6 +15,13 @@ What FinanceDataReader 0.9.x fetches (read from its source):
   split-adjusted only, ``Adj Close`` also for dividends. ``adjusted=True`` scales open,
   high and low by ``Adj Close / Close``; ``adjusted=False`` keeps Yahoo's split-adjusted
   prices (no unadjusted series exists there).
+* ``DataReader('KS11'|'KQ11'|'KS200', ...)`` (``krx/data.py``,
+  ``KrxIndexReaderCache``): KOSPI, KOSDAQ and KOSPI 200 from FinanceData's yearly CSV
+  files on GitHub (``data/index/year_ks11/2024.csv``), read with ``pandas.read_csv``;
+  a year whose file fails to load is skipped silently, so a hole of whole years in
+  the answer is reported here as a transient error. ``DataReader('US500', ...)``:
+  the S&P 500 (``^GSPC``) from Yahoo's chart API. Index points have one series:
+  ``adjusted`` changes nothing.
 
 Example:
     >>> provider = FinanceDataReaderProvider()
@@ -30,6 +37,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from privatetrade.data.indices import IndexListing, provider_index
 from privatetrade.data.providers.base import LibraryProvider, import_library, is_krx_code
 from privatetrade.data.providers.calls import call_library, describe_request
 from privatetrade.data.symbols import Market, SymbolInfo, market_currency, market_timezone
@@ -97,6 +105,9 @@ class FinanceDataReaderProvider(LibraryProvider):
         code = code.strip().upper()
         first = start.isoformat() if start is not None else None
         what = describe_request(code, start, end)
+        index = provider_index(self.name, code)
+        if index is not None:
+            return self._index_bars(index, code, start, end)
         if is_krx_code(code):
             if not adjusted:
                 raise ProviderError(
@@ -113,6 +124,23 @@ class FinanceDataReaderProvider(LibraryProvider):
             if adjusted:
                 frame = _dividend_adjusted(frame, what)
             tz = market_timezone(Market.NYSE)
+        return self._finished(frame, code, start, end, tz)
+
+    def _index_bars(
+        self, index: IndexListing, code: str, start: dt.date | None, end: dt.date | None
+    ) -> pd.DataFrame:
+        """Return an index's daily points (KRX: FinanceData's cache; US500: Yahoo)."""
+        first = start.isoformat() if start is not None else None
+        what = describe_request(code, start, end)
+        tz = market_timezone(index.market)
+        if tz == market_timezone(Market.KOSPI):
+            last = end.isoformat() if end is not None else None
+            frame = self._fetch(
+                lambda fdr: _whole_years(fdr.DataReader(code, first, last), what), what
+            )
+        else:  # Yahoo, asked for bars before midnight of the day after ``end``
+            after = (end + dt.timedelta(days=1)).isoformat() if end is not None else None
+            frame = self._fetch(lambda fdr: fdr.DataReader(code, first, after), what)
         return self._finished(frame, code, start, end, tz)
 
     def _fetch(self, call: Callable[[ModuleType], Any], what: str) -> Any:
@@ -180,6 +208,31 @@ def _symbol(code: str, name: str, name_en: str | None, market: Market) -> Symbol
         tick_table="krx" if krx else "us",
         source="fdr",
     )
+
+
+def _whole_years(frame: Any, what: str) -> Any:
+    """Return ``frame`` unless it lacks whole calendar years between its first and last bar.
+
+    FinanceDataReader reads a KRX index one yearly file at a time and skips a file it
+    could not read (a timeout, an HTTP error) without a word; the transient error
+    raised here makes the provider try again.
+    """
+    import pandas as pd
+
+    try:
+        years = set(pd.DatetimeIndex(frame.index).year)
+    except (TypeError, ValueError):
+        return frame  # malformed: finish_bars names the problem
+    if not years:
+        return frame  # empty: call_library says so
+    missing = [year for year in range(min(years), max(years) + 1) if year not in years]
+    if missing:
+        raise ProviderError(
+            f"fdr returned {what} without the years {', '.join(map(str, missing))} "
+            "(their yearly files could not be read); try again",
+            transient=True,
+        )
+    return frame
 
 
 def _dividend_adjusted(frame: Any, what: str) -> Any:

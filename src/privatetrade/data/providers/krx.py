@@ -6,6 +6,9 @@ What pykrx 1.2.9 fetches (``stock/stock_api.py``, ``website/krx/krxio.py``):
 up the code's ISIN in KRX's finder lists ``finder_stkisu``/``finder_listdelisu``);
 ``adjusted=True`` reads Naver's chart feed instead. ``get_market_ticker_list(day,
 market)`` posts ``MDCSTAT01501`` and ``get_market_ticker_name`` reads the finder lists.
+``get_index_ohlcv_by_date(start, end, ticker)`` posts ``MDCSTAT00301`` (``indIdx`` =
+the ticker's first digit, ``indIdx2`` = the rest) for an index's daily points: tickers
+``1001`` KOSPI, ``2001`` KOSDAQ, ``1028`` KOSPI 200 (the data.krx.co.kr login applies).
 All columns are Korean: 시가 (open), 고가 (high), 저가 (low), 종가 (close), 거래량 (volume).
 
 data.krx.co.kr answers ``HTTP 400 LOGOUT`` without a logged-in session (since the end
@@ -29,6 +32,7 @@ import functools
 import importlib
 import io
 import os
+import re
 import sys
 import threading
 import types
@@ -57,6 +61,7 @@ _EARLIEST = dt.date(1990, 1, 1)
 _KRX_MARKETS = (Market.KOSPI, Market.KOSDAQ, Market.KONEX)
 _COLUMNS = {"시가": "open", "고가": "high", "저가": "low", "종가": "close", "거래량": "volume"}
 _CREDENTIALS = ("KRX_ID", "KRX_PW")
+_INDEX_TICKER = re.compile(r"\d{4}")  # KRX index tickers: 1001 KOSPI, 1028 KOSPI 200
 _TIMEOUT = 30.0  # seconds per request; pykrx sets none
 _LOCK = threading.RLock()  # pykrx's session is process-wide
 
@@ -148,9 +153,12 @@ class PykrxProvider(LibraryProvider):
                 failure, or an empty, malformed or invalid answer.
         """
         code = code.strip().upper()
+        if _INDEX_TICKER.fullmatch(code):
+            return self._index_bars(code, start, end)
         if not is_krx_code(code):
             raise ProviderError(
-                f"pykrx serves KRX codes (six characters such as 005930), not {code!r}"
+                "pykrx serves KRX codes (six characters such as 005930) and KRX index "
+                f"tickers (four digits such as 1001), not {code!r}"
             )
         stock = _stock()
         first = (start or _EARLIEST).strftime("%Y%m%d")
@@ -161,6 +169,18 @@ class PykrxProvider(LibraryProvider):
             krx=not adjusted,  # adjusted prices come from Naver
         )
         return self._finished(frame, code, start, end, tz=market_timezone(Market.KOSPI))
+
+    def _index_bars(self, ticker: str, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+        """Return a KRX index's daily points (``1001`` KOSPI ...) from data.krx.co.kr."""
+        stock = _stock()
+        first = (start or _EARLIEST).strftime("%Y%m%d")
+        last = (end or self._today()).strftime("%Y%m%d")
+        frame = self._fetch(
+            lambda: stock.get_index_ohlcv_by_date(first, last, ticker, name_display=False),
+            describe_request(ticker, start, end),
+            "unknown index ticker or no trading day",
+        )
+        return self._finished(frame, ticker, start, end, tz=market_timezone(Market.KOSPI))
 
     def _fetch(
         self,
