@@ -154,8 +154,7 @@ def test_broken_csv_names_the_bad_row(tmp_path: Path, cli: Cli) -> None:
     )
     done = cli("backtest", "--csv", str(csv_path), "--json", str(tmp_path / "out.json"))
     assert done.returncode == 2
-    assert "row 1" in done.stderr
-    assert "high is below" in done.stderr
+    assert "bad.csv: line 3: high is below the open" in done.stderr
     assert not (tmp_path / "out.json").exists()
 
 

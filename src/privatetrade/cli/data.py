@@ -20,6 +20,7 @@ from privatetrade.data.symbols import Market, parse_market
 from privatetrade.errors import InputError
 
 if TYPE_CHECKING:
+    from privatetrade.data.imports import ImportResult
     from privatetrade.data.market_data import MarketData
     from privatetrade.data.symbols import SymbolInfo
 
@@ -164,7 +165,10 @@ def import_file(
         str, typer.Option("--symbol", "-s", metavar="CODE", help="Code to store it as.")
     ],
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
-    market: Annotated[str, typer.Option(help="Market (KOSPI, KOSDAQ, NYSE, ...).")] = "OTHER",
+    market: Annotated[
+        str | None,
+        typer.Option(help="Market (KOSPI, KOSDAQ, NYSE, ...); default: the stored symbol's."),
+    ] = None,
     adjusted: Annotated[bool, typer.Option(help="The file holds adjusted prices.")] = False,
     column: Annotated[
         list[str] | None,
@@ -173,27 +177,108 @@ def import_file(
         ),
     ] = None,
     date_format: Annotated[
-        str | None, typer.Option(metavar="FORMAT", help="strptime format of dates, e.g. %Y%m%d.")
+        str | None,
+        typer.Option(
+            metavar="FORMAT",
+            help="strptime format of dates, e.g. %m/%d/%Y (default: YYYY-MM-DD, ISO "
+            "timestamps, YYYYMMDD, YYYY.MM.DD, YYYY/MM/DD).",
+        ),
     ] = None,
     tz: Annotated[
         str | None, typer.Option(metavar="ZONE", help="Time zone (default: the market's).")
     ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Stored symbol: the file becomes its bars.")
+    ] = False,
+    merge: Annotated[
+        bool,
+        typer.Option("--merge", help="Stored symbol: add the file's bars (the file wins)."),
+    ] = False,
 ) -> None:
-    """Import bars from a file: validated, all rows or none."""
+    """Import bars from a file: validated, all rows or none, then its quality report."""
+    from privatetrade.data.imports import ImportModeError
+
     mapping = {}
     for pair in column or []:
         field, sep, source = pair.partition("=")
         if not sep:
             raise InputError(f"--column expects FIELD=NAME, got {pair!r}", field="column")
         mapping[field.strip().lower()] = source.strip()
-    imported = market_data().import_file(
-        path, symbol, name=name, market=_market(market) or Market.OTHER, adjusted=adjusted,
-        columns=mapping, date_format=date_format, tz=tz,
-    )  # fmt: skip
-    typer.echo(
-        f"imported {imported.bar_count:,} bars of {imported.code} "
-        f"({imported.first_bar} → {imported.last_bar})"
-    )
+    if replace and merge:
+        raise InputError("give --replace or --merge, not both", field="mode")
+    try:
+        result = market_data().import_file(
+            path, symbol, name=name, market=_market(market), adjusted=adjusted,
+            columns=mapping, date_format=date_format, tz=tz,
+            mode="replace" if replace else "merge" if merge else None,
+        )  # fmt: skip
+    except ImportModeError as exc:
+        stored = exc.stored
+        raise InputError(
+            f"{exc.code} already has {stored.bar_count:,} {exc.kind.value} bars "
+            f"({stored.first_bar} to {stored.last_bar}); nothing was changed: add --replace "
+            "(the file becomes the stored bars) or --merge (add the file's bars, the file "
+            "winning on equal dates)",
+            field="mode",
+        ) from None
+    for line in import_summary_lines(result):
+        typer.echo(line)
+
+
+_FINDING_LABELS = {
+    "non_session_bars": "bars outside the sessions",
+    "off_grid": "off-tick prices",
+    "jumps": "jumps beyond the daily limit",
+    "zero_volume": "zero-volume days",
+    "missing_sessions": "gaps (missing sessions)",
+    "detected_splits": "detected splits (note)",
+    "half_tick": "half-tick prices (note, allowed)",
+    "limit_up_locked": "locked at the upper limit (note)",
+    "limit_down_locked": "locked at the lower limit (note)",
+}
+_NOT_CHECKED = {
+    "non_session_bars": "no calendar for this market",
+    "missing_sessions": "no calendar for this market",
+    "off_grid": "KRX raw prices only",
+    "zero_volume": "the file has no volume column",
+}
+
+
+def import_summary_lines(result: ImportResult) -> list[str]:
+    """Return what an import printed: what was stored, then the quality summary."""
+    symbol = result.symbol
+    span = f"{result.first_bar} → {result.last_bar}"
+    kind = result.kind.value
+    if result.mode is None:
+        head = f"imported {result.file_bars:,} bars of {symbol.code} ({kind}, {span})"
+    elif result.mode.value == "replace":
+        head = (
+            f"imported {result.file_bars:,} bars of {symbol.code} ({kind}, {span}), "
+            f"replacing the {result.stored_before:,} stored"
+        )
+    else:
+        head = (
+            f"imported {result.file_bars:,} bars of {symbol.code} ({kind}, {span}), merged: "
+            f"{result.new_dates:,} new, {result.overwritten:,} overwritten; now "
+            f"{symbol.bar_count:,} stored ({symbol.first_bar} → {symbol.last_bar})"
+        )
+    report = result.quality
+    calendar = report.calendar.value if report.calendar else "no calendar"
+    found = [_FINDING_LABELS.get(name, name) for name in report.problems]
+    verdict = f"problems: {', '.join(found)}" if found else "no problems"
+    lines = [head, f"quality ({symbol.market.value}, {calendar}): {verdict}"]
+    width = max(len(label) for label in _FINDING_LABELS.values())
+    for finding in result.findings:
+        label = _FINDING_LABELS.get(finding.name, finding.name).ljust(width)
+        if not finding.checked:
+            lines.append(f"  {label}  not checked ({_NOT_CHECKED.get(finding.name, '')})")
+            continue
+        days = ", ".join(day.isoformat() for day in finding.examples)
+        more = ", …" if finding.count > len(finding.examples) else ""
+        lines.append(f"  {label}  {finding.count:>6,}  {days}{more}".rstrip())
+    if report.unchecked_bars and report.calendar is not None:
+        lines.append(f"  {report.unchecked_bars:,} bars lie outside the calendar's years")
+    return lines
 
 
 @data_app.command("fetch")

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 from privatetrade.data.catalog import SearchHit, SymbolCatalog
 from privatetrade.data.store import BarStore, PriceKind
-from privatetrade.data.symbols import Market, SymbolInfo, market_currency, market_timezone
+from privatetrade.data.symbols import Market, SymbolInfo
 from privatetrade.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from privatetrade.data.imports import ImportMode, ImportResult
 
 __all__ = ["SAMPLE_LISTINGS", "MarketData", "empty_range_message"]
 
@@ -125,34 +127,46 @@ class MarketData:
         code: str,
         *,
         name: str | None = None,
-        market: Market = Market.OTHER,
+        market: Market | None = None,
         adjusted: bool = False,
         columns: Mapping[str, str] | None = None,
         date_format: str | None = None,
         tz: str | None = None,
-    ) -> SymbolInfo:
+        mode: ImportMode | str | None = None,
+    ) -> ImportResult:
         """Import a CSV or Parquet file as ``code``'s bars: all rows or none.
 
-        Raises:
-            DataError: The file cannot be read or a row is invalid (nothing is stored).
-        """
-        from privatetrade.data.files import read_bars_file
+        Args:
+            path: A CSV (UTF-8 or CP949, thousands separators allowed) or Parquet file.
+            code: The symbol to store the bars as.
+            name: Display name (a new symbol's, or a new one for a stored symbol).
+            market: The symbol's market (default: the stored symbol's, else ``OTHER``).
+            adjusted: The file holds adjusted prices (written to the adjusted series).
+            columns: Field (time, open, high, low, close, volume) to the file's column.
+            date_format: ``strptime`` format of text dates (default: ISO 8601 or
+                ``YYYYMMDD``, ``YYYY.MM.DD``, ``YYYY/MM/DD``; nothing else is guessed).
+            tz: Zone of naive times (default: the market's).
+            mode: Needed when the series is stored already: ``replace`` (the file
+                becomes the series) or ``merge`` (add the file's bars; equal dates
+                take the file's).
 
-        zone = tz or market_timezone(market)
-        frame = read_bars_file(path, tz=zone, columns=columns, date_format=date_format)
-        existing = self.catalog.get(code) if code in self.catalog else None
-        symbol = existing or SymbolInfo(
-            code=code.upper(),
-            name=name or code.upper(),
-            market=market,
-            currency=market_currency(market),
-            tick_table="krx" if zone == "Asia/Seoul" else "us",
-            source="import",
-        )
-        if name and existing:
-            symbol = dataclasses.replace(symbol, name=name)
-        kind = PriceKind.ADJUSTED if adjusted else PriceKind.RAW
-        return self.save_bars(symbol, frame, kind=kind)
+        Returns:
+            What was stored, with the quality report of the stored series.
+
+        Raises:
+            ImportModeError: The series is stored and ``mode`` is None (field ``mode``;
+                nothing changes).
+            InputError: Another bad argument (symbol, mapping, date format, zone, or a
+                market other than the stored symbol's).
+            DataError: The file cannot be read or a row is invalid; the message cites
+                the CSV line or Parquet row (nothing is stored).
+        """
+        from privatetrade.data.imports import import_bars_file
+
+        return import_bars_file(
+            self, path, code, name=name, market=market, adjusted=adjusted, columns=columns,
+            date_format=date_format, tz=tz, mode=mode,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ samples
 

@@ -35,7 +35,7 @@ def test_english_csv_is_imported_in_the_market_time_zone(tmp_path: Path, data: M
     path = write_csv(
         tmp_path / "a.csv", GOOD_ROWS, header="Date,Open,High,Low,Close,Volume", encoding="utf-8"
     )
-    symbol = data.import_file(path, "MYCO", name="My company", market=Market.KOSPI)
+    symbol = data.import_file(path, "MYCO", name="My company", market=Market.KOSPI).symbol
     assert symbol.bar_count == 4
     assert symbol.first_bar == dt.date(2024, 1, 2)
     assert symbol.tick_table == "krx"
@@ -53,7 +53,7 @@ def test_korean_cp949_csv_with_thousands_separators(tmp_path: Path, data: Market
     path = write_csv(
         tmp_path / "k.csv", rows, header="일자,시가,고가,저가,종가,거래량", encoding="cp949"
     )
-    symbol = data.import_file(path, "KRCSV", name="한글파일", market=Market.KOSDAQ)
+    symbol = data.import_file(path, "KRCSV", name="한글파일", market=Market.KOSDAQ).symbol
     assert symbol.bar_count == 4
     assert data.store.read("KRCSV")["volume"].iloc[0] == 17142847
 
@@ -63,20 +63,26 @@ def test_parquet_with_a_column_mapping(tmp_path: Path, data: MarketData) -> None
     path = tmp_path / "p.parquet"
     frame.to_parquet(path)
     mapping = {"time": "day", "open": "o", "high": "h", "low": "l", "close": "c", "volume": "v"}
-    symbol = data.import_file(
+    result = data.import_file(
         path, "PQ", market=Market.KOSPI, columns=mapping, date_format="%Y-%m-%d"
     )
-    assert symbol.bar_count == 4
+    assert result.symbol.bar_count == 4
 
 
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda rows: [*rows[:2], (rows[2][0], "nan", *rows[2][2:]), *rows[3:]], "row 2"),
-        (lambda rows: [rows[1], rows[0], *rows[2:]], "not increasing"),
-        (lambda rows: [rows[0], rows[0], *rows[1:]], "duplicate"),
-        (lambda rows: [*rows[:1], (rows[1][0], -5, *rows[1][2:]), *rows[2:]], "positive"),
-        (lambda rows: [*rows[:1], (rows[1][0], "abc", *rows[1][2:]), *rows[2:]], "not a number"),
+        (lambda rows: [*rows[:2], (rows[2][0], "nan", *rows[2][2:]), *rows[3:]], "line 4: open"),
+        (lambda rows: [rows[1], rows[0], *rows[2:]], "line 3: dates are not in order"),
+        (lambda rows: [rows[0], rows[0], *rows[1:]], "line 3: duplicate"),
+        (
+            lambda rows: [*rows[:1], (rows[1][0], -5, *rows[1][2:]), *rows[2:]],
+            "line 3: open is not positive",
+        ),
+        (
+            lambda rows: [*rows[:1], (rows[1][0], "abc", *rows[1][2:]), *rows[2:]],
+            "line 3: open 'abc' is not a number",
+        ),
     ],
 )
 def test_broken_files_are_rejected_and_nothing_is_stored(
@@ -108,7 +114,7 @@ def test_a_failed_reimport_keeps_the_previous_bars(tmp_path: Path, data: MarketD
     bad = write_csv(
         tmp_path / "x.csv", bad_rows, header="date,open,high,low,close,volume", encoding="utf-8"
     )
-    with pytest.raises(DataError, match="row 4"):
-        data.import_file(bad, "KEEP", market=Market.KOSPI)
+    with pytest.raises(DataError, match="line 6"):
+        data.import_file(bad, "KEEP", mode="replace")
     assert len(data.store.read("KEEP")) == 4
     assert data.catalog.get("KEEP").bar_count == 4
