@@ -69,6 +69,13 @@ class Settings(BaseSettings):
             (``PRIVATETRADE_TRUSTED_PROXIES=127.0.0.1,::1``) or a JSON list.
         log_level: Minimum level of log lines.
         log_json: JSON log lines (structured); plain text when False.
+        data_provider: The data provider of updates and fetches from the web UI and API
+            (``fdr``, ``pykrx`` or ``yfinance``, with its extra installed); None (the
+            default) keeps the service offline.
+        scheduled_updates: Submit a daily ``data_update`` job after each market's close
+            (KRX, NYSE) on its sessions; needs ``data_provider``. Off by default.
+        update_delay_minutes: How long after the close the scheduled update runs (0 to
+            720 minutes; default 30), so that the provider has the day's final bar.
     """
 
     model_config = SettingsConfigDict(env_prefix="PRIVATETRADE_", extra="ignore", frozen=True)
@@ -101,6 +108,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
+    data_provider: str | None = None
+    scheduled_updates: bool = False
+    update_delay_minutes: int = Field(30, ge=0, le=720)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -120,6 +130,13 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"not an IP address or network: {entry!r}") from exc
         return tuple(networks)
+
+    @field_validator("data_provider", mode="before")
+    @classmethod
+    def _provider_name(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
 
     @field_validator("job_time_limits")
     @classmethod

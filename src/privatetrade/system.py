@@ -26,11 +26,13 @@ from privatetrade.db.artifacts import ArtifactFiles
 from privatetrade.db.engine import create_db_engine
 from privatetrade.db.jobs import JobQueue, JobResults, JobSubmissions
 from privatetrade.db.users import UserRepository
+from privatetrade.domain.data_updates import ScheduledUpdateStatus
 from privatetrade.domain.jobs import Job
 from privatetrade.jobs.dispatcher import Dispatcher
 from privatetrade.jobs.events import JobEvents
 from privatetrade.jobs.executors import Executor, create_executor
 from privatetrade.jobs.kinds import KindContext
+from privatetrade.jobs.scheduled_updates import ScheduledUpdates, scheduled_update_status
 from privatetrade.jobs.service import JobService
 from privatetrade.observability.metrics import ServiceMetrics
 from privatetrade.observability.status import CpuSampler, StatusSources, status_report
@@ -59,6 +61,7 @@ class System:
     metrics: ServiceMetrics
     events: JobEvents
     accounts: AccountService
+    scheduled_updates: ScheduledUpdates | None = None
     cpu: CpuSampler = field(default_factory=CpuSampler)
     started_monotonic: float = field(default_factory=time.monotonic)
     _database_checked: tuple[float, bool] = (float("-inf"), False)
@@ -75,6 +78,7 @@ class System:
         self.market_data.ensure_samples()
         self.executor.start()
         self.dispatcher.start()
+        self._start_scheduled_updates()
         state = self.executor.state()
         log.info(
             "server.started",
@@ -84,8 +88,27 @@ class System:
             workers=state.workers,
         )
 
+    def _start_scheduled_updates(self) -> None:
+        settings = self.settings
+        if settings.data_provider:
+            _check_provider(settings.data_provider)
+        if self.scheduled_updates is not None:
+            self.scheduled_updates.start()
+            log.info(
+                "data_update.schedule_started",
+                provider=settings.data_provider,
+                delay_minutes=settings.update_delay_minutes,
+            )
+        elif settings.scheduled_updates:
+            log.warning(
+                "data_update.schedule_off",
+                reason="scheduled updates need a data provider: set PRIVATETRADE_DATA_PROVIDER",
+            )
+
     def stop(self) -> None:
-        """Stop the dispatcher and the workers (running jobs go back to the queue)."""
+        """Stop the schedule, the dispatcher and the workers (running jobs go back to the queue)."""
+        if self.scheduled_updates is not None:
+            self.scheduled_updates.stop()
         self.dispatcher.stop()
         self.engine.dispose()
         log.info("server.stopped")
@@ -123,8 +146,13 @@ class System:
                 executor_state=self.executor.state,
                 windows=self.metrics.windows,
                 cpu=self.cpu,
+                data_updates=self.data_update_status,
             )
         )
+
+    def data_update_status(self) -> list[ScheduledUpdateStatus]:
+        """The scheduled data updates: next run and last outcome, per market."""
+        return _scheduled_status(self.settings, self.submissions)()
 
     def uptime(self) -> float:
         """Seconds since this process started serving."""
@@ -158,11 +186,13 @@ def build_system(settings: Settings) -> System:
     jobs = JobService(
         submissions,
         files,
-        KindContext(market_data, max_bars=settings.max_bars),
+        KindContext(market_data, max_bars=settings.max_bars, data_provider=settings.data_provider),
         max_active_jobs=settings.max_active_jobs,
         on_submitted=dispatcher.wake,
     )
-    metrics = ServiceMetrics(submissions, settings.data_dir)
+    metrics = ServiceMetrics(
+        submissions, settings.data_dir, data_updates=_scheduled_status(settings, submissions)
+    )
     events = JobEvents()
     dispatcher.on_finished = _notify(events, metrics)
     return System(
@@ -179,7 +209,45 @@ def build_system(settings: Settings) -> System:
         metrics=metrics,
         events=events,
         accounts=account_service(settings, engine),
+        scheduled_updates=_scheduled_updates(settings, jobs),
     )
+
+
+def _scheduled_updates(settings: Settings, jobs: JobService) -> ScheduledUpdates | None:
+    """The daily updates' schedule, when switched on and a provider is configured."""
+    if not (settings.scheduled_updates and settings.data_provider):
+        return None
+    return ScheduledUpdates(
+        jobs,
+        provider=settings.data_provider,
+        delay=dt.timedelta(minutes=settings.update_delay_minutes),
+    )
+
+
+def _scheduled_status(
+    settings: Settings, submissions: JobSubmissions
+) -> Callable[[], list[ScheduledUpdateStatus]]:
+    enabled = bool(settings.scheduled_updates and settings.data_provider)
+    delay = dt.timedelta(minutes=settings.update_delay_minutes)
+
+    def status() -> list[ScheduledUpdateStatus]:
+        now = dt.datetime.now(dt.UTC)
+        return scheduled_update_status(submissions, enabled=enabled, delay=delay, now=now)
+
+    return status
+
+
+def _check_provider(name: str) -> None:
+    """Refuse an unknown provider name at start; warn when its extra is missing."""
+    from privatetrade.data.providers.base import provider_for
+    from privatetrade.errors import ConfigurationError, InputError, ProviderError
+
+    try:
+        provider_for(name)
+    except InputError as exc:
+        raise ConfigurationError(f"PRIVATETRADE_DATA_PROVIDER: {exc}") from exc
+    except ProviderError as exc:
+        log.warning("data_update.provider_missing", provider=name, error=str(exc))
 
 
 def account_service(settings: Settings, engine: Engine) -> AccountService:

@@ -58,6 +58,11 @@ class ScheduledMarket(StrEnum):
         """The exchange calendar of the market's sessions."""
         return CalendarName.XKRX if self is ScheduledMarket.KRX else CalendarName.XNYS
 
+    @property
+    def key_prefix(self) -> str:
+        """What the idempotency keys of this market's update jobs start with."""
+        return f"scheduled-data-update:{self.value}:"
+
 
 @dataclass(frozen=True, slots=True)
 class ScheduledRun:
@@ -76,7 +81,7 @@ class ScheduledRun:
     @property
     def idempotency_key(self) -> str:
         """The key of its job: one job per market and session, whoever submits it."""
-        return f"scheduled-data-update:{self.market.value}:{self.session.isoformat()}"
+        return f"{self.market.key_prefix}{self.session.isoformat()}"
 
 
 def run_for_session(market: ScheduledMarket, session: dt.date, delay: dt.timedelta) -> ScheduledRun:

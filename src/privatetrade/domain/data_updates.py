@@ -100,18 +100,20 @@ class ScheduledUpdateStatus:
 
     Attributes:
         market: ``KRX`` or ``NYSE``.
-        enabled: Scheduled updates are switched on (and a provider is configured).
+        enabled: Scheduled updates are switched on and a provider is configured.
         next_run_at: When the next update is due (UTC), if enabled.
         next_session: The session that update is for.
         last_job_id: The newest scheduled update job of this market, if any.
-        last_session: The session it was for.
-        last_state: Its state (``queued``, ``running``, ``succeeded``, ``failed``, ...).
-        last_finished_at: When it ended.
-        last_success_at: When the newest succeeded one ended.
-        updated: Symbols with new bars in the last finished run (None if it failed).
+        last_session: The session it is for.
+        last_state: Its state (``queued``, ``running``, ``succeeded``, ...).
+        last_submitted_at: When it was submitted.
+        last_finished_at: When the newest finished one ended.
+        last_finished_state: How it ended (``succeeded``, ``failed``, ``cancelled``).
+        updated: Symbols with new bars in that run (None unless it succeeded).
         up_to_date: Symbols that had nothing new.
-        failed: Symbols that failed.
-        error: Why the last run failed, if it did.
+        failed: Symbols that failed (a run fails when all of them do).
+        error: Why that run failed, if it did.
+        last_success_at: When the newest succeeded one ended.
     """
 
     market: str
@@ -121,9 +123,11 @@ class ScheduledUpdateStatus:
     last_job_id: str | None = None
     last_session: dt.date | None = None
     last_state: str | None = None
+    last_submitted_at: dt.datetime | None = None
     last_finished_at: dt.datetime | None = None
-    last_success_at: dt.datetime | None = None
+    last_finished_state: str | None = None
     updated: int | None = None
     up_to_date: int | None = None
     failed: int | None = None
     error: str | None = None
+    last_success_at: dt.datetime | None = None

@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests, latencies, jobs, queue, process and disk.
+"""Prometheus metrics: requests, latencies, jobs, queue, process, disk, scheduled updates.
 
 Job counts and the queue depth are read from the database at scrape time, so every
 server process reports the same truth. Request metrics are per process; with
@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from privatetrade.db.jobs import JobSubmissions
 from privatetrade.domain.jobs import Job, JobState
+from privatetrade.observability.data_updates import DataUpdateCollector, StatusSource
 from privatetrade.observability.windows import RequestWindows
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServiceMetrics"]
@@ -76,9 +77,18 @@ class _DiskCollector(Collector):
 
 
 class ServiceMetrics:
-    """The metrics of one server process."""
+    """The metrics of one server process.
 
-    def __init__(self, repository: JobSubmissions, data_dir: Path) -> None:
+    ``data_updates`` reports the scheduled data updates (see
+    :mod:`privatetrade.observability.data_updates`).
+    """
+
+    def __init__(
+        self,
+        repository: JobSubmissions,
+        data_dir: Path,
+        data_updates: StatusSource | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "privatetrade_http_requests",
@@ -116,7 +126,9 @@ class ServiceMetrics:
         )
         self.windows = RequestWindows()
         self._process = psutil.Process()
-        self._extra = [_DatabaseCollector(repository), _DiskCollector(data_dir)]
+        self._extra: list[Collector] = [_DatabaseCollector(repository), _DiskCollector(data_dir)]
+        if data_updates is not None:
+            self._extra.append(DataUpdateCollector(data_updates))
         self._last_sample = 0.0
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:

@@ -6,15 +6,17 @@ import datetime as dt
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import psutil
 
 from privatetrade import __version__
+from privatetrade.domain.data_updates import ScheduledUpdateStatus
 from privatetrade.domain.jobs import JobState
+from privatetrade.observability.data_updates import data_update_report
 from privatetrade.observability.windows import RequestWindows
 
 __all__ = ["CpuSampler", "StatusSources", "directory_size", "status_report"]
@@ -44,6 +46,7 @@ class StatusSources:
     executor_state: Callable[[], _ExecutorState]
     windows: RequestWindows
     cpu: CpuSampler
+    data_updates: Callable[[], Sequence[ScheduledUpdateStatus]] = field(default=lambda: ())
 
 
 class CpuSampler:
@@ -141,4 +144,5 @@ def status_report(sources: StatusSources) -> dict[str, Any]:
             "detail": executor.detail,
         },
         "database": sources.database,
+        "data_updates": data_update_report(sources.data_updates()),
     }

@@ -152,6 +152,28 @@ class JobSubmissions(JobTable):
             ).all()
         return JobPage([to_job(row) for row in rows], total_count, offset, limit)
 
+    def latest_keyed(
+        self, owner: str, key_prefix: str, *, states: Sequence[JobState] = ()
+    ) -> Job | None:
+        """Return the owner's newest job whose Idempotency-Key starts with ``key_prefix``.
+
+        ``states`` limits it to jobs in those states (empty: any).
+        """
+        conditions = [
+            jobs.c.owner == owner,
+            jobs.c.idempotency_key.startswith(key_prefix, autoescape=True),
+        ]
+        if states:
+            conditions.append(jobs.c.state.in_([state.value for state in states]))
+        with read_tx(self.engine) as connection:
+            row = connection.execute(
+                select(jobs)
+                .where(*conditions)
+                .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else to_job(row)
+
     def counts_by_state(self) -> dict[JobState, int]:
         """Return the number of jobs in each state (all owners)."""
         with read_tx(self.engine) as connection:

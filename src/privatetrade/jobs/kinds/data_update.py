@@ -107,7 +107,7 @@ class DataUpdateKind:
             raise ProviderError(_all_failed_message(outcomes))
         stage("saving", 0.98)
         summary = _summary(provider, outcomes)
-        document = {**summary, "as_of": now.isoformat(), "symbols": outcomes}
+        document = {**summary, "as_of": now.isoformat(), "outcomes": outcomes}
         text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True)
         return RunOutput((Artifact(OUTCOMES, "application/json", text.encode()),), summary)
 

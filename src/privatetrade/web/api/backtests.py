@@ -14,6 +14,7 @@ from pydantic import ConfigDict
 from privatetrade.domain.jobs import Job, JobState
 from privatetrade.domain.kinds import JobKind
 from privatetrade.domain.specs import BacktestSpec
+from privatetrade.system import System
 from privatetrade.web.deps import Owner, SystemDep
 from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
 from privatetrade.web.schemas import JobList, JobOut
@@ -135,7 +136,6 @@ def get_backtest(job: OwnedJob, services: SystemDep) -> JobOut:
 async def backtest_events(
     job: OwnedJob,
     services: SystemDep,
-    owner: Owner,
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> AsyncIterable[ServerSentEvent]:
     """Stream ``state`` and ``progress`` events (Server-Sent Events) until a final state.
@@ -147,6 +147,14 @@ async def backtest_events(
     changed after that id, then the stream goes on; it never gets an older event again,
     nor an id at or below the one it sent. The stream starts with ``retry: 1000``.
     """
+    async for event in job_events(job, services, last_event_id):
+        yield event
+
+
+async def job_events(
+    job: Job, services: System, last_event_id: str | None
+) -> AsyncIterable[ServerSentEvent]:
+    """The event stream of ``job`` (any kind), as :func:`backtest_events` describes it."""
     repository = services.submissions
     resumed_at = _event_id_value(last_event_id)
     last_id = resumed_at or 0
@@ -165,7 +173,7 @@ async def backtest_events(
         if current.state.final:
             return
         await services.events.wait(job.id, _EVENT_POLL_S)
-        current = await anyio.to_thread.run_sync(repository.get, job.id, owner)
+        current = await anyio.to_thread.run_sync(repository.get, job.id, job.owner)
     deleted_id = max(_microseconds(repository.clock()), last_id + 1)
     yield ServerSentEvent(event="deleted", data={"id": job.id}, id=str(deleted_id))
 
