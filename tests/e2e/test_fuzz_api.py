@@ -73,6 +73,26 @@ CONFIG: dict[str, Any] = {
                 "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "422"]},
             },
         },
+        # An upload's fields can match the schema while its file is no file of bars (or
+        # too large): 413 or 422 naming the field (409: a stored symbol needs ``mode``).
+        *(
+            {
+                "include-name": name,
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": ["2xx", "409", "413", "422"],
+                    },
+                },
+            }
+            for name in ("POST /api/data/imports/preview", "POST /api/data/imports")
+        ),
+        {
+            # ``confirm`` must repeat the code, which the schema cannot say (422).
+            "include-name": "DELETE /api/data/symbols/{code}",
+            "checks": {
+                "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422"]},
+            },
+        },
     ],
 }
 

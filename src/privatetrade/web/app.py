@@ -21,6 +21,9 @@ from privatetrade.system import System, build_system
 from privatetrade.web.api import (
     accounts,
     backtests,
+    data,
+    data_imports,
+    data_updates,
     health,
     jobs,
     results,
@@ -36,6 +39,7 @@ from privatetrade.web.problems import install_problem_handlers, problem_response
 from privatetrade.web.security import SecuredFastAPI
 from privatetrade.web.ui import accounts as ui_accounts
 from privatetrade.web.ui import assets as ui_assets
+from privatetrade.web.ui import data_pages as ui_data_pages
 from privatetrade.web.ui import errors as ui_errors
 from privatetrade.web.ui import pages as ui_pages
 
@@ -75,22 +79,28 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         responses=problem_responses({500: "Internal error; the server log has the details"}),
     )
     attach_system(app, services)
+    data.attach_coverage(app, services)
     install_problem_handlers(app)
     ui_errors.install_page_error_handlers(app)
     app.include_router(health.router)
     # Everything else needs a signed-in user (session cookie or Bearer token).
     signed_in = [Depends(require_user)]
     unauthorized = problem_responses({401: "Not signed in (no or an invalid token/session)"})
-    for module in (symbols, strategies, backtests, results, jobs):
+    for module in (symbols, strategies, backtests, results, jobs, data, data_imports, data_updates):
         app.include_router(module.router, dependencies=signed_in, responses=unauthorized)
     app.include_router(accounts.router)
     app.include_router(status.router)
     app.include_router(ui_accounts.router)
     app.include_router(ui_pages.router)
+    app.include_router(ui_data_pages.router)
     app.include_router(ui_assets.router)
     install_docs(app)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits=dict.fromkeys(data_imports.IMPORT_PATHS, data_imports.UPLOAD_BODY_BYTES),
+    )
     app.add_middleware(RequestContextMiddleware, metrics=services.metrics)
     return app
 

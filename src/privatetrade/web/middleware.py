@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -63,33 +64,40 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Answer 413 to request bodies over the limit, before the app reads them."""
+    """Answer 413 to request bodies over the limit, before the app reads them.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``path_limits`` gives some paths (uploads) a limit of their own.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(scope, send, self.max_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(scope, send, limit)
             return
         if declared is None and _header(scope, b"transfer-encoding") is not None:
             # A chunked body has no declared size: read it (up to the limit) before the
             # app does, so that an oversized one is answered 413 rather than a parse error.
-            messages = await self._read_body(receive)
+            messages = await self._read_body(receive, limit)
             if messages is None:
-                await _too_large(scope, send, self.max_bytes)
+                await _too_large(scope, send, limit)
                 return
             receive = _replay(messages, receive)
         await self.app(scope, receive, send)
 
-    async def _read_body(self, receive: Receive) -> list[Message] | None:
-        """Return the body's messages, or None once they exceed the limit."""
+    async def _read_body(self, receive: Receive, limit: int) -> list[Message] | None:
+        """Return the body's messages, or None once they exceed ``limit``."""
         messages: list[Message] = []
         received = 0
         while True:
@@ -98,7 +106,7 @@ class BodyLimitMiddleware:
             if message["type"] != "http.request":
                 return messages
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > limit:
                 return None
             if not message.get("more_body", False):
                 return messages

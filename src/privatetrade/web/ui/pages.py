@@ -22,6 +22,7 @@ from privatetrade.errors import InputError
 from privatetrade.web.auth import Caller
 from privatetrade.web.context import system_of
 from privatetrade.web.schemas import JobOut
+from privatetrade.web.ui.data_pages import data_help
 from privatetrade.web.ui.i18n import COLORS_COOKIE, LANGUAGE_COOKIE, Colors, Language
 from privatetrade.web.ui.render import safe_next, signed_in, to_login, user_page
 
@@ -125,6 +126,7 @@ def stock_picker(
         market=market.value if market else "",
         markets=[m.value for m in Market],
         symbols=found,
+        js={"dataHelp": data_help(request, caller)},
     )
 
 

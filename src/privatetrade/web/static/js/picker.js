@@ -30,6 +30,7 @@
       if (ticket !== latest) return;
       hideError(problem);
       list.replaceChildren(...symbols.map(item));
+      list.dispatchEvent(new CustomEvent("pt:results", { detail: { query: input.value, symbols: symbols } }));
       count.textContent = t("stocks.count", { count: symbols.length });
       const query = new URLSearchParams({ q: input.value });
       if (market.value) query.set("market", market.value);
