@@ -246,20 +246,19 @@ _NOT_CHECKED = {
 
 def import_summary_lines(result: ImportResult) -> list[str]:
     """Return what an import printed: what was stored, then the quality summary."""
+    from privatetrade.data.imports import ImportMode
+
     symbol = result.symbol
-    span = f"{result.first_bar} → {result.last_bar}"
-    kind = result.kind.value
-    if result.mode is None:
-        head = f"imported {result.file_bars:,} bars of {symbol.code} ({kind}, {span})"
-    elif result.mode.value == "replace":
-        head = (
-            f"imported {result.file_bars:,} bars of {symbol.code} ({kind}, {span}), "
-            f"replacing the {result.stored_before:,} stored"
-        )
-    else:
-        head = (
-            f"imported {result.file_bars:,} bars of {symbol.code} ({kind}, {span}), merged: "
-            f"{result.new_dates:,} new, {result.overwritten:,} overwritten; now "
+    bars = f"{result.file_bars:,} bar{'' if result.file_bars == 1 else 's'}"
+    head = (
+        f"imported {bars} of {symbol.code} "
+        f"({result.kind.value}, {result.first_bar} → {result.last_bar})"
+    )
+    if result.mode is ImportMode.REPLACE:
+        head += f", replacing the {result.stored_before:,} stored"
+    elif result.mode is ImportMode.MERGE:
+        head += (
+            f", merged: {result.new_dates:,} new, {result.overwritten:,} overwritten; now "
             f"{symbol.bar_count:,} stored ({symbol.first_bar} → {symbol.last_bar})"
         )
     report = result.quality
