@@ -17,6 +17,8 @@ import httpx
 import pytest
 from server import FINAL_STATES, SMALL_BODY, ServerProcess, submit
 
+from polling import poll
+
 pytestmark = pytest.mark.e2e
 
 DEADLINE_S = 300.0  # only a bound for a broken run; a first result takes seconds
@@ -37,8 +39,14 @@ def follow(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:
     raise TimeoutError(f"job {job_id} did not end within {DEADLINE_S} s: {views[-1:]}")
 
 
-def first_backtest(server: ServerProcess) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """Start the server, submit once health answers, follow the job, fetch its result."""
+def first_backtest(
+    server: ServerProcess, workers_ready: int = 0
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Start the server, submit once health answers, follow the job, fetch its result.
+
+    With ``workers_ready``, also wait (before stopping) until that many worker processes
+    have reported themselves ready: one may still be loading when another ran the job.
+    """
     began = time.monotonic()
     server.start(timeout=DEADLINE_S)
     healthy = time.monotonic()
@@ -51,9 +59,18 @@ def first_backtest(server: ServerProcess) -> tuple[list[dict[str, Any]], dict[st
                 assert result.status_code == 200, result.text
                 assert result.json()["data"]["symbol"] == "AAPL"
         finished = time.monotonic()
+        poll(
+            lambda: True if worker_ready_count(server) >= workers_ready else None,
+            timeout=DEADLINE_S,
+            what=f"{workers_ready} workers to report ready",
+        )
     finally:
         server.stop()
     return views, {"health": healthy - began, "first_result": finished - healthy}
+
+
+def worker_ready_count(server: ServerProcess) -> int:
+    return len(list(server.log_events("executor.worker_ready")))
 
 
 def check_queued_views(views: list[dict[str, Any]]) -> None:
@@ -74,13 +91,15 @@ def report(name: str, views: list[dict[str, Any]], figures: dict[str, float]) ->
 
 def test_first_backtest_right_after_health_succeeds(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "data", workers=2)
-    views, figures = first_backtest(server)
+    views, figures = first_backtest(server, workers_ready=2)
     report("installed kernels", views, figures)
 
     assert views[-1]["state"] == "succeeded", views[-1]
     check_queued_views(views)
+
     # The workers did start with the server: each one reported itself ready.
-    assert len(list(server.log_events("executor.worker_ready"))) == 2
+    ready = server.log_events("executor.worker_ready")
+    assert sorted(event["slot"] for event in ready) == [0, 1]
 
 
 @pytest.mark.slow
