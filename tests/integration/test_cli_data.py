@@ -51,8 +51,10 @@ def test_piped_tables_are_not_cut(data_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "…" not in done.stdout
     rows = [line for line in done.stdout.splitlines() if line.startswith("│")]
-    assert len(rows) == 11  # one line per symbol: nothing wrapped
-    for name in ("Facebook, Inc. (now Meta Platforms)", "합성데모로보틱스", "합성데모금융지주"):
+    # one line per symbol (5 US samples, 6 synthetic stocks, the synthetic index): no wrap
+    assert len(rows) == 12
+    names = ("Facebook, Inc. (now Meta Platforms)", "합성데모로보틱스", "합성데모금융지주")
+    for name in (*names, "합성 KOSPI 데모지수"):
         assert any(name in row for row in rows), name
     assert all(row.rstrip().endswith("│") for row in rows)  # the source column too
 
@@ -74,18 +76,20 @@ def test_backtest_a_synthetic_krx_symbol_with_krx_costs(data_dir: Path, tmp_path
     assert document["spec"]["settings"]["costs"]["preset"] == "krx"
     assert document["data"]["symbol"] == "DEMO01"
     assert document["data"]["source"] == "synthetic"
-    assert document["data"]["adjusted"] is False
+    assert document["data"]["adjusted"] is True  # no corporate actions: raw = adjusted
+    assert not [w for w in document["warnings"] if "no adjusted prices" in w]
     assert document["data"]["timezone"] == "Asia/Seoul"
     assert document["metrics"]["total_tax"] > 0
 
 
 def test_adjusted_prices_are_a_separate_series(data_dir: Path, tmp_path: Path) -> None:
     raw, adjusted = tmp_path / "raw.json", tmp_path / "adj.json"
-    assert run_cli("backtest", "AAPL", "--json", str(raw), data_dir=data_dir).returncode == 0
-    done = run_cli("backtest", "AAPL", "--adjusted", "--json", str(adjusted), data_dir=data_dir)
+    assert run_cli("backtest", "AAPL", "--json", str(adjusted), data_dir=data_dir).returncode == 0
+    done = run_cli("backtest", "AAPL", "--raw", "--json", str(raw), data_dir=data_dir)
     assert done.returncode == 0, done.stderr
     raw_doc, adjusted_doc = json.loads(raw.read_text()), json.loads(adjusted.read_text())
-    assert adjusted_doc["data"]["adjusted"] is True
+    assert adjusted_doc["data"]["adjusted"] is True  # the default
+    assert raw_doc["data"]["adjusted"] is False
     assert raw_doc["data"]["sha256"] != adjusted_doc["data"]["sha256"]
 
 

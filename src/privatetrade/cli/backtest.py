@@ -12,6 +12,7 @@ import typer
 from privatetrade.errors import InputError
 
 if TYPE_CHECKING:
+    from privatetrade.data.symbols import Market
     from privatetrade.domain.specs import BacktestSpec, CostChoice
     from privatetrade.engine.costs import CostModel
     from privatetrade.engine.result import BacktestResult
@@ -51,6 +52,7 @@ def _default_tz(costs: str | None) -> str:
 # Spec fields whose CLI option is not ``--`` plus the field's name.
 _OPTION_OF_FIELD = {
     "symbol": "SYMBOL",
+    "prices": "--adjusted/--raw",
     "capital": "--cash",
     "sizing.mode": "--sizing",
     "sizing.value": "--sizing-value",
@@ -132,8 +134,12 @@ def _plan(
     market: str | None,
     tz: str | None,
     options: dict[str, Any],
+    file_adjusted: bool | None = None,
 ) -> BacktestPlan:
-    """The same run plan the API and the workers make, for a symbol or a CSV file."""
+    """The same run plan the API and the workers make, for a symbol or a CSV file.
+
+    ``file_adjusted`` says whether a CSV file holds adjusted prices (None: unknown).
+    """
     from privatetrade.plans.backtest import Instrument, plan_backtest, plan_on_bars
 
     if (symbol is None) == (csv_path is None):
@@ -156,10 +162,19 @@ def _plan(
         currency="USD" if preset == "us" else "KRW",
         krx_market=(market or "KOSPI") if preset == "krx" else None,
     )
-    info = DataInfo(symbol=csv_path.name, source="csv", adjusted=None)
+    info = DataInfo(symbol=csv_path.name, source="csv", adjusted=file_adjusted)
     chosen = _costs(preset, overrides, lambda: instrument)
     spec = _spec(csv_path.stem[:32] or "csv", chosen, options)
-    return plan_on_bars(spec, frame, instrument, info)
+    return plan_on_bars(spec, frame, instrument, info, market=_csv_market(preset, market))
+
+
+def _csv_market(preset: str, market: str | None) -> Market:
+    """The market a CSV file's bars are checked against: the one its costs imply."""
+    from privatetrade.data.symbols import Market, parse_market
+
+    if preset == "krx":
+        return parse_market(market or "KOSPI")
+    return Market.NYSE if preset == "us" else Market.OTHER
 
 
 def backtest(
@@ -223,7 +238,15 @@ def backtest(
             "preset's schedule.",
         ),
     ] = None,
-    adjusted: Annotated[bool, typer.Option(help="Use adjusted prices.")] = False,
+    adjusted: Annotated[
+        bool | None,
+        typer.Option(
+            "--adjusted/--raw",
+            help="Split- and dividend-adjusted prices (the default; raw ones with a warning "
+            "if a symbol has none) or raw prices as traded. With --csv: what the file holds.",
+            show_default=False,
+        ),
+    ] = None,
     market: Annotated[
         str | None,
         typer.Option(
@@ -298,7 +321,7 @@ def backtest(
         "strategy": strategy,
         "params": _parse_params(param or []),
         "capital": cash,
-        "adjusted": adjusted,
+        "prices": None if adjusted is None else "adjusted" if adjusted else "raw",
         "start": start,
         "end": end,
         "fill_at": fill_at,
@@ -311,7 +334,14 @@ def backtest(
     }
     try:
         plan = _plan(
-            symbol, csv, costs=costs, overrides=overrides, market=market, tz=tz, options=options
+            symbol,
+            csv,
+            costs=costs,
+            overrides=overrides,
+            market=market,
+            tz=tz,
+            options=options,
+            file_adjusted=adjusted,
         )
     except InputError as exc:
         raise _in_cli_words(exc) from exc

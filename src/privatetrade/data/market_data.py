@@ -64,25 +64,50 @@ class MarketData:
         start: dt.date | None = None,
         end: dt.date | None = None,
         *,
-        adjusted: bool = False,
+        adjusted: bool = True,
     ) -> pd.DataFrame:
         """Return the stored bars of ``code`` in ``[start, end]`` (local dates).
 
+        Args:
+            code: The symbol's code.
+            start: First local date; the first stored bar if None.
+            end: Last local date; the last stored bar if None.
+            adjusted: Split- and dividend-adjusted prices (the default), or raw ones
+                as traded (False). See :meth:`series_for` for which file is read.
+
         Raises:
             InputError: Unknown symbol.
-            DataError: No bars of that kind stored, or none in the range.
+            DataError: No bars of that kind stored (the message names the stored
+                ones), or none in the range.
         """
         symbol = self.symbol(code)
-        kind = PriceKind.ADJUSTED if adjusted else PriceKind.RAW
-        if not self.store.exists(symbol.code, kind):
+        kind = self.series_for(symbol, adjusted=adjusted)
+        if kind is None:
+            wanted, other = ("adjusted", "False") if adjusted else ("raw", "True")
             stored = ", ".join(symbol.adjusted) or "none"
-            raise DataError(f"no {kind.value} bars stored for {symbol.code} (stored: {stored})")
+            raise DataError(
+                f"no {wanted} bars stored for {symbol.code} (stored: {stored}); "
+                f"read the stored ones with adjusted={other}"
+            )
         frame = self.store.read(symbol.code, start, end, kind=kind)
         if frame.empty:
             coverage = self.store.coverage(symbol.code, kind)
             held = (coverage.first_bar, coverage.last_bar) if coverage else None
             raise DataError(empty_range_message(symbol.code, start, end, held))
         return frame
+
+    def series_for(self, symbol: SymbolInfo, *, adjusted: bool) -> PriceKind | None:
+        """Return the stored series that holds ``symbol``'s adjusted (or raw) prices.
+
+        A synthetic symbol has no corporate actions, so its raw series is also its
+        adjusted one. None when neither holds the prices asked for.
+        """
+        kind = PriceKind.ADJUSTED if adjusted else PriceKind.RAW
+        if self.store.exists(symbol.code, kind):
+            return kind
+        if adjusted and symbol.synthetic and self.store.exists(symbol.code, PriceKind.RAW):
+            return PriceKind.RAW
+        return None
 
     # ------------------------------------------------------------------ writing
 

@@ -15,6 +15,14 @@ and counts what looks wrong, keeping the first few dates of each finding:
   orders on the alternative venue (Nextrade) trade at half ticks, so from that day
   a multiple of half a tick is fine and is counted under ``half_tick`` instead.
 
+Splits are looked for in every series (:func:`detect_splits`): a day whose open or
+close, against the previous close, matches a split ratio of :data:`SPLIT_RATIOS`
+(2:1 halves the price, 1:10 multiplies it by ten) within :data:`SPLIT_TOLERANCE`, and
+that is not part of a one-day spike, is a **detected split** (a note: the data may be
+right, raw prices are not adjusted). The open is checked too because on a split day
+the open rarely moves far from the previous close divided by the ratio, while the
+close may. **Unexplained jumps** are the jumps on days without a detected split.
+
 Zero-volume days (trading halts), half-tick prices and days locked at the daily
 limit are reported too, as notes: they are legitimate and do not make a report fail.
 Adjusted price series are not on the tick grid by construction; check raw prices.
@@ -49,9 +57,14 @@ __all__ = [
     "KRX_HALF_TICK_SINCE",
     "KRX_LIMIT_30_SINCE",
     "KRX_UNIFIED_TICKS_SINCE",
+    "SPLIT_RATIOS",
+    "SPLIT_TOLERANCE",
     "US_JUMP_THRESHOLD",
+    "DetectedSplit",
     "QualityIssue",
     "QualityReport",
+    "SplitIssue",
+    "detect_splits",
     "quality_report",
 ]
 
@@ -63,6 +76,15 @@ KRX_HALF_TICK_SINCE = dt.date(2025, 3, 4)
 """First day half-tick prices (midpoint orders on Nextrade) are legitimate."""
 US_JUMP_THRESHOLD = 0.5
 """Close-to-close move flagged as suspicious outside KRX (50%)."""
+SPLIT_RATIOS: tuple[tuple[int, int], ...] = (
+    *((new, 1) for new in (2, 3, 4, 5, 6, 7, 8, 10, 15, 20, 25, 50, 100)),
+    (3, 2),
+    (5, 2),
+    *((1, old) for old in (2, 3, 4, 5, 8, 10, 15, 20, 25, 50, 100)),
+)
+"""Split ratios recognized in prices, as (new shares, old shares): (2, 1) is a 2:1 split."""
+SPLIT_TOLERANCE = 0.03
+"""Relative distance from a ratio's price factor within which a day's move matches it."""
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -89,12 +111,47 @@ class QualityIssue:
 
 
 @dataclass(frozen=True, slots=True)
+class DetectedSplit:
+    """A day whose prices moved by a split ratio.
+
+    Attributes:
+        day: The first day at the new price level.
+        ratio: New shares for old ones: ``"2:1"`` (the price halves), ``"1:10"``
+            (a reverse split, the price ten times higher).
+    """
+
+    day: dt.date
+    ratio: str
+
+
+@dataclass(frozen=True, slots=True)
+class SplitIssue(QualityIssue):
+    """Detected splits: their count, first days and ratios (``"2:1"``), in order.
+
+    Attributes:
+        ratios: The ratio of each day in ``examples``, new:old shares.
+    """
+
+    ratios: tuple[str, ...] = ()
+
+    @property
+    def splits(self) -> tuple[DetectedSplit, ...]:
+        """The example days with their ratios."""
+        return tuple(map(DetectedSplit, self.examples, self.ratios))
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready dict (ISO dates, ratios aligned with the dates)."""
+        return {**QualityIssue.to_dict(self), "ratios": list(self.ratios)}
+
+
+@dataclass(frozen=True, slots=True)
 class QualityReport:
     """Findings of :func:`quality_report` on one symbol's bars.
 
     ``missing_sessions``, ``non_session_bars``, ``jumps`` and ``off_grid`` are
-    problems (they make :attr:`ok` false); ``zero_volume``, ``half_tick``,
-    ``limit_up_locked`` and ``limit_down_locked`` are notes.
+    problems (they make :attr:`ok` false); ``detected_splits``,
+    ``unexplained_jumps`` (the jumps that no detected split explains), ``zero_volume``,
+    ``half_tick``, ``limit_up_locked`` and ``limit_down_locked`` are notes.
 
     Attributes:
         symbol: The symbol's code, when given.
@@ -108,6 +165,8 @@ class QualityReport:
         missing_sessions: Sessions between the first and last bar with no bar.
         non_session_bars: Bars dated on a day without a session.
         jumps: Closes beyond the daily limit (KRX) or 50% (elsewhere) from the previous.
+        detected_splits: Days whose open or close moved by a split ratio (with ratios).
+        unexplained_jumps: Jumps on days without a detected split.
         off_grid: KRX bars with a price off the tick grid of their day.
         zero_volume: Bars with zero volume (halts).
         half_tick: KRX bars with a half-tick price on or after 2025-03-04 (allowed).
@@ -132,6 +191,8 @@ class QualityReport:
     missing_sessions: QualityIssue
     non_session_bars: QualityIssue
     jumps: QualityIssue
+    detected_splits: SplitIssue
+    unexplained_jumps: QualityIssue
     off_grid: QualityIssue
     zero_volume: QualityIssue
     half_tick: QualityIssue
@@ -215,6 +276,7 @@ def quality_report(
     else:
         jumps = _relative_jumps(close, US_JUMP_THRESHOLD)
         off_grid, half_tick, up, down = none, none, none, none
+    split_at, ratio_of = _split_days(open_, close)
     return QualityReport(
         symbol=symbol,
         market=member,
@@ -226,12 +288,46 @@ def quality_report(
         missing_sessions=issue(np.ones(missing.shape[0], dtype=np.bool_), missing),
         non_session_bars=issue(non_session, days),
         jumps=issue(jumps, days),
+        detected_splits=_split_issue(split_at, ratio_of, days, keep),
+        unexplained_jumps=issue(jumps & ~split_at, days),
         off_grid=issue(off_grid, days),
         zero_volume=issue(volume == 0.0, days),
         half_tick=issue(half_tick, days),
         limit_up_locked=issue(up, days),
         limit_down_locked=issue(down, days),
     )
+
+
+def detect_splits(bars: pd.DataFrame, *, tz: str = "UTC") -> tuple[DetectedSplit, ...]:
+    """Find the days on which daily prices moved by a split ratio.
+
+    A day is a split when its open or its close, divided by the previous close, is
+    within :data:`SPLIT_TOLERANCE` of a ratio's price factor of :data:`SPLIT_RATIOS`
+    (0.5 for 2:1), unless the day is part of a one-day spike (bad data, not a split):
+    the next close goes back more than half way, or the day itself goes back more
+    than half way to the close two days before. Raw prices show splits; adjusted
+    ones should not.
+
+    Args:
+        bars: Daily bars: a DataFrame with a timezone-aware DatetimeIndex and columns
+            open, high, low, close, volume (any letter case).
+        tz: Time zone whose calendar dates name the days (the exchange's).
+
+    Returns:
+        Every detected split, in time order.
+
+    Raises:
+        DataError: The frame lacks a column or a timezone-aware DatetimeIndex.
+
+    Example:
+        >>> from privatetrade.data.sample import load_sample_bars
+        >>> detect_splits(load_sample_bars("AAPL"), tz="America/New_York")[-1]
+        DetectedSplit(day=datetime.date(2005, 2, 28), ratio='2:1')
+    """
+    days, (open_, _high, _low, close, _volume) = _columns(bars, tz)
+    split_at, ratio_of = _split_days(open_, close)
+    issue = _split_issue(split_at, ratio_of, days, int(np.count_nonzero(split_at)))
+    return issue.splits
 
 
 def _columns(frame: pd.DataFrame, tz: str) -> tuple[Days, tuple[Floats, ...]]:
@@ -272,7 +368,7 @@ def _session_findings(calendar: CalendarName | None, days: Days) -> tuple[int, D
     non_session[covered] = ~session_mask(calendar, days[covered])
     checked = days[covered]
     expected = session_days(calendar, checked.min().astype(object), checked.max().astype(object))
-    have = np.unique(checked)
+    have = checked[np.concatenate(([True], checked[1:] != checked[:-1]))]  # sorted: O(n)
     position = np.minimum(np.searchsorted(have, expected), have.shape[0] - 1)
     return unchecked, expected[have[position] != expected], non_session
 
@@ -323,6 +419,52 @@ def _relative_jumps(close: Floats, threshold: float) -> Bools:
         with np.errstate(divide="ignore", invalid="ignore"):
             jumps[1:] = np.abs(close[1:] / close[:-1] - 1.0) > threshold
     return jumps
+
+
+@lru_cache(maxsize=1)
+def _split_factors() -> tuple[Floats, tuple[str, ...]]:
+    """Log price factors of :data:`SPLIT_RATIOS` (ln(old/new)) and their labels."""
+    logs = np.log(np.array([old / new for new, old in SPLIT_RATIOS], dtype=np.float64))
+    logs.setflags(write=False)
+    return logs, tuple(f"{new}:{old}" for new, old in SPLIT_RATIOS)
+
+
+def _split_days(open_: Floats, close: Floats) -> tuple[Bools, npt.NDArray[np.intp]]:
+    """Return per-bar flags of detected splits and the index of each one's ratio."""
+    n = close.shape[0]
+    found = np.zeros(n, dtype=np.bool_)
+    ratio = np.zeros(n, dtype=np.intp)
+    factors, _ = _split_factors()
+    reach = np.log1p(SPLIT_TOLERANCE)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moves = np.log(np.stack([open_[1:], close[1:]]) / close[:-1])  # open, close vs prev
+        # Only moves as large as the smallest ratio's can match one: few days, if any.
+        candidate = np.flatnonzero(np.any(np.abs(moves) >= np.abs(factors).min() - reach, 0))
+        distance = np.abs(moves[:, candidate, None] - factors)
+        nearest = np.argmin(distance, axis=2)
+        hit = np.take_along_axis(distance, nearest[:, :, None], axis=2)[:, :, 0] <= reach
+        day = candidate + 1
+        # The open decides when it matches: on a split day it trades nearest the ratio.
+        found[day] = hit[0] | hit[1]
+        ratio[day] = np.where(hit[0], nearest[0], nearest[1])
+        # A split is no spike: the close after it stays past half the move, and it
+        # does not itself undo the day before (the recovery from a one-day spike).
+        size = 0.5 * np.abs(factors[ratio])
+        later = day[day + 1 < n]
+        found[later] &= np.abs(np.log(close[later + 1] / close[later - 1])) >= size[later]
+        earlier = day[day >= 2]
+        found[earlier] &= np.abs(np.log(close[earlier] / close[earlier - 2])) >= size[earlier]
+    return found, ratio
+
+
+def _split_issue(found: Bools, ratio: npt.NDArray[np.intp], days: Days, keep: int) -> SplitIssue:
+    _, labels = _split_factors()
+    first = np.flatnonzero(found)[:keep]
+    return SplitIssue(
+        count=int(np.count_nonzero(found)),
+        examples=tuple(days[first].astype(object).tolist()),
+        ratios=tuple(labels[int(index)] for index in ratio[first]),
+    )
 
 
 def _krx_grid(grid: _TickGrid, prices: tuple[Floats, ...]) -> tuple[Bools, Bools]:

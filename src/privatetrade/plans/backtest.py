@@ -8,13 +8,16 @@ the engine receives one complete :class:`~privatetrade.engine.settings.Simulatio
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from privatetrade.data.symbols import Market
 from privatetrade.domain.specs import BacktestSpec, CostChoice
 from privatetrade.engine.costs import CostModel, resolve_costs
 from privatetrade.engine.limits import MIN_DATE
@@ -35,12 +38,14 @@ __all__ = [
     "BacktestPlan",
     "CostOverrides",
     "Instrument",
+    "PriceSeries",
     "StageCallback",
     "default_capital",
     "execute_plan",
     "plan_backtest",
     "plan_on_bars",
     "preset_costs",
+    "price_series",
     "resolve_settings",
 ]
 
@@ -134,6 +139,8 @@ class BacktestPlan:
         bars: The bars in the chosen range.
         benchmark: Benchmark closes, if the spec names a benchmark.
         data_info: Symbol, source and adjustment recorded in the result.
+        market: The bars' market: the calendar and daily limit of the data checks.
+        notes: Warnings known when planning (raw prices used for lack of adjusted ones).
     """
 
     spec: BacktestSpec
@@ -142,11 +149,55 @@ class BacktestPlan:
     bars: pd.DataFrame
     benchmark: pd.Series | None
     data_info: DataInfo
+    market: Market = Market.OTHER
+    notes: tuple[str, ...] = ()
 
     @property
     def bar_count(self) -> int:
         """Number of bars the run simulates."""
         return len(self.bars)
+
+    @cached_property
+    def warnings(self) -> tuple[str, ...]:
+        """Warnings about the data, for the result: :attr:`notes`, then the findings.
+
+        The findings are what :func:`~privatetrade.plans.data_checks.data_warnings`
+        sees in the bars: splits and jumps in raw prices, bars on days without a session.
+
+        Computed on first use, when the plan runs: the submit check does not load
+        the trading calendar.
+        """
+        from privatetrade.plans.data_checks import data_warnings
+
+        found = data_warnings(self.bars, self.market, adjusted=self.data_info.adjusted)
+        return (*self.notes, *found)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSeries:
+    """Which stored prices a run reads for a symbol.
+
+    Attributes:
+        adjusted: True when the prices are adjusted (a synthetic symbol's raw series
+            counts: it has no corporate actions).
+        fallback: True when adjusted prices were asked for but only raw ones are stored.
+    """
+
+    adjusted: bool
+    fallback: bool = False
+
+
+def price_series(data: MarketData, symbol: SymbolInfo, spec: BacktestSpec) -> PriceSeries | None:
+    """Return the prices a run of ``spec`` reads for ``symbol``; None if none are stored.
+
+    ``prices="adjusted"`` reads the adjusted series, or the raw one when no adjusted
+    series is stored (``fallback``); ``prices="raw"`` reads only the raw series.
+    """
+    if data.series_for(symbol, adjusted=spec.prices == "adjusted") is not None:
+        return PriceSeries(adjusted=spec.prices == "adjusted")
+    if spec.prices == "adjusted" and data.series_for(symbol, adjusted=False) is not None:
+        return PriceSeries(adjusted=False, fallback=True)
+    return None
 
 
 def resolve_settings(spec: BacktestSpec, instrument: Instrument) -> SimulationSettings:
@@ -185,27 +236,36 @@ def plan_backtest(
     """Resolve a spec on the stored market data into a plan.
 
     Raises:
-        InputError: Unknown symbol or benchmark, no bars in the range, too many
+        InputError: Unknown symbol or benchmark, an index as the symbol (a
+            benchmark only), no bars in the range, too many
             bars, invalid parameters or settings; ``field`` names the spec field
             (``symbol``, ``start``, ``params.fast``, ``costs`` ...).
     """
+    from privatetrade.data.indices import require_tradable
     from privatetrade.engine.result import DataInfo
+    from privatetrade.plans.data_checks import raw_fallback_warning
 
     strategy = build_strategy(spec)
     symbol = _lookup(data, spec.symbol, "symbol")
-    bars = _bars(data, symbol, spec)
+    require_tradable(symbol)
+    series = _series(data, symbol, spec, "prices")
+    bars = _bars(data, symbol, spec, series)
     if max_bars is not None and len(bars) > max_bars:
         raise InputError(
             f"{len(bars):,} bars in the chosen range; the limit is {max_bars:,} "
             "(choose a later start or an earlier end)",
             field="start",
         )
+    notes = [raw_fallback_warning(symbol.code)] if series.fallback else []
     benchmark = None
     benchmark_code = None
     if spec.benchmark is not None:
         bench_symbol = _lookup(data, spec.benchmark, "benchmark")
         benchmark_code = bench_symbol.code
-        benchmark = _benchmark_closes(data, bench_symbol, spec)
+        bench_series = _series(data, bench_symbol, spec, "benchmark")
+        benchmark = _bars(data, bench_symbol, spec, bench_series, "benchmark")["close"]
+        if bench_series.fallback:
+            notes.append(raw_fallback_warning(bench_symbol.code, benchmark=True))
     normalized = spec.model_copy(update={"symbol": symbol.code, "benchmark": benchmark_code})
     return BacktestPlan(
         spec=normalized,
@@ -213,14 +273,25 @@ def plan_backtest(
         settings=resolve_settings(spec, Instrument.of(symbol)),
         bars=bars,
         benchmark=benchmark,
-        data_info=DataInfo(symbol=symbol.code, source=symbol.source, adjusted=spec.adjusted),
+        data_info=DataInfo(symbol=symbol.code, source=symbol.source, adjusted=series.adjusted),
+        market=symbol.market,
+        notes=tuple(notes),
     )
 
 
 def plan_on_bars(
-    spec: BacktestSpec, bars: pd.DataFrame, instrument: Instrument, data_info: DataInfo
+    spec: BacktestSpec,
+    bars: pd.DataFrame,
+    instrument: Instrument,
+    data_info: DataInfo,
+    *,
+    market: Market = Market.OTHER,
 ) -> BacktestPlan:
     """Plan a backtest on bars the caller brings (a CSV file); ``spec.symbol`` is a label.
+
+    ``market`` decides the calendar and daily limit the bars are checked against
+    (:attr:`BacktestPlan.warnings`); ``data_info.adjusted`` says whether they are
+    adjusted (None: unknown). ``spec.prices`` does not apply: the bars are what they are.
 
     Raises:
         InputError: Invalid parameters or settings, or no bars in the range.
@@ -230,7 +301,7 @@ def plan_on_bars(
     if selected.empty:
         raise InputError(_empty_range(spec, bars, data_info), field=_range_field(spec))
     settings = resolve_settings(spec, instrument)
-    return BacktestPlan(spec, strategy, settings, selected, None, data_info)
+    return BacktestPlan(spec, strategy, settings, selected, None, data_info, market=market)
 
 
 def build_strategy(spec: BacktestSpec) -> Strategy[Any]:
@@ -267,7 +338,8 @@ def execute_plan(
         report("simulating", 0.05 + 0.75 * fraction)
 
     report("simulating", 0.05)
-    return run_backtest(
+    data_warnings = plan.warnings
+    result = run_backtest(
         plan.bars,
         plan.spec.strategy,
         plan.spec.params,
@@ -278,6 +350,9 @@ def execute_plan(
         progress=on_progress,
         cancel=cancel,
     )
+    if not data_warnings:
+        return result
+    return dataclasses.replace(result, warnings=[*data_warnings, *result.warnings])
 
 
 def _lookup(data: MarketData, code: str, field: str) -> SymbolInfo:
@@ -287,21 +362,29 @@ def _lookup(data: MarketData, code: str, field: str) -> SymbolInfo:
         raise InputError(str(exc), field=field) from exc
 
 
-def _bars(data: MarketData, symbol: SymbolInfo, spec: BacktestSpec) -> pd.DataFrame:
-    try:
-        return data.bars(symbol.code, spec.start, spec.end, adjusted=spec.adjusted)
-    except DataError as exc:
-        kind = "adjusted" if spec.adjusted else "raw"
-        field = "adjusted" if kind not in symbol.adjusted else _range_field(spec)
-        raise InputError(str(exc), field=field) from exc
+def _series(data: MarketData, symbol: SymbolInfo, spec: BacktestSpec, field: str) -> PriceSeries:
+    series = price_series(data, symbol, spec)
+    if series is None:
+        stored = ", ".join(symbol.adjusted) or "none"
+        hint = "; run on adjusted prices" if symbol.adjusted else ""
+        raise InputError(
+            f"no {spec.prices} prices stored for {symbol.code} (stored: {stored}){hint}",
+            field=field,
+        )
+    return series
 
 
-def _benchmark_closes(data: MarketData, symbol: SymbolInfo, spec: BacktestSpec) -> pd.Series:
+def _bars(
+    data: MarketData,
+    symbol: SymbolInfo,
+    spec: BacktestSpec,
+    series: PriceSeries,
+    field: str | None = None,
+) -> pd.DataFrame:
     try:
-        frame = data.bars(symbol.code, spec.start, spec.end, adjusted=spec.adjusted)
+        return data.bars(symbol.code, spec.start, spec.end, adjusted=series.adjusted)
     except DataError as exc:
-        raise InputError(str(exc), field="benchmark") from exc
-    return frame["close"]
+        raise InputError(str(exc), field=field or _range_field(spec)) from exc
 
 
 def _range_field(spec: BacktestSpec) -> str:

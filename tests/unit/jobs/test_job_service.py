@@ -91,7 +91,6 @@ def test_check_normalizes_symbol_and_benchmark_codes(
         ({"params": {"fast": 30, "slow": 10}}, "params.fast"),
         ({"start": "2030-01-01", "end": None}, "start"),
         ({"start": None, "end": None}, "start"),  # 3,270 bars > MAX_BARS
-        ({"symbol": "DEMO01", "adjusted": True}, "adjusted"),
     ],
 )
 def test_an_invalid_spec_names_its_field_and_queues_nothing(

@@ -139,13 +139,23 @@ def download_equity_csv(job_id: str, services: SystemDep, owner: Owner) -> Respo
 
 
 def _report_bars(services: System, job: Job) -> dict[str, object] | None:
+    from privatetrade.domain.specs import BacktestSpec
+    from privatetrade.plans.backtest import price_series
+
     spec = job.spec
+    if not isinstance(spec, BacktestSpec):
+        return None
     try:
         symbol = services.market_data.symbol(spec.symbol)
-        frame = services.market_data.bars(symbol.code, spec.start, spec.end, adjusted=spec.adjusted)
+        series = price_series(services.market_data, symbol, spec)
+        if series is None:
+            return None
+        frame = services.market_data.bars(
+            symbol.code, spec.start, spec.end, adjusted=series.adjusted
+        )
     except (InputError, DataError):
         return None  # the symbol's data was removed since: chart the closes in the result
-    return bars_out(symbol, frame, adjusted=spec.adjusted).model_dump()
+    return bars_out(symbol, frame, adjusted=series.adjusted).model_dump()
 
 
 @router.get(

@@ -60,6 +60,9 @@
       const symbol = await api("GET", "/api/symbols/" + encodeURIComponent(code));
       if (ticket !== symbolTicket) return;
       info.textContent = `${symbol.name} · ${symbol.market} · ${symbol.currency} · ${fmt.date(symbol.first_bar)} – ${fmt.date(symbol.last_bar)}`;
+      /* Adjusted prices fall back to raw ones (with a warning) where none are stored. */
+      const rawOnly = !symbol.synthetic && !symbol.adjusted.includes("adjusted");
+      $("hint-prices").textContent = t(rawOnly ? "prices.raw_only_hint" : "prices.hint");
       for (const id of ["f-start", "f-end"]) {
         $(id).min = symbol.first_bar || "";
         $(id).max = symbol.last_bar || "";
@@ -115,7 +118,7 @@
     put("end", $("f-end").value || undefined);
     put("capital", number($("f-capital")));
     put("benchmark", $("f-benchmark").value.trim() || undefined);
-    spec.adjusted = $("f-adjusted").checked;
+    spec.prices = $("f-prices-raw").checked ? "raw" : "adjusted";
     spec.fill_at = $("f-fill-at").value;
     spec.allow_short = $("f-short").checked;
     spec.close_at_end = $("f-close-end").checked;
@@ -156,7 +159,7 @@
     if (spec.end) $("f-end").value = spec.end;
     if (spec.capital) $("f-capital").value = spec.capital;
     if (spec.benchmark) $("f-benchmark").value = spec.benchmark;
-    if (spec.adjusted) $("f-adjusted").checked = true;
+    if (spec.prices === "raw") $("f-prices-raw").checked = true;
     if (spec.fill_at) $("f-fill-at").value = spec.fill_at;
     if (spec.allow_short) $("f-short").checked = true;
     if (spec.close_at_end === false) $("f-close-end").checked = false;

@@ -260,6 +260,10 @@
     }
     root.append(el("h3", { text: ctx.t("result.metrics") }), metricCards(ctx, doc.metrics));
     root.append(el("p", { className: "muted engine-version", text: ctx.t("result.engine", { version: doc.engine_version }) }));
+    const adjusted = doc.data ? doc.data.adjusted : null;
+    if (adjusted === true || adjusted === false) {
+      root.append(el("p", { className: "muted prices-used", text: ctx.t(adjusted ? "prices.used_adjusted" : "prices.used_raw") }));
+    }
     const equity = section(ctx.t("result.equity"), "equity-chart");
     const drawdown = section(ctx.t("result.drawdown"), "drawdown-chart", "short");
     const price = section(ctx.t("result.price"), "price-chart", "tall");
