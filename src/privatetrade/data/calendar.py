@@ -11,8 +11,10 @@ calendar lacks the Saturday sessions KRX held until December 1998, and after 205
 ``exchange_calendars`` has no holidays at all. Days far in the future are projections
 from the holiday rules: elections and temporary holidays are added as they are announced.
 
-``exchange_calendars`` is slow to import and a calendar takes about a second to build,
-so both happen on first use, once per process (cached). Example::
+``exchange_calendars`` is slow to import and XKRX takes seconds to build (its lunar
+holidays), so what we read from it — sessions and closes — is built once per machine and
+kept on disk (see :func:`calendar_cache_dir`), keyed by the package's version; the
+overrides are applied on top when read. Example::
 
     >>> import datetime as dt
     >>> is_krx_session(dt.date(2024, 9, 16))  # Chuseok
@@ -23,12 +25,17 @@ so both happen on first use, once per process (cached). Example::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,6 +54,7 @@ __all__ = [
     "CalendarName",
     "SessionOverride",
     "as_days",
+    "calendar_cache_dir",
     "calendar_for_market",
     "calendar_overrides",
     "calendar_timezone",
@@ -149,10 +157,102 @@ def _exchange_calendar(name: CalendarName) -> Any:
         )
 
 
+_CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class _Upstream:
+    """What we read from an upstream calendar: sessions, their closes, the regular close."""
+
+    sessions: Days
+    closes_ns: npt.NDArray[np.int64]  # UTC nanoseconds, one per session
+    regular_close_seconds: int  # latest regular close, local seconds after midnight
+
+
+def calendar_cache_dir() -> Path:
+    """Return the directory of the on-disk calendar cache.
+
+    ``PRIVATETRADE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/privatetrade``, else
+    ``~/.cache/privatetrade``. The cache is only an accelerator: a missing, unwritable
+    or damaged cache means the calendar is built from ``exchange_calendars`` again.
+    """
+    configured = os.environ.get("PRIVATETRADE_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "privatetrade"
+
+
+def _cache_path(name: CalendarName) -> Path:
+    version = metadata.version("exchange-calendars")
+    span = f"{CALENDAR_START:%Y%m%d}-{CALENDAR_END:%Y%m%d}"
+    return (
+        calendar_cache_dir() / "calendars" / f"{name.value}-{version}-{span}-v{_CACHE_FORMAT}.npz"
+    )
+
+
+def _read_cached(path: Path) -> _Upstream | None:
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            upstream = _Upstream(
+                sessions=stored["sessions"].astype("datetime64[D]"),
+                closes_ns=stored["closes_ns"].astype(np.int64),
+                regular_close_seconds=int(stored["regular_close_seconds"]),
+            )
+    except (OSError, ValueError, KeyError):
+        return None
+    if upstream.sessions.shape != upstream.closes_ns.shape or upstream.sessions.shape[0] == 0:
+        return None
+    return upstream
+
+
+def _write_cached(path: Path, upstream: _Upstream) -> None:
+    """Write atomically (temporary file + rename): readers never see half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".calendar-", suffix=".npz")
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(
+                file,
+                sessions=upstream.sessions.astype(np.int64),
+                closes_ns=upstream.closes_ns,
+                regular_close_seconds=np.int64(upstream.regular_close_seconds),
+            )
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+def _build_upstream(name: CalendarName) -> _Upstream:
+    calendar = _exchange_calendar(name)
+    days = np.asarray(calendar.sessions.values).astype("datetime64[D]")
+    closes = calendar.closes.reindex(calendar.sessions)
+    closes_ns = np.asarray(closes.dt.tz_convert("UTC").dt.tz_localize(None).values)
+    regular: dt.time = calendar.close_times[-1][1]
+    seconds = regular.hour * 3600 + regular.minute * 60 + regular.second
+    return _Upstream(days, closes_ns.astype("datetime64[ns]").view(np.int64), seconds)
+
+
+@lru_cache(maxsize=4)
+def _upstream(name: CalendarName) -> _Upstream:
+    """Return the upstream calendar's sessions and closes: from the disk cache if there."""
+    path = _cache_path(name)
+    cached = _read_cached(path)
+    if cached is not None:
+        return cached
+    built = _build_upstream(name)
+    _write_cached(path, built)
+    return built
+
+
 @lru_cache(maxsize=4)
 def _all_sessions(name: CalendarName) -> Days:
     """Return every session of the calendar in range, overrides applied, read-only."""
-    upstream = np.asarray(_exchange_calendar(name).sessions.values).astype("datetime64[D]")
+    upstream = _upstream(name).sessions
     overrides = [o for o in calendar_overrides(name) if CALENDAR_START <= o.day <= CALENDAR_END]
     closed = np.array([o.day for o in overrides if not o.is_open], dtype="datetime64[D]")
     opened = np.array([o.day for o in overrides if o.is_open], dtype="datetime64[D]")
@@ -273,15 +373,19 @@ def session_close(name: CalendarName | str, day: dt.date) -> dt.datetime:
     first = _day(day)
     if not is_session(calendar, first):
         raise InputError(f"{first} is not a {calendar.value} session", field="date")
-    upstream = _exchange_calendar(calendar)
-    stamp = pd.Timestamp(first)
-    if stamp in upstream.closes.index:
-        close: dt.datetime = upstream.closes.loc[stamp].to_pydatetime()
-        return close.astimezone(dt.UTC)
-    regular = upstream.close_times[-1][1]  # a session our overrides added: the regular close
-    local = pd.Timestamp(dt.datetime.combine(first, regular), tz=calendar_timezone(calendar))
-    result: dt.datetime = local.tz_convert("UTC").to_pydatetime()
-    return result
+    upstream = _upstream(calendar)
+    day64 = np.datetime64(first, "D")
+    position = int(np.searchsorted(upstream.sessions, day64))
+    if position < upstream.sessions.shape[0] and upstream.sessions[position] == day64:
+        close = pd.Timestamp(int(upstream.closes_ns[position]), tz="UTC")
+        result: dt.datetime = close.to_pydatetime()
+        return result
+    # A session our overrides added: the regular close.
+    local = pd.Timestamp(first) + pd.Timedelta(seconds=upstream.regular_close_seconds)
+    aware: dt.datetime = (
+        local.tz_localize(calendar_timezone(calendar)).tz_convert("UTC").to_pydatetime()
+    )
+    return aware
 
 
 def as_days(dates: Iterable[Any] | pd.DatetimeIndex, tz: str) -> Days:
