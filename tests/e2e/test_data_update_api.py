@@ -109,6 +109,16 @@ def test_an_admin_submits_and_follows_an_update(updates_server: ServerProcess) -
         assert admin.get(f"/api/jobs/{job['id']}/artifacts").json()["kind"] == "data_update"
         with updates_server.anonymous() as anonymous:
             assert anonymous.get(f"/api/jobs/{job['id']}").status_code == 401
+            # The backtest pages neither list nor show it.
+            accounts = updates_server.accounts()
+            secret, _session = accounts.start_session(accounts.user("admin"))
+            accounts.repository.engine.dispose()
+            anonymous.cookies.set("pt_session", secret)
+            for page in ("/", "/history"):
+                html = anonymous.get(page)
+                assert html.status_code == 200, page
+                assert job["id"] not in html.text, page
+            assert anonymous.get(f"/backtests/{job['id']}").status_code == 404
 
     token = updates_server.create_user("someone")
     with updates_server.client(token) as user:

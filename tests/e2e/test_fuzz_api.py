@@ -87,6 +87,14 @@ CONFIG: dict[str, Any] = {
             for name in ("POST /api/data/imports/preview", "POST /api/data/imports")
         ),
         {
+            # A data update needs a data provider, which the fuzz server has not (409),
+            # and codes that are stored or fetchable (422 naming ``symbols``).
+            "include-name": "POST /api/data/updates",
+            "checks": {
+                "positive_data_acceptance": {"expected-statuses": ["2xx", "409", "422", "429"]},
+            },
+        },
+        {
             # ``confirm`` must repeat the code, which the schema cannot say (422).
             "include-name": "DELETE /api/data/symbols/{code}",
             "checks": {
@@ -345,6 +353,9 @@ def test_job_operations_on_real_jobs(api_schema: Any, fuzz_server: ServerProcess
         ("GET", "/api/backtests/{job_id}/report.html"): 200,
         ("GET", "/api/jobs/{job_id}/artifacts"): 200,
         ("GET", "/api/jobs/{job_id}/artifacts/{name}"): 200,
+        ("GET", "/api/jobs/{job_id}"): 200,
+        ("GET", "/api/jobs/{job_id}/events"): 200,
+        ("POST", "/api/jobs/{job_id}/cancel"): 409,
         ("POST", "/api/backtests/{job_id}/cancel"): 409,
         ("DELETE", "/api/backtests/{job_id}"): 204,
     }

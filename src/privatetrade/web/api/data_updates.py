@@ -53,7 +53,9 @@ class DataUpdateCreate(DataUpdateSpec):
     response_model=JobOut,
     responses=problem_responses(
         {
+            400: "The body cannot be read (not UTF-8)",
             409: "No data provider is configured, or its extra is not installed",
+            413: "Request body too large",
             **INVALID,
             429: "Too many active jobs; retry later",
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
@@ -42,28 +42,31 @@ def reader_owner(services: System, user: User, job_id: str) -> str:
     return user.id
 
 
-def _visible_job(services: System, user: User, job_id: str) -> Job:
+def _visible_job(job_id: JobId, services: SystemDep, user: CurrentUser) -> Job:
+    """The job the caller may see, or 404 (resolved before a response starts streaming)."""
     job = services.submissions.get(job_id, reader_owner(services, user, job_id))
     if job is None:
         raise ProblemError(404, f"no job with id {job_id!r}")
     return job
 
 
+VisibleJob = Annotated[Job, Depends(_visible_job)]
+
+
 @router.get("/{job_id}", response_model=JobOut, responses=_JOB_ERRORS)
-def get_job(job_id: JobId, services: SystemDep, user: CurrentUser) -> JobOut:
+def get_job(job: VisibleJob, services: SystemDep) -> JobOut:
     """Return a job of any kind: state, progress, stage, time left, summary and error.
 
     A data update's summary counts its symbols by outcome (``updated``, ``up_to_date``,
     ``failed``); its ``outcomes.json`` artifact has each symbol's outcome.
     """
-    return JobOut.of(_visible_job(services, user, job_id), services.submissions.clock())
+    return JobOut.of(job, services.submissions.clock())
 
 
 @router.get("/{job_id}/events", response_class=EventSourceResponse, responses=_JOB_ERRORS)
 async def get_job_events(
-    job_id: JobId,
+    job: VisibleJob,
     services: SystemDep,
-    user: CurrentUser,
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> AsyncIterable[ServerSentEvent]:
     """Stream a job's ``state`` and ``progress`` events until it ends.
@@ -71,7 +74,6 @@ async def get_job_events(
     The same stream as ``GET /api/backtests/{id}/events`` (ids, ``Last-Event-ID``,
     ``retry``), for any kind of job.
     """
-    job = _visible_job(services, user, job_id)
     async for event in job_events(job, services, last_event_id):
         yield event
 
@@ -82,14 +84,13 @@ async def get_job_events(
     response_model=JobOut,
     responses={**_JOB_ERRORS, **problem_responses({409: "The job already ended"})},
 )
-def cancel_job(job_id: JobId, services: SystemDep, user: CurrentUser) -> JobOut:
+def cancel_job(job: VisibleJob, services: SystemDep) -> JobOut:
     """Cancel a queued job, or ask a running one to stop (a data update stops between symbols)."""
-    job = _visible_job(services, user, job_id)
     if job.state.final:
         raise ProblemError(409, f"the job already ended: {job.state}", state=job.state.value)
     updated = services.submissions.request_cancel(job.id, job.owner)
     if updated is None:
-        raise ProblemError(404, f"no job with id {job_id!r}")
+        raise ProblemError(404, f"no job with id {job.id!r}")
     return JobOut.of(updated, services.submissions.clock())
 
 
