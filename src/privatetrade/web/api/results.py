@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from privatetrade import __version__
 from privatetrade.db.jobs import OpenArtifact, StoredArtifact
 from privatetrade.domain.jobs import Job
+from privatetrade.domain.specs import BacktestSpec
 from privatetrade.errors import ConflictError, DataError, InputError, NotFoundError
 from privatetrade.system import System
 from privatetrade.web.api.downloads import attachment, download_responses, streamed_attachment
@@ -49,7 +50,9 @@ def _opened(services: SystemDep, owner: str, job_id: str, name: str) -> OpenArti
 
 
 def _filename(job: Job, extension: str) -> str:
-    return f"privatetrade-{job.spec.symbol}-{job.spec.strategy}-{job.id[:8]}{extension}"
+    spec = job.spec
+    label = f"{spec.symbol}-{spec.strategy}" if isinstance(spec, BacktestSpec) else job.kind.value
+    return f"privatetrade-{label}-{job.id[:8]}{extension}"
 
 
 def run_metadata(job: Job) -> dict[str, object]:
@@ -167,11 +170,12 @@ def download_report(job_id: str, request: Request, services: SystemDep, owner: O
     """Download a self-contained HTML report (charts, metrics, trades) that opens offline."""
     stored = _finished(services, owner, job_id, "result.json")
     job = stored.job
+    code = job.spec.symbol if isinstance(job.spec, BacktestSpec) else job.kind.value
     try:
-        symbol = services.market_data.symbol(job.spec.symbol)
+        symbol = services.market_data.symbol(code)
         name, currency = symbol.name, symbol.currency
     except InputError:
-        name, currency = job.spec.symbol, "USD"
+        name, currency = code, "USD"
     report = render_report(
         job=job,
         document=_with_run(stored),
