@@ -37,6 +37,11 @@ def _guess_market(code: str) -> Market:
 
 
 def _new_symbol(code: str, market: Market | None, source: str) -> SymbolInfo:
+    from privatetrade.data.indices import find_index
+
+    index = find_index(code)
+    if index is not None:  # KOSPI, KS11, ^GSPC ...: the index under its stored code
+        return index.symbol(source)
     chosen = market or _guess_market(code)
     krx = chosen in (Market.KOSPI, Market.KOSDAQ, Market.KONEX)
     return SymbolInfo(
@@ -51,18 +56,39 @@ def _new_symbol(code: str, market: Market | None, source: str) -> SymbolInfo:
 
 def _named(symbol: SymbolInfo, listing: dict[str, SymbolInfo]) -> SymbolInfo:
     listed = listing.get(symbol.code)
-    if listed is None:
+    if listed is None or symbol.is_index:
         return symbol
     return dataclasses.replace(listed, source=symbol.source)
 
 
 def _provider_code(source: Provider, symbol: SymbolInfo) -> str:
-    """Return the code the provider knows ``symbol`` by (Yahoo: ``005930.KS``)."""
+    """Return the code the provider knows ``symbol`` by (Yahoo: ``005930.KS``, ``^KS11``)."""
+    if symbol.is_index:
+        from privatetrade.data.indices import find_index, provider_index_code
+
+        index = find_index(symbol.code)
+        if index is None:
+            raise ProviderError(f"{symbol.code} is an index no provider serves")
+        return provider_index_code(index, source.name)
     if source.name == "yfinance":
         from privatetrade.data.providers.yahoo import yahoo_symbol
 
         return yahoo_symbol(symbol.code, symbol.market)
     return symbol.code
+
+
+def _is_index_code(code: str) -> bool:
+    from privatetrade.data.indices import find_index
+
+    return find_index(code) is not None
+
+
+def _stored_code(code: str) -> str:
+    """Return the code ``code`` is stored as: an index's own (``KS11`` -> ``KOSPI``)."""
+    from privatetrade.data.indices import find_index
+
+    index = find_index(code)
+    return index.code if index is not None else code.strip().upper()
 
 
 def fetch_symbols(
@@ -89,11 +115,11 @@ def fetch_symbols(
 
     source = provider_for(provider)
     kind = PriceKind.ADJUSTED if adjusted else PriceKind.RAW
-    wanted = [code.upper() for code in codes]
+    wanted = [_stored_code(code) for code in codes]
     if not wanted:
         raise InputError("name at least one symbol to fetch", field="codes")
     listing: dict[str, SymbolInfo] = {}
-    if any(code not in data.catalog for code in wanted):
+    if any(code not in data.catalog and not _is_index_code(code) for code in wanted):
         try:
             listing = {s.code: s for s in source.listing(market)}
         except ProviderError as exc:
@@ -160,6 +186,7 @@ def update_symbols(
 _US_TICKER = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 _KRX_ONLY_PROVIDERS = frozenset({"pykrx"})
 _OFFLINE_SOURCES = frozenset({"sample", "synthetic"})
+_KRX_MARKETS = frozenset({Market.KOSPI, Market.KOSDAQ, Market.KONEX})
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +228,8 @@ def check_fetchable(data: MarketData, provider: str, code: str) -> None:
     """Check that ``provider`` can bring bars of ``code`` (stored or not).
 
     A stored symbol must not be generated demo data; a code that is not stored must
-    look like a KRX code (``005930``) or, for a provider with US data, a US ticker.
+    look like a KRX code (``005930``) or, for a provider with US data, a US ticker, or
+    name a benchmark index (``KOSPI``, ``KS11``; see :mod:`privatetrade.data.indices`).
 
     Raises:
         InputError: ``field`` is ``symbols``.
@@ -216,8 +244,13 @@ def check_fetchable(data: MarketData, provider: str, code: str) -> None:
                 "provider: delete it first to fetch real prices under that code",
                 field="symbols",
             )
+        if provider in _KRX_ONLY_PROVIDERS and symbol.market not in _KRX_MARKETS:
+            raise InputError(
+                f"{symbol.code} is listed on {symbol.market}: {provider} has KRX data only",
+                field="symbols",
+            )
         return
-    if is_krx_code(code):
+    if is_krx_code(code) or _is_index_code(code):
         return
     if _US_TICKER.fullmatch(code) and provider not in _KRX_ONLY_PROVIDERS:
         return

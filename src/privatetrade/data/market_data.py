@@ -17,6 +17,7 @@ from privatetrade.data.catalog import SearchHit, SymbolCatalog
 from privatetrade.data.store import BarStore, PriceKind
 from privatetrade.data.symbols import Market, SymbolInfo
 from privatetrade.errors import DataError
+from privatetrade.files import write_text_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +35,7 @@ SAMPLE_LISTINGS: tuple[tuple[str, str, Market], ...] = (
     ("MSFT", "Microsoft Corporation", Market.NASDAQ),
 )
 _OHLCV = ["open", "high", "low", "close", "volume"]
+_SAMPLE_VERSION_FILE = ".samples.version"
 
 
 class MarketData:
@@ -43,6 +45,7 @@ class MarketData:
         self.data_dir = Path(data_dir)
         self.store = BarStore(self.data_dir)
         self.catalog = SymbolCatalog(self.data_dir)
+        self._sample_version_seen = False
 
     # ------------------------------------------------------------------ lookup
 
@@ -119,10 +122,26 @@ class MarketData:
         kind: PriceKind = PriceKind.RAW,
         merge: bool = False,
     ) -> SymbolInfo:
-        """Store bars (validated, atomically) and record the symbol and its coverage."""
+        """Store bars (validated, atomically) and record the symbol and its coverage.
+
+        An index has one series (index points know no splits or dividends): it is
+        stored as both the raw and the adjusted series, whichever ``kind`` says.
+        """
         write = self.store.merge if merge else self.store.write
-        write(symbol.code, frame[_OHLCV], kind=kind, source=symbol.source)
+        for series in tuple(PriceKind) if symbol.is_index else (kind,):
+            write(symbol.code, frame[_OHLCV], kind=series, source=symbol.source)
         return self.refresh(symbol)
+
+    def market_index(self, market: Market) -> str | None:
+        """Return the stored index to compare a stock of ``market`` with, or None.
+
+        See :func:`privatetrade.data.indices.market_index`: KOSPI (KOSDAQ for KOSDAQ
+        stocks) when fetched, else the synthetic demo index; S&P 500 for US stocks.
+        """
+        from privatetrade.data.indices import market_index
+
+        self.ensure_samples()
+        return market_index(self.catalog, market)
 
     def refresh(self, symbol: SymbolInfo) -> SymbolInfo:
         """Update ``symbol``'s stored coverage in the catalog and return the new entry."""
@@ -196,49 +215,95 @@ class MarketData:
     # ------------------------------------------------------------------ samples
 
     def ensure_samples(self, progress: Callable[[str], None] | None = None) -> None:
-        """Install the offline sample data (US sample stocks, synthetic KRX) once."""
-        wanted = [code for code, _, _ in SAMPLE_LISTINGS]
-        from privatetrade.data.synthetic import synthetic_symbols
+        """Install the offline sample data once: US stocks, synthetic KRX stocks and index.
 
-        synthetic = synthetic_symbols()
-        wanted += [s.code for s in synthetic]
-        if self._has_all(wanted):
+        A data directory whose generated demo data is older than
+        :data:`~privatetrade.data.synthetic.SYNTHETIC_VERSION` (recorded in
+        ``.samples.version``) gets the current bars: every symbol whose catalog source
+        is ``synthetic`` is rewritten. A sample code that holds the user's own data
+        (another source) is never touched, nor is any other symbol.
+        """
+        from privatetrade.data.synthetic import SYNTHETIC_VERSION
+
+        wanted = self._sample_symbols()
+        if self._samples_current(wanted, SYNTHETIC_VERSION):
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.data_dir / ".samples.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one process installs, the others wait
             self.catalog = SymbolCatalog(self.data_dir)
-            if not self._has_all(wanted):
-                self._install_us_samples(progress)
-                self._install_synthetic(synthetic, progress)
+            outdated = self._sample_version() != SYNTHETIC_VERSION
+            due = [s for s in wanted if self._sample_due(s, outdated=outdated)]
+            self._install_us_samples([s for s in due if s.source == "sample"], progress)
+            self._install_synthetic([s for s in due if s.source != "sample"], progress)
+            write_text_atomic(self.data_dir / _SAMPLE_VERSION_FILE, f"{SYNTHETIC_VERSION}\n")
 
-    def _has_all(self, codes: list[str]) -> bool:
-        return all(code in self.catalog and self.store.exists(code) for code in codes)
+    def _sample_symbols(self) -> list[SymbolInfo]:
+        from privatetrade.data.synthetic import synthetic_symbols
+        from privatetrade.data.synthetic_index import synthetic_index_symbol
 
-    def _install_us_samples(self, progress: Callable[[str], None] | None) -> None:
+        us = [_us_sample(code, name, market) for code, name, market in SAMPLE_LISTINGS]
+        return [*us, *synthetic_symbols(), synthetic_index_symbol()]
+
+    def _samples_current(self, wanted: list[SymbolInfo], version: int) -> bool:
+        if not all(self._sample_present(symbol) for symbol in wanted):
+            return False
+        if not self._sample_version_seen:
+            self._sample_version_seen = self._sample_version() == version
+        return self._sample_version_seen
+
+    def _sample_version(self) -> int:
+        """Return the version of the generated demo data installed here (0: none or older)."""
+        try:
+            return int((self.data_dir / _SAMPLE_VERSION_FILE).read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _sample_present(self, symbol: SymbolInfo) -> bool:
+        """True when ``symbol``'s code holds data: the sample's bars, or the user's symbol."""
+        if symbol.code not in self.catalog:
+            return False
+        stored = self.catalog.get(symbol.code)
+        return stored.source != symbol.source or self.store.exists(symbol.code)
+
+    def _sample_due(self, symbol: SymbolInfo, *, outdated: bool) -> bool:
+        """True when ``symbol`` must be (re)installed: missing, or generated by an older version."""
+        if not self._sample_present(symbol):
+            return True
+        stored = self.catalog.get(symbol.code)
+        return outdated and stored.source == symbol.source == "synthetic"
+
+    def _install_us_samples(
+        self, symbols: list[SymbolInfo], progress: Callable[[str], None] | None
+    ) -> None:
         from privatetrade.data.sample import load_sample_bars
 
-        for code, name, market in SAMPLE_LISTINGS:
+        for symbol in symbols:
             if progress:
-                progress(code)
-            frame = load_sample_bars(code)
-            symbol = SymbolInfo(
-                code=code, name=name, name_en=name, market=market, currency="USD",
-                tick_table="us", source="sample",
-            )  # fmt: skip
-            self.store.write(code, frame[_OHLCV], kind=PriceKind.RAW, source="sample")
-            self.store.write(code, _adjusted(frame), kind=PriceKind.ADJUSTED, source="sample")
+                progress(symbol.code)
+            frame = load_sample_bars(symbol.code)
+            self.store.write(symbol.code, frame[_OHLCV], kind=PriceKind.RAW, source="sample")
+            adjusted = _adjusted(frame)
+            self.store.write(symbol.code, adjusted, kind=PriceKind.ADJUSTED, source="sample")
             self.refresh(symbol)
 
     def _install_synthetic(
         self, symbols: list[SymbolInfo], progress: Callable[[str], None] | None
     ) -> None:
+        """Write synthetic bars; no corporate actions, so the adjusted series is the raw one."""
         from privatetrade.data.synthetic import synthetic_bars
+        from privatetrade.data.synthetic_index import synthetic_index_bars
 
+        stocks: dict[str, pd.DataFrame] = {}
         for symbol in symbols:
             if progress:
                 progress(symbol.code)
-            self.store.write(symbol.code, synthetic_bars(symbol.code), source="synthetic")
+            if symbol.is_index:
+                frame = synthetic_index_bars(stocks)
+            else:
+                frame = stocks[symbol.code] = synthetic_bars(symbol.code)
+            for kind in PriceKind:
+                self.store.write(symbol.code, frame, kind=kind, source="synthetic")
             self.refresh(symbol)
 
 
@@ -257,6 +322,13 @@ def empty_range_message(
     last = "the last bar" if end is None else end.isoformat()
     held = "nothing" if stored is None else f"{stored[0]} to {stored[1]}"
     return f"no bars of {label} between {first} and {last}; stored: {held}"
+
+
+def _us_sample(code: str, name: str, market: Market) -> SymbolInfo:
+    return SymbolInfo(
+        code=code, name=name, name_en=name, market=market, currency="USD", tick_table="us",
+        source="sample",
+    )  # fmt: skip
 
 
 def _adjusted(frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from privatetrade.domain.jobs import Job, JobState
+from privatetrade.domain.kinds import JobKind
 
 __all__ = [
     "BarsOut",
@@ -71,6 +72,15 @@ class SymbolOut(BaseModel):
     last_bar: dt.date | None
     bar_count: int
     adjusted: list[str]
+    kind: Literal["stock", "index"] = Field(
+        "stock", description="``index``: index points, a benchmark only (not tradable)"
+    )
+    default_benchmark: str | None = Field(
+        None,
+        description="The stored index of the stock's market, offered as the benchmark "
+        "(KOSPI, KOSDAQ, SPX, or the synthetic DEMOIDX); null for an index or when none "
+        "is stored",
+    )
 
 
 class BarsOut(BaseModel):
@@ -98,12 +108,13 @@ class StrategyOut(BaseModel):
 
 
 class JobOut(BaseModel):
-    """A backtest job as the API shows it."""
+    """A job (a backtest, or another kind) as the API shows it."""
 
     model_config = ConfigDict(from_attributes=True)
 
     id: str
     owner: str
+    kind: str = Field("backtest", description="``backtest`` or ``data_update``")
     state: JobState
     progress: float = Field(ge=0.0, le=1.0)
     stage: str
@@ -127,6 +138,7 @@ class JobOut(BaseModel):
         return cls(
             id=job.id,
             owner=job.owner,
+            kind=job.kind.value,
             state=job.state,
             progress=job.progress,
             stage=job.stage,
@@ -142,8 +154,18 @@ class JobOut(BaseModel):
             worker=job.worker,
             spec=job.spec.model_dump(mode="json"),
             summary=job.summary,
-            links=_links(job.id),
+            links=_links(job.id) if job.kind == JobKind.BACKTEST else _job_links(job.id),
         )
+
+
+def _job_links(job_id: str) -> dict[str, str]:
+    """Where any kind of job is followed and its results are listed."""
+    return {
+        "self": f"/api/jobs/{job_id}",
+        "events": f"/api/jobs/{job_id}/events",
+        "cancel": f"/api/jobs/{job_id}/cancel",
+        "artifacts": f"/api/jobs/{job_id}/artifacts",
+    }
 
 
 def _links(job_id: str) -> dict[str, str]:

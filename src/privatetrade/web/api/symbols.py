@@ -8,6 +8,7 @@ import anyio
 import pandas as pd
 from fastapi import APIRouter, Query
 
+from privatetrade.data.market_data import MarketData
 from privatetrade.data.symbols import Market, SymbolInfo
 from privatetrade.engine.limits import IsoDate
 from privatetrade.errors import DataError, InputError
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api/symbols", tags=["symbols"])
 _NOT_FOUND = problem_responses({404: "No such symbol, or no stored bars", **INVALID})
 
 
-def _symbol_out(symbol: SymbolInfo) -> SymbolOut:
+def _symbol_out(symbol: SymbolInfo, default_benchmark: str | None = None) -> SymbolOut:
     return SymbolOut(
         code=symbol.code,
         name=symbol.name,
@@ -34,7 +35,18 @@ def _symbol_out(symbol: SymbolInfo) -> SymbolOut:
         last_bar=symbol.last_bar,
         bar_count=symbol.bar_count,
         adjusted=list(symbol.adjusted),
+        kind=symbol.kind.value,
+        default_benchmark=None if symbol.is_index else default_benchmark,
     )
+
+
+def _with_benchmarks(data: MarketData, symbols: list[SymbolInfo]) -> list[SymbolOut]:
+    """Describe symbols, each with its market's index as the default benchmark."""
+    indices: dict[Market, str | None] = {}
+    for symbol in symbols:
+        if symbol.market not in indices:
+            indices[symbol.market] = data.market_index(symbol.market)
+    return [_symbol_out(symbol, indices[symbol.market]) for symbol in symbols]
 
 
 @router.get("", response_model=list[SymbolOut], responses=problem_responses(INVALID))
@@ -49,9 +61,9 @@ async def search_symbols(
     def search() -> list[SymbolOut]:
         data = services.market_data
         if not q.strip():
-            return [_symbol_out(symbol) for symbol in data.catalog.all(market)[:limit]]
+            return _with_benchmarks(data, data.catalog.all(market)[:limit])
         hits = data.search(q, market=market, limit=limit)
-        return [_symbol_out(hit.symbol) for hit in hits]
+        return _with_benchmarks(data, [hit.symbol for hit in hits])
 
     return await anyio.to_thread.run_sync(search)
 
@@ -65,8 +77,14 @@ def _lookup(services: SystemDep, code: str) -> SymbolInfo:
 
 @router.get("/{code}", response_model=SymbolOut, responses=_NOT_FOUND)
 def get_symbol(services: SystemDep, code: str) -> SymbolOut:
-    """Describe one symbol: market, currency, stored data range."""
-    return _symbol_out(_lookup(services, code))
+    """Describe one symbol: market, currency, stored data range, kind, default benchmark.
+
+    ``default_benchmark`` is the stored index of the symbol's market (KOSPI for KOSPI
+    stocks, KOSDAQ for KOSDAQ ones, the synthetic ``DEMOIDX`` while no KRX index is
+    fetched, SPX for US stocks); the backtest form fills it in.
+    """
+    (symbol,) = _with_benchmarks(services.market_data, [_lookup(services, code)])
+    return symbol
 
 
 @router.get(

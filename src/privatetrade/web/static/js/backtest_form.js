@@ -49,6 +49,27 @@
     if (!Object.keys(properties).length) box.append(el("p", { className: "hint", text: t("form.no_params") }));
   }
 
+  /* ------------------------------------------------------------ default benchmark */
+  /* Choosing a stock fills the benchmark with its market's index (the API's
+     default_benchmark: KOSPI, KOSDAQ, SPX or the synthetic DEMOIDX), until the user
+     edits the benchmark; a rerun keeps the earlier run's choice. */
+  let benchmarkChosen = Object.prototype.hasOwnProperty.call(initial, "benchmark");
+  function offerBenchmark(symbol) {
+    const note = $("benchmark-default");
+    if (symbol.kind === "index") {
+      note.textContent = t("index.not_tradable", { code: symbol.code });
+      note.hidden = false;
+      return;
+    }
+    note.hidden = true;
+    if (benchmarkChosen) return;
+    $("f-benchmark").value = symbol.default_benchmark || "";
+    if (symbol.default_benchmark) {
+      note.textContent = t("index.default_benchmark", { code: symbol.default_benchmark });
+      note.hidden = false;
+    }
+  }
+
   /* ------------------------------------------------------------ symbol info */
   let symbolTicket = 0;
   async function describeSymbol() {
@@ -70,6 +91,7 @@
       /* The run plan's default (engine.settings.default_capital), sent with the page. */
       const capital = config.capital.by_currency[symbol.currency] ?? config.capital.other;
       $("f-capital").placeholder = fmt.money(capital, symbol.currency);
+      offerBenchmark(symbol);
     } catch (error) {
       if (ticket === symbolTicket) info.textContent = error.status === 404 ? t("form.unknown_symbol") : errorMessage(error);
     }
@@ -261,6 +283,7 @@
   $("f-costs").addEventListener("change", showCosts);
   $("f-sizing-mode").addEventListener("change", showSizing);
   $("f-symbol").addEventListener("change", describeSymbol);
+  $("f-benchmark").addEventListener("input", () => { benchmarkChosen = true; });
   let suggestTimer = null;
   $("f-symbol").addEventListener("input", () => { clearTimeout(suggestTimer); suggestTimer = setTimeout(suggest, 150); });
 

@@ -17,6 +17,7 @@
         el("span", { className: "name", text: symbol.name }), " ",
         symbol.name_en && symbol.name_en !== symbol.name ? el("span", { className: "muted", text: symbol.name_en }) : null, " ",
         el("span", { className: "badge", text: symbol.market }), " ",
+        symbol.kind === "index" ? el("span", { className: "badge index", text: t("index.badge") }) : null, " ",
         symbol.synthetic ? el("span", { className: "badge synthetic", text: t("stocks.synthetic") }) : null, " ",
         el("span", { className: "muted range", text: `${symbol.first_bar || ""} – ${symbol.last_bar || ""}` })));
   }
