@@ -14,18 +14,17 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from browser import chromium, screenshot_path
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, expect
 from server import ServerProcess
+from test_browser_ui import PASSWORD, Session
 
 from privatetrade.domain.users import Role
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery"
 ADMIN = "dataadmin"
 USER = "datareader"
 HEADER = "date,open,high,low,close,volume"
@@ -108,34 +107,6 @@ def provider_server(
 def browser() -> Iterator[Browser]:
     with chromium() as launched:
         yield launched
-
-
-class Session:
-    """A signed-in browser context that collects every script and console error."""
-
-    def __init__(self, browser: Browser, server: ServerProcess, username: str, locale: str):
-        self.server = server
-        self.context: BrowserContext = browser.new_context(locale=locale)
-        self.page: Page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
-        self.page.goto(f"{server.url}/login")
-        self.page.locator("#username").fill(username)
-        self.page.locator("#password").fill(PASSWORD)
-        self.page.locator("#password").press("Enter")
-        self.page.wait_for_url(f"{server.url}/")
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(message.text)
-
-    def goto(self, path: str) -> Any:
-        return self.page.goto(self.server.url + path)
-
-    def script_errors(self) -> list[str]:
-        """Errors other than the browser's note about an HTTP error answer."""
-        return [e for e in self.errors if not e.startswith("Failed to load resource")]
 
 
 @pytest.fixture

@@ -339,8 +339,10 @@ def test_bad_uploads_answer_4xx_naming_the_field(admin: httpx.Client, path: str,
     problem(admin.post(path, files=parts), status, field)
 
 
-def test_import_mode_must_be_replace_or_merge(admin: httpx.Client) -> None:
+def test_the_import_checks_its_own_fields(admin: httpx.Client) -> None:
     problem(commit(admin, krx_csv(), symbol="X2", mode="overwrite"), 422, "mode")
+    problem(commit(admin, krx_csv(), symbol="X2", name="n" * 201), 422, "name")
+    assert admin.get("/api/data/symbols/X2").status_code == 404
 
 
 NOT_A_FORM = {

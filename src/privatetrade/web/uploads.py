@@ -27,6 +27,7 @@ import anyio
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from privatetrade.web.problems import ProblemError
 
@@ -162,14 +163,18 @@ class _Receiver:
             "on_end": self.end,
         }
         parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
-        async for chunk in request.stream():
-            try:
-                parser.write(chunk)
-            except MultipartParseError as exc:
-                raise ProblemError(422, f"malformed multipart body: {exc}", field="body") from exc
-            if self.pending:
-                data, self.pending = b"".join(self.pending), []
-                await anyio.to_thread.run_sync(self.handle.write, data)
+        try:
+            async for chunk in request.stream():
+                try:
+                    parser.write(chunk)
+                except MultipartParseError as exc:
+                    detail = f"malformed multipart body: {exc}"
+                    raise ProblemError(422, detail, field="body") from exc
+                if self.pending:
+                    data, self.pending = b"".join(self.pending), []
+                    await anyio.to_thread.run_sync(self.handle.write, data)
+        except ClientDisconnect as exc:  # nobody reads the answer; the file is removed
+            raise ProblemError(422, "the upload was interrupted", field="body") from exc
         if not self.ended:
             raise ProblemError(422, "the multipart body ended early", field="body")
 

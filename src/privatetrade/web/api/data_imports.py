@@ -224,7 +224,7 @@ def import_choices(upload: ReceivedUpload, *, commit: bool) -> ImportChoices:
         raise ProblemError(422, str(exc), field="market") from exc
     return ImportChoices(
         symbol=symbol,
-        name=(upload.text("name") or None) if commit else None,
+        name=(_bounded(upload.text("name"), "name", 200) or None) if commit else None,
         market=market,
         adjusted=_flag(upload.text("adjusted").lower(), "adjusted"),
         mapping=_mapping(upload.fields.get("column", [])),
