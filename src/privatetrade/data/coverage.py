@@ -196,7 +196,7 @@ class CoverageIndex:
     One index serves a process: the symbols without a cached summary are checked by
     one background thread at a time (:meth:`check_pending`), so a listing never
     waits longer than it chooses to, even when the first check of a market has to
-    build its trading calendar (seconds, once per process).
+    build its trading calendar (seconds, while the calendar cache is cold).
 
     Args:
         data: The market data (catalog and bar store).
