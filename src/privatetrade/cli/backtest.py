@@ -52,7 +52,7 @@ def _default_tz(costs: str | None) -> str:
 # Spec fields whose CLI option is not ``--`` plus the field's name.
 _OPTION_OF_FIELD = {
     "symbol": "SYMBOL",
-    "prices": "--adjusted/--raw",
+    "adjusted": "--adjusted/--raw",
     "capital": "--cash",
     "sizing.mode": "--sizing",
     "sizing.value": "--sizing-value",
@@ -321,7 +321,7 @@ def backtest(
         "strategy": strategy,
         "params": _parse_params(param or []),
         "capital": cash,
-        "prices": None if adjusted is None else "adjusted" if adjusted else "raw",
+        "adjusted": adjusted,
         "start": start,
         "end": end,
         "fill_at": fill_at,

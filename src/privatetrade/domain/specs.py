@@ -16,21 +16,13 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     WrapValidator,
     field_validator,
-    model_validator,
 )
 
 from privatetrade.engine.costs import CostModel
 from privatetrade.engine.limits import MAX_PARAM_MAGNITUDE, Cash, IsoDate, RiskFreeRate
 from privatetrade.engine.settings import FillAt, Sizing, Stops
 
-__all__ = [
-    "COST_PRESETS",
-    "PRICE_CHOICES",
-    "BacktestSpec",
-    "CostChoice",
-    "ParamValue",
-    "PriceChoice",
-]
+__all__ = ["COST_PRESETS", "BacktestSpec", "CostChoice", "ParamValue"]
 
 ParamValue = (
     Annotated[int, Field(ge=-MAX_PARAM_MAGNITUDE, le=MAX_PARAM_MAGNITUDE)]
@@ -40,8 +32,6 @@ ParamValue = (
 )
 CostChoice = Literal["auto", "krx", "us", "zero"]
 COST_PRESETS: tuple[str, ...] = get_args(CostChoice)
-PriceChoice = Literal["adjusted", "raw"]
-PRICE_CHOICES: tuple[str, ...] = get_args(PriceChoice)
 
 
 def _preset_or_model(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -70,10 +60,10 @@ class BacktestSpec(BaseModel):
         params: Strategy parameters; missing ones take the strategy's defaults.
         capital: Initial cash in the quote currency; 10,000,000 for KRW, 100,000 for USD.
         costs: A preset (``auto`` = the symbol's market: ``krx`` or ``us``) or a cost model.
-        prices: ``adjusted`` (default): split- and dividend-adjusted prices, or the raw
-            ones with a warning in the result when the symbol has no adjusted series;
-            ``raw``: prices as traded. Older specs say ``adjusted: true/false``, read
-            as ``adjusted``/``raw``.
+        adjusted: True (the default): split- and dividend-adjusted prices, or the raw
+            ones with a warning in the result when the symbol has no adjusted series
+            (a synthetic symbol's count as adjusted); False: raw prices, as traded.
+            The result's ``data.adjusted`` says which prices the run used.
         sizing: Position sizing of entries.
         stops: Stop-loss, take-profit and trailing stop.
         fill_at: ``next_open`` or ``close``.
@@ -92,7 +82,7 @@ class BacktestSpec(BaseModel):
     params: dict[ParamName, ParamValue] = Field(default_factory=dict, max_length=32)
     capital: Cash | None = None
     costs: Costs = "auto"
-    prices: PriceChoice = "adjusted"
+    adjusted: bool = True
     sizing: Sizing = Field(default_factory=Sizing)
     stops: Stops = Field(default_factory=Stops)
     fill_at: FillAt = "next_open"
@@ -100,26 +90,6 @@ class BacktestSpec(BaseModel):
     close_at_end: bool = True
     risk_free_rate: RiskFreeRate = 0.0
     benchmark: SymbolCode | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_adjusted(cls, data: Any) -> Any:
-        """Read the boolean ``adjusted`` of specs before ``prices`` as the choice it meant."""
-        if not isinstance(data, dict) or "adjusted" not in data:
-            return data
-        values = dict(data)
-        legacy = values.pop("adjusted")
-        if not isinstance(legacy, bool):
-            raise ValueError(
-                f"adjusted: use true or false (or prices: adjusted or raw), got {legacy!r}"
-            )
-        meant = "adjusted" if legacy else "raw"
-        if values.setdefault("prices", meant) != meant:
-            raise ValueError(
-                f"adjusted: {str(legacy).lower()} contradicts prices: {values['prices']!r}; "
-                "give prices only"
-            )
-        return values
 
     @field_validator("end")
     @classmethod

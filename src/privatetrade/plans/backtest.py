@@ -190,12 +190,12 @@ class PriceSeries:
 def price_series(data: MarketData, symbol: SymbolInfo, spec: BacktestSpec) -> PriceSeries | None:
     """Return the prices a run of ``spec`` reads for ``symbol``; None if none are stored.
 
-    ``prices="adjusted"`` reads the adjusted series, or the raw one when no adjusted
-    series is stored (``fallback``); ``prices="raw"`` reads only the raw series.
+    ``adjusted=True`` (the default) reads the adjusted series, or the raw one when no
+    adjusted series is stored (``fallback``); ``adjusted=False`` reads only the raw one.
     """
-    if data.series_for(symbol, adjusted=spec.prices == "adjusted") is not None:
-        return PriceSeries(adjusted=spec.prices == "adjusted")
-    if spec.prices == "adjusted" and data.series_for(symbol, adjusted=False) is not None:
+    if data.series_for(symbol, adjusted=spec.adjusted) is not None:
+        return PriceSeries(adjusted=spec.adjusted)
+    if spec.adjusted and data.series_for(symbol, adjusted=False) is not None:
         return PriceSeries(adjusted=False, fallback=True)
     return None
 
@@ -248,7 +248,7 @@ def plan_backtest(
     strategy = build_strategy(spec)
     symbol = _lookup(data, spec.symbol, "symbol")
     require_tradable(symbol)
-    series = _series(data, symbol, spec, "prices")
+    series = _series(data, symbol, spec, "adjusted")
     bars = _bars(data, symbol, spec, series)
     if max_bars is not None and len(bars) > max_bars:
         raise InputError(
@@ -291,7 +291,7 @@ def plan_on_bars(
 
     ``market`` decides the calendar and daily limit the bars are checked against
     (:attr:`BacktestPlan.warnings`); ``data_info.adjusted`` says whether they are
-    adjusted (None: unknown). ``spec.prices`` does not apply: the bars are what they are.
+    adjusted (None: unknown). ``spec.adjusted`` does not apply: the bars are what they are.
 
     Raises:
         InputError: Invalid parameters or settings, or no bars in the range.
@@ -368,7 +368,8 @@ def _series(data: MarketData, symbol: SymbolInfo, spec: BacktestSpec, field: str
         stored = ", ".join(symbol.adjusted) or "none"
         hint = "; run on adjusted prices" if symbol.adjusted else ""
         raise InputError(
-            f"no {spec.prices} prices stored for {symbol.code} (stored: {stored}){hint}",
+            f"no {'adjusted' if spec.adjusted else 'raw'} prices stored for {symbol.code} "
+            f"(stored: {stored}){hint}",
             field=field,
         )
     return series

@@ -1,4 +1,4 @@
-"""Adjusted prices by default: the spec's ``prices``, which series a run reads, its warnings.
+"""Adjusted prices by default: the spec's ``adjusted``, which series a run reads, its warnings.
 
 On the offline sample data plus symbols stored here with only raw or only adjusted
 prices; the library path (``plan_backtest`` + ``execute_plan``) that the API's worker
@@ -61,73 +61,68 @@ def exits_on(result: BacktestResult, day: dt.date) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------- the spec
 
 
-def test_prices_default_to_adjusted() -> None:
-    assert spec().prices == "adjusted"
-    assert '"prices":"adjusted"' in spec().canonical_json()
-    assert "adjusted" not in BacktestSpec.model_json_schema()["properties"]
-    field = BacktestSpec.model_json_schema()["properties"]["prices"]
-    assert (field["default"], field["enum"]) == ("adjusted", ["adjusted", "raw"])
-
-
-@pytest.mark.parametrize(("legacy", "prices"), [(False, "raw"), (True, "adjusted")])
-def test_a_stored_spec_with_the_boolean_means_what_it_meant(legacy: bool, prices: str) -> None:
-    earlier = spec(adjusted=legacy).model_dump(mode="json")  # as jobs stored it before
-    earlier.pop("prices")
-    earlier["adjusted"] = legacy
-    text = (
-        BacktestSpec(symbol="AAPL")
-        .canonical_json()
-        .replace('"prices":"adjusted"', f'"adjusted":{str(legacy).lower()}')
-    )
-    assert BacktestSpec.from_json(text).prices == prices
-    assert BacktestSpec.model_validate(earlier) == spec(prices=prices)
-    assert spec(adjusted=legacy, prices=prices).prices == prices  # both, agreeing
-
-
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [
-        ({"adjusted": True, "prices": "raw"}, "adjusted: true contradicts prices: 'raw'"),
-        ({"adjusted": "yes"}, "adjusted: use true or false"),
-        ({"prices": "split_only"}, "Input should be 'adjusted' or 'raw'"),
-    ],
+# A spec as the jobs table stored it before adjusted prices were the default.
+EARLIER_SPEC = (
+    '{"adjusted":false,"allow_short":false,"benchmark":null,"capital":null,'
+    '"close_at_end":true,"costs":"auto","end":"2005-12-30","fill_at":"next_open",'
+    '"params":{},"risk_free_rate":0.0,"sizing":{"mode":"all_in","value":null},'
+    '"start":"2005-01-03","stops":{"stop_loss":null,"take_profit":null,'
+    '"trailing_stop":null},"strategy":"buy_and_hold","symbol":"AAPL"}'
 )
-def test_a_wrong_choice_is_refused(fields: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
-        spec(**fields)
+
+
+def test_adjusted_prices_are_the_default() -> None:
+    assert spec().adjusted is True
+    assert '"adjusted":true' in spec().canonical_json()
+    field = BacktestSpec.model_json_schema()["properties"]["adjusted"]
+    assert (field["type"], field["default"]) == ("boolean", True)
+
+
+def test_a_stored_spec_keeps_its_raw_prices(market_data: MarketData) -> None:
+    earlier = BacktestSpec.from_json(EARLIER_SPEC)
+    assert earlier.adjusted is False
+    assert earlier.canonical_json() == EARLIER_SPEC  # served and fingerprinted as before
+    plan = plan_backtest(earlier, market_data)
+    assert plan.data_info.adjusted is False
+    assert plan.bars["close"].iloc[0] == load_sample_bars("AAPL").loc["2005-01-03", "close"]
+
+
+def test_a_choice_that_is_not_a_boolean_is_refused() -> None:
+    with pytest.raises(ValidationError, match="adjusted"):
+        spec(adjusted="sometimes")
 
 
 # ---------------------------------------------------------------------- which series
 
 
 @pytest.mark.parametrize(
-    ("symbol", "prices", "series"),
+    ("symbol", "adjusted", "series"),
     [
-        ("AAPL", "adjusted", PriceSeries(adjusted=True)),
-        ("AAPL", "raw", PriceSeries(adjusted=False)),
-        ("DEMO01", "adjusted", PriceSeries(adjusted=True)),  # synthetic: raw = adjusted
-        ("DEMO01", "raw", PriceSeries(adjusted=False)),
-        ("RAWAAPL", "adjusted", PriceSeries(adjusted=False, fallback=True)),
-        ("RAWAAPL", "raw", PriceSeries(adjusted=False)),
-        ("ADJONLY", "adjusted", PriceSeries(adjusted=True)),
-        ("ADJONLY", "raw", None),
+        ("AAPL", True, PriceSeries(adjusted=True)),
+        ("AAPL", False, PriceSeries(adjusted=False)),
+        ("DEMO01", True, PriceSeries(adjusted=True)),  # synthetic: raw = adjusted
+        ("DEMO01", False, PriceSeries(adjusted=False)),
+        ("RAWAAPL", True, PriceSeries(adjusted=False, fallback=True)),
+        ("RAWAAPL", False, PriceSeries(adjusted=False)),
+        ("ADJONLY", True, PriceSeries(adjusted=True)),
+        ("ADJONLY", False, None),
     ],
 )
 def test_the_series_a_run_reads(
-    market_data: MarketData, symbol: str, prices: str, series: PriceSeries | None
+    market_data: MarketData, symbol: str, adjusted: bool, series: PriceSeries | None
 ) -> None:
     found = market_data.symbol(symbol)
-    assert price_series(market_data, found, spec(symbol=symbol, prices=prices)) == series
+    assert price_series(market_data, found, spec(symbol=symbol, adjusted=adjusted)) == series
 
 
 def test_raw_prices_of_a_symbol_without_them_name_the_field(market_data: MarketData) -> None:
     with pytest.raises(
         InputError, match=r"no raw prices stored for ADJONLY \(stored: adjusted\)"
     ) as e:
-        plan_backtest(spec(symbol="ADJONLY", prices="raw"), market_data)
-    assert e.value.field == "prices"
+        plan_backtest(spec(symbol="ADJONLY", adjusted=False), market_data)
+    assert e.value.field == "adjusted"
     with pytest.raises(InputError) as bench:
-        plan_backtest(spec(benchmark="ADJONLY", prices="raw"), market_data)
+        plan_backtest(spec(benchmark="ADJONLY", adjusted=False), market_data)
     assert bench.value.field == "benchmark"
 
 
@@ -160,7 +155,7 @@ def test_a_raw_run_books_the_split_and_says_so(market_data: MarketData) -> None:
         market_data,
         strategy="buy_and_hold",
         stops={"stop_loss": 0.2},
-        prices="raw",
+        adjusted=False,
         **AROUND_SPLIT,
     )
     closes = load_sample_bars("AAPL").loc[AROUND_SPLIT["start"] : AROUND_SPLIT["end"]]
@@ -178,7 +173,7 @@ def test_a_raw_run_books_the_split_and_says_so(market_data: MarketData) -> None:
 
 
 def test_raw_prices_name_every_split_and_the_unexplained_jump(market_data: MarketData) -> None:
-    warnings = run(market_data, prices="raw").warnings  # 2000-03-01 .. 2013-03-01
+    warnings = run(market_data, adjusted=False).warnings  # 2000-03-01 .. 2013-03-01
     assert any("2000-06-21 (2:1), 2005-02-28 (2:1)" in w for w in warnings)
     jumps = [w for w in warnings if "jump beyond 50% in a day" in w]
     assert len(jumps) == 1
@@ -187,7 +182,7 @@ def test_raw_prices_name_every_split_and_the_unexplained_jump(market_data: Marke
 
 
 def test_a_range_without_the_split_has_no_split_warning(market_data: MarketData) -> None:
-    warnings = run(market_data, prices="raw", start="2006-01-01", end="2007-12-31").warnings
+    warnings = run(market_data, adjusted=False, start="2006-01-01", end="2007-12-31").warnings
     assert not [w for w in warnings if "split" in w or "jump" in w]
 
 
@@ -201,7 +196,7 @@ def test_a_symbol_with_only_raw_prices_runs_on_them_and_says_so(market_data: Mar
     result = execute_plan(plan)
     assert result.warnings[0] == plan.notes[0]
     assert any("split on 2005-02-28" in w for w in result.warnings)
-    same = run(market_data, prices="raw", **AROUND_SPLIT)
+    same = run(market_data, adjusted=False, **AROUND_SPLIT)
     assert result.data_sha256 == same.data_sha256  # the very raw bars of AAPL
 
 

@@ -140,7 +140,7 @@
     put("end", $("f-end").value || undefined);
     put("capital", number($("f-capital")));
     put("benchmark", $("f-benchmark").value.trim() || undefined);
-    spec.prices = $("f-prices-raw").checked ? "raw" : "adjusted";
+    spec.adjusted = !$("f-prices-raw").checked;
     spec.fill_at = $("f-fill-at").value;
     spec.allow_short = $("f-short").checked;
     spec.close_at_end = $("f-close-end").checked;
@@ -181,7 +181,7 @@
     if (spec.end) $("f-end").value = spec.end;
     if (spec.capital) $("f-capital").value = spec.capital;
     if (spec.benchmark) $("f-benchmark").value = spec.benchmark;
-    if (spec.prices === "raw") $("f-prices-raw").checked = true;
+    if (spec.adjusted === false) $("f-prices-raw").checked = true;
     if (spec.fill_at) $("f-fill-at").value = spec.fill_at;
     if (spec.allow_short) $("f-short").checked = true;
     if (spec.close_at_end === false) $("f-close-end").checked = false;
