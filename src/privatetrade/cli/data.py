@@ -154,7 +154,9 @@ def show(
     console.print(f"stored series: {', '.join(symbol.adjusted) or 'none'}; "
                   f"currency {symbol.currency}; lot {symbol.lot_size}")  # fmt: skip
     if symbol.bar_count:
-        report = quality_report(data.bars(code, adjusted=adjusted), symbol.market)
+        report = quality_report(
+            data.bars(code, adjusted=adjusted), symbol.market, index=symbol.is_index
+        )
         console.print_json(data=report.to_dict())
 
 

@@ -291,7 +291,7 @@ class CoverageIndex:
             raise DataError(f"no bars stored for {symbol.code}")
         kind = stamps[0].kind
         bars = self.data.store.read(symbol.code, kind=kind)
-        report = quality_report(bars, symbol.market, symbol=symbol.code)
+        report = quality_report(bars, symbol.market, symbol=symbol.code, index=symbol.is_index)
         self._store(symbol, stamps[0], QualitySummary.of(report, kind))
         return kind, report
 
@@ -336,7 +336,7 @@ class CoverageIndex:
     def _summarize(self, symbol: SymbolInfo, stamp: _FileStamp) -> QualitySummary | None:
         try:
             bars = self.data.store.read(symbol.code, kind=stamp.kind)
-            report = quality_report(bars, symbol.market, symbol=symbol.code)
+            report = quality_report(bars, symbol.market, symbol=symbol.code, index=symbol.is_index)
         except (DataError, InputError, OSError) as exc:
             log.warning("data.quality_failed", symbol=symbol.code, error=str(exc))
             return None

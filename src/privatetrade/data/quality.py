@@ -231,6 +231,7 @@ def quality_report(
     *,
     symbol: str | None = None,
     max_examples: int = 5,
+    index: bool = False,
 ) -> QualityReport:
     """Check one symbol's daily bars against its market's calendar and price rules.
 
@@ -241,6 +242,8 @@ def quality_report(
         market: The symbol's market (decides calendar, limits and tick grid).
         symbol: The symbol's code, recorded in the report.
         max_examples: How many days to keep per finding.
+        index: The bars are index points: no tick grid, price limits or splits apply,
+            and jumps are judged by the relative threshold.
 
     Returns:
         The report; ``report.ok`` is True when no problem was found.
@@ -267,7 +270,7 @@ def quality_report(
     calendar = calendar_for_market(member)
     unchecked, missing, non_session = _session_findings(calendar, days)
     open_, high, low, close, volume = columns
-    is_krx = calendar is CalendarName.XKRX
+    is_krx = calendar is CalendarName.XKRX and not index
     if is_krx:
         ticks = _TickGrid(member, days)
         jumps = _krx_jumps(ticks, close)
@@ -277,6 +280,8 @@ def quality_report(
         jumps = _relative_jumps(close, US_JUMP_THRESHOLD)
         off_grid, half_tick, up, down = none, none, none, none
     split_at, ratio_of = _split_days(open_, close)
+    if index:
+        split_at = none
     return QualityReport(
         symbol=symbol,
         market=member,

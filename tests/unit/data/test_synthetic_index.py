@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from privatetrade.data.calendar import krx_sessions
+from privatetrade.data.quality import quality_report
 from privatetrade.data.symbols import Market, SymbolKind
 from privatetrade.data.synthetic import (
     SYNTHETIC_CODES,
@@ -106,3 +107,16 @@ def test_same_sessions_valid_bars_deterministic(
     assert len(prepare_bars(index)) == len(index)
     again = synthetic_index_bars()  # generates the stocks itself
     assert again.to_numpy().tobytes() == index.to_numpy().tobytes()
+
+
+def test_index_points_are_not_judged_by_the_stock_tick_grid(index: pd.DataFrame) -> None:
+    as_stock = quality_report(index, Market.KOSPI)
+    as_index = quality_report(index, Market.KOSPI, index=True)
+    # Index points have two decimals, so the stock grid flags nearly every day ...
+    assert as_stock.off_grid.count > len(index) // 2
+    # ... which an index report leaves out, with the session checks intact.
+    assert as_index.off_grid.count == 0
+    assert as_index.limit_up_locked.count == as_index.limit_down_locked.count == 0
+    assert as_index.detected_splits.count == 0
+    assert as_index.missing_sessions.count == as_stock.missing_sessions.count == 0
+    assert as_index.ok
