@@ -672,6 +672,13 @@ def test_report_progress_records_the_current_attempt(repo: JobRepository, clock:
     assert repo.cancel_requested(job.id, job.attempt) is False
 
 
+def test_a_job_may_succeed_without_artifacts(repo: JobRepository) -> None:
+    job = start(repo, create(repo).id)
+    assert repo.finish_succeeded(job.id, job.attempt, [], {"symbols": 0}) is True
+    fetched, infos = repo.artifact_infos(job.id)
+    assert (fetched.state, infos) == (JobState.SUCCEEDED, [])
+
+
 def test_artifacts_are_absent_until_success_then_complete(
     repo: JobRepository, clock: Clock
 ) -> None:

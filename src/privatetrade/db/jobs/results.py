@@ -86,10 +86,11 @@ class JobResults(JobTable):
             if row is None:
                 return False
             connection.execute(delete(artifacts).where(artifacts.c.job_id == job_id))
-            connection.execute(
-                insert(artifacts),
-                [_artifact_row(job_id, attempt, info, now) for info in infos],
-            )
+            if infos:  # an empty executemany is an SQL error
+                connection.execute(
+                    insert(artifacts),
+                    [_artifact_row(job_id, attempt, info, now) for info in infos],
+                )
             connection.execute(
                 update(jobs)
                 .where(*current_attempt(job_id, attempt))
