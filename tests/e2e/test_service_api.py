@@ -814,6 +814,16 @@ def test_symbol_search_details_and_bars(client: httpx.Client) -> None:
     assert korean["time"]
     assert all(stamp.endswith("+09:00") for stamp in korean["time"])
 
+    # Without a choice the chart gets the prices backtests use: adjusted where stored.
+    assert columns["adjusted"] is True
+    raw = client.get(
+        "/api/symbols/MSFT/bars",
+        params={"start": "2010-01-01", "end": "2010-12-31", "adjusted": "false"},
+    ).json()
+    assert raw["adjusted"] is False
+    assert raw["time"] == times
+    assert raw["close"] != columns["close"]  # the sample's dividends adjust MSFT's closes
+
     problem(client.get("/api/symbols/NOSUCH"), 404)
     problem(client.get("/api/symbols/NOSUCH/bars"), 404)
     problem(

@@ -97,12 +97,19 @@ def get_bars(
     code: str,
     start: IsoDate | None = None,
     end: IsoDate | None = None,
-    adjusted: bool = False,
+    adjusted: bool | None = None,
 ) -> BarsOut:
-    """Return the stored daily bars of a symbol between two local dates (inclusive)."""
+    """Return the stored daily bars of a symbol between two local dates (inclusive).
+
+    ``adjusted`` picks the series; without it the adjusted prices are returned when
+    stored (as backtests use by default), else the raw ones. ``adjusted`` in the answer
+    says which.
+    """
     if start is not None and end is not None and start > end:
         raise ProblemError(422, "start must not be after end", field="start")
     symbol = _lookup(services, code)
+    if adjusted is None:
+        adjusted = services.market_data.series_for(symbol, adjusted=True) is not None
     try:
         frame = services.market_data.bars(symbol.code, start, end, adjusted=adjusted)
     except DataError as exc:
