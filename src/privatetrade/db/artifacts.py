@@ -104,6 +104,11 @@ class ArtifactFiles:
             if entry.name != staged.folder:
                 shutil.rmtree(entry, ignore_errors=True)
 
+    def scratch_dir(self, job_id: str) -> Path:
+        """A folder of the job that outlives its attempts (removed once one succeeded)."""
+        _check_name(job_id)
+        return self.root / job_id / "scratch"
+
     def remove_job(self, job_id: str) -> None:
         """Remove every artifact file of a deleted job."""
         _check_name(job_id)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from privatetrade.domain.data_updates import DataUpdateSpec
+from privatetrade.domain.research import SweepSpec, WalkForwardSpec
 from privatetrade.domain.specs import BacktestSpec
 from privatetrade.errors import InputError
 
@@ -25,6 +26,8 @@ class JobKind(StrEnum):
 
     BACKTEST = "backtest"
     DATA_UPDATE = "data_update"
+    SWEEP = "sweep"
+    WALKFORWARD = "walkforward"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +43,15 @@ class JobLabels:
     strategy: str
 
 
-# The union of every kind's spec (sweeps, walk-forward and portfolios follow).
-JobSpec = BacktestSpec | DataUpdateSpec
+# The union of every kind's spec (portfolios follow). A research spec is a backtest spec
+# plus a search: tell kinds apart by the job's kind, not by isinstance on BacktestSpec.
+JobSpec = BacktestSpec | DataUpdateSpec | SweepSpec | WalkForwardSpec
 
 SPEC_TYPES: Mapping[JobKind, type[BaseModel]] = {
     JobKind.BACKTEST: BacktestSpec,
     JobKind.DATA_UPDATE: DataUpdateSpec,
+    JobKind.SWEEP: SweepSpec,
+    JobKind.WALKFORWARD: WalkForwardSpec,
 }
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -50,11 +52,15 @@ class WorkerContext:
     files: ArtifactFiles
     data_dir: Path
 
-    def kind_context(self) -> KindContext:
+    def kind_context(self, job: Job) -> KindContext:
         """What job kinds may use (market data read afresh: the catalog may have changed)."""
         from privatetrade.data.market_data import MarketData
 
-        return KindContext(MarketData(self.data_dir))
+        return KindContext(
+            MarketData(self.data_dir),
+            scratch=self.files.scratch_dir(job.id),
+            run_key=f"{job.id}-{job.attempt}",
+        )
 
 
 @lru_cache(maxsize=4)
@@ -86,13 +92,18 @@ class _Reporter:
         self._last_check = time.monotonic()  # starting the attempt just checked
         self._stage = ""
 
-    def __call__(self, stage: str, fraction: float) -> None:
+    def __call__(
+        self, stage: str, fraction: float, summary: Mapping[str, Any] | None = None
+    ) -> None:
         now = time.monotonic()
         if stage == self._stage and now - self._last_write < _PROGRESS_INTERVAL_S:
             return
         self._stage, self._last_write = stage, now
         fraction = min(max(fraction, 0.0), 0.99)
-        if not self.repository.report_progress(self.job.id, self.job.attempt, fraction, stage):
+        reported = self.repository.report_progress(
+            self.job.id, self.job.attempt, fraction, stage, summary
+        )
+        if not reported:
             self.stopped = True
         self._last_check = now
 
@@ -166,7 +177,7 @@ def _reason(exc: Exception) -> FailureReason:
 
 
 def _run(context: WorkerContext, job: Job, reporter: _Reporter) -> JobState:
-    output = handler_for(job.kind).run(job.spec, context.kind_context(), reporter, reporter)
+    output = handler_for(job.kind).run(job.spec, context.kind_context(job), reporter, reporter)
     if reporter.is_set():
         raise CancelledError("cancelled")
     staged = context.files.write(job.id, job.attempt, output.artifacts)

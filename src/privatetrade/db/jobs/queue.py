@@ -8,7 +8,7 @@ attempt that was presumed dead matches no row and changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,17 +220,31 @@ class JobQueue(JobTable):
             row = connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
         return None if row is None else to_job(row)
 
-    def report_progress(self, job_id: str, attempt: int, progress: float, stage: str) -> bool:
+    def report_progress(
+        self,
+        job_id: str,
+        attempt: int,
+        progress: float,
+        stage: str,
+        summary: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Record progress of the current attempt; return False if it should stop.
 
-        False means the job was cancelled, deleted or taken over by a newer attempt.
+        ``summary`` (live figures, e.g. the best combination so far) replaces the
+        row's summary when given. False means the job was cancelled, deleted or
+        taken over by a newer attempt.
         """
         now = self.clock()
+        values: dict[str, Any] = {}
+        if summary is not None:
+            values["summary"] = dict(summary)
         with write_tx(self.engine) as connection:
             changed = connection.execute(
                 update(jobs)
                 .where(*current_attempt(job_id, attempt), jobs.c.cancel_requested.is_(False))
-                .values(progress=progress, stage=stage, heartbeat_at=now, updated_at=now)
+                .values(
+                    progress=progress, stage=stage, heartbeat_at=now, updated_at=now, **values
+                )
             ).rowcount
         return bool(changed)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from privatetrade.domain.artifacts import Artifact
@@ -16,8 +17,21 @@ if TYPE_CHECKING:
 
 __all__ = ["JobKindHandler", "KindContext", "RunOutput", "StageCallback"]
 
-StageCallback = Callable[[str, float], None]
 SpecT = TypeVar("SpecT", bound=JobSpec)
+
+
+class StageCallback(Protocol):
+    """Reports a running job's stage and progress (0..1), and optionally live figures.
+
+    ``summary`` (e.g. a search's best combination so far) is shown with the job's
+    progress while it runs; the finished job's summary replaces it.
+    """
+
+    def __call__(
+        self, stage: str, fraction: float, summary: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record the stage."""
+        ...
 
 
 def _utc_now() -> dt.datetime:
@@ -34,12 +48,20 @@ class KindContext:
         data_provider: The configured data provider (None: offline), the default of
             data updates at submission.
         clock: The current time (UTC), e.g. the last closed session of a data update.
+        max_combinations: Most combinations one optimization (or walk-forward, over
+            all windows) of the submitting user may run (None: no limit).
+        scratch: A folder of the job that outlives its attempts (None: none, e.g. at
+            submit time): finished chunks are kept there so a new attempt resumes.
+        run_key: Unique per job attempt (job id and attempt), e.g. for task names.
     """
 
     market_data: MarketData
     max_bars: int | None = None
     data_provider: str | None = None
     clock: Callable[[], dt.datetime] = _utc_now
+    max_combinations: int | None = None
+    scratch: Path | None = None
+    run_key: str = ""
 
 
 @dataclass(frozen=True)

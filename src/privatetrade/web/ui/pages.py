@@ -56,7 +56,7 @@ def _symbol_or_none(request: Request, code: str) -> SymbolInfo | None:
 def _backtest(request: Request, caller: Caller, job_id: str) -> Job | None:
     """The caller's backtest ``job_id`` (None: no such backtest, or another kind of job)."""
     job = system_of(request).submissions.get(job_id, caller.user.id)
-    return job if job is not None and isinstance(job.spec, BacktestSpec) else None
+    return job if job is not None and job.kind == JobKind.BACKTEST else None
 
 
 def _job_view(request: Request, job: Job) -> dict[str, Any]:
