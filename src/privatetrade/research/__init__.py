@@ -1,0 +1,1 @@
+"""Research on top of backtests: parameter optimization, walk-forward analysis, overfitting."""
