@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         job_time_limits: Per-kind limits overriding ``job_time_limit_seconds``, e.g.
             ``PRIVATETRADE_JOB_TIME_LIMITS='{"backtest": 600}'``.
         max_bars: Most bars one backtest may use.
+        max_combinations: Most combinations one optimization (or walk-forward, over all
+            its windows) of a user may run; more is refused before anything is queued.
+        combination_limits: Per-user limits overriding ``max_combinations``, by user
+            name, e.g. ``PRIVATETRADE_COMBINATION_LIMITS='{"alice": 1000000}'``.
         max_body_bytes: Largest accepted request body.
         max_active_jobs: Most queued plus running jobs per owner (more: 429).
         max_running_jobs: Most jobs of one owner running at once (None: no cap); the
@@ -95,6 +99,10 @@ class Settings(BaseSettings):
         default_factory=dict
     )
     max_bars: int = Field(2_000_000, ge=1)
+    max_combinations: int = Field(100_000, ge=1, le=100_000_000)
+    combination_limits: dict[str, Annotated[int, Field(ge=1, le=100_000_000)]] = Field(
+        default_factory=dict
+    )
     max_body_bytes: int = Field(65_536, ge=1024)
     max_active_jobs: int = Field(1_000, ge=1)
     max_running_jobs: int | None = Field(None, ge=1)
@@ -148,6 +156,15 @@ class Settings(BaseSettings):
             known = ", ".join(kind.value for kind in JobKind)
             raise ValueError(f"unknown job kind(s) {', '.join(unknown)}; known: {known}")
         return value
+
+    @field_validator("combination_limits")
+    @classmethod
+    def _lower_user_names(cls, value: dict[str, int]) -> dict[str, int]:
+        return {name.lower(): limit for name, limit in value.items()}
+
+    def combination_limit(self, username: str) -> int:
+        """Most combinations one optimization or walk-forward of ``username`` may run."""
+        return self.combination_limits.get(username.lower(), self.max_combinations)
 
     def time_limit(self, kind: str) -> float:
         """Seconds one attempt of a job of ``kind`` may run (``time_limit`` after that)."""

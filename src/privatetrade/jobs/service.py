@@ -5,6 +5,7 @@ Everything a submission can get wrong is found here, before anything is queued.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,8 +64,12 @@ class JobService:
         *,
         kind: JobKind = JobKind.BACKTEST,
         idempotency_key: str | None = None,
+        max_combinations: int | None = None,
     ) -> Submission:
         """Check, enforce the owner's limits, and queue the job.
+
+        ``max_combinations`` is the owner's limit on an optimization's combinations
+        (None: the service's context decides).
 
         Raises:
             InputError: The spec is invalid.
@@ -72,7 +77,10 @@ class JobService:
             IdempotencyConflictError: The key was used with another spec.
         """
         handler = handler_for(kind)
-        checked = handler.check(spec, self.context)
+        context = self.context
+        if max_combinations is not None:
+            context = dataclasses.replace(context, max_combinations=max_combinations)
+        checked = handler.check(spec, context)
         if idempotency_key is not None:
             existing = self.submissions.find_idempotent(owner, idempotency_key, checked, kind=kind)
             if existing is not None:

@@ -147,7 +147,7 @@ def _optimization_findings(
     if result.method == "grid":
         grid, index = _score_grid(result)
         if grid is not None and index is not None:
-            shape_finding = found.peak_shape(grid, index)
+            shape_finding = found.peak_shape(grid, index, axes=axes)
     pbo = stats.get("pbo")
     return found.collect(
         found.edge_of_grid(best["params"], axes),

@@ -26,6 +26,7 @@ from privatetrade.web.api import (
     data_updates,
     health,
     jobs,
+    research,
     results,
     status,
     strategies,
@@ -86,7 +87,17 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     # Everything else needs a signed-in user (session cookie or Bearer token).
     signed_in = [Depends(require_user)]
     unauthorized = problem_responses({401: "Not signed in (no or an invalid token/session)"})
-    for module in (symbols, strategies, backtests, results, jobs, data, data_imports, data_updates):
+    for module in (
+        symbols,
+        strategies,
+        backtests,
+        results,
+        jobs,
+        research,
+        data,
+        data_imports,
+        data_updates,
+    ):
         app.include_router(module.router, dependencies=signed_in, responses=unauthorized)
     app.include_router(accounts.router)
     app.include_router(status.router)
