@@ -11,6 +11,10 @@ The library API is small::
     grid = {"fast": range(5, 51), "slow": range(20, 201, 5)}
     table = pt.sweep(frame, "sma_cross", grid).to_frame()
 
+    found = pt.optimize(frame, "sma_cross", grid, method="tpe", samples=200)
+    found.best, found.report["deflated_sharpe"], found.to_frame()
+    wf = pt.walk_forward(frame, "sma_cross", grid, in_sample="24m", out_of_sample="6m")
+
 Heavy modules load on first use, so ``import privatetrade`` stays cheap.
 """
 
@@ -27,6 +31,8 @@ if TYPE_CHECKING:
     from privatetrade.engine.settings import SimulationSettings, Sizing, Stops
     from privatetrade.engine.strategies.base import Bars, Signals, Strategy, StrategyParams
     from privatetrade.engine.sweep import SweepResult, sweep
+    from privatetrade.research.api import optimize, walk_forward
+    from privatetrade.research.documents import Optimization, WalkForward
 
 __all__ = [
     "ENGINE_VERSION",
@@ -34,6 +40,7 @@ __all__ = [
     "Bars",
     "CostModel",
     "DataInfo",
+    "Optimization",
     "Signals",
     "SimulationSettings",
     "Sizing",
@@ -41,10 +48,13 @@ __all__ = [
     "Strategy",
     "StrategyParams",
     "SweepResult",
+    "WalkForward",
     "__version__",
     "default_registry",
+    "optimize",
     "run_backtest",
     "sweep",
+    "walk_forward",
 ]
 
 _LAZY = {
@@ -63,6 +73,10 @@ _LAZY = {
     "StrategyParams": "privatetrade.engine.strategies.base",
     "SweepResult": "privatetrade.engine.sweep",
     "sweep": "privatetrade.engine.sweep",
+    "optimize": "privatetrade.research.api",
+    "walk_forward": "privatetrade.research.api",
+    "Optimization": "privatetrade.research.documents",
+    "WalkForward": "privatetrade.research.documents",
 }
 
 
