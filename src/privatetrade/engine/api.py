@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
 from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
-from privatetrade.engine.costs import CostModel, CostPreset, resolve_costs
+from privatetrade.engine.costs import (
+    CostArrays,
+    CostModel,
+    CostPreset,
+    cost_arrays,
+    resolve_costs,
+)
 from privatetrade.engine.metrics import compute_metrics, infer_periods_per_year, metric_warnings
 from privatetrade.engine.result import BacktestResult, DataInfo
 from privatetrade.engine.settings import (
@@ -22,15 +28,17 @@ from privatetrade.engine.settings import (
     default_capital,
 )
 from privatetrade.engine.simulation import CancelToken, ProgressCallback, simulate
-from privatetrade.engine.strategies.base import Strategy, StrategyParams
+from privatetrade.engine.strategies.base import Bars, Signals, Strategy, StrategyParams
 from privatetrade.engine.strategies.registry import (
     StrategyRegistry,
     compute_signals,
     load_entry_point_strategies,
 )
-from privatetrade.errors import ConfigurationError, DataError
+from privatetrade.errors import ConfigurationError, DataError, ParameterError
 
 __all__ = ["ENGINE_VERSION", "default_registry", "make_settings", "run_backtest"]
+
+_ArrayT = TypeVar("_ArrayT", bound=npt.NDArray[Any])
 
 # Version of the execution semantics; bumped whenever the same inputs could give
 # different numbers.
@@ -104,6 +112,7 @@ def run_backtest(
     cancel: CancelToken | None = None,
     window: int | None = None,
     registry: StrategyRegistry | None = None,
+    start: int | None = None,
 ) -> BacktestResult:
     """Backtest a strategy on bars and return the result.
 
@@ -132,13 +141,18 @@ def run_backtest(
         cancel: A token whose ``is_set()`` stops the run with CancelledError.
         window: Bars per kernel call (progress granularity).
         registry: Strategy registry (default: built-ins plus installed entry points).
+        start: Bars before this index are history only: the strategy sees all bars
+            (its indicators warm up) but no order is placed before ``start``, and the
+            result (equity, trades, metrics, time range) covers ``bars[start:]``.
+            None or 0: all bars.
 
     Returns:
         The backtest result.
 
     Raises:
         DataError: The bars are invalid (the message names the first bad row).
-        ParameterError: A strategy parameter is invalid (``field`` names it).
+        ParameterError: A strategy parameter is invalid (``field`` names it), or
+            ``start`` is not a bar index (``field="start"``).
         ConfigurationError: A setting is invalid.
         StrategyError: The strategy is unknown or returned malformed signals.
         CancelledError: The cancel token was set.
@@ -162,9 +176,24 @@ def run_backtest(
         allow_short=allow_short,
         close_at_end=close_at_end,
     )
+    history = len(prepared)
+    check_start(start or 0, history)
     signals = compute_signals(instance, prepared.bars)
-    output = simulate(prepared, signals, resolved, progress=progress, cancel=cancel, window=window)
     bench = _align_benchmark(benchmark, prepared)
+    costs_per_bar = None
+    if start:
+        prepared, signals, costs_per_bar, bench = _from_bar(
+            start, prepared, signals, resolved, bench
+        )
+    output = simulate(
+        prepared,
+        signals,
+        resolved,
+        progress=progress,
+        cancel=cancel,
+        window=window,
+        costs=costs_per_bar,
+    )
     periods = resolved.periods_per_year or infer_periods_per_year(prepared.bars.time)
     metrics = compute_metrics(
         prepared.local_time_ns,
@@ -179,10 +208,10 @@ def run_backtest(
         risk_free_rate=resolved.risk_free_rate,
     )
     warnings = metric_warnings(metrics, len(prepared))
-    if len(prepared) <= instance.warmup_bars():
+    if history <= instance.warmup_bars():
         warnings.insert(
             0,
-            f"only {len(prepared)} bars but the strategy needs {instance.warmup_bars()} "
+            f"only {history} bars but the strategy needs {instance.warmup_bars()} "
             "before its first signal",
         )
     return BacktestResult(
@@ -199,6 +228,69 @@ def run_backtest(
         periods_per_year=periods,
         warnings=warnings,
     )
+
+
+def check_start(start: int, n_bars: int) -> None:
+    """Check that ``start`` is the index of one of ``n_bars`` bars.
+
+    Raises:
+        ParameterError: ``field="start"``.
+    """
+    if (
+        isinstance(start, bool)
+        or not isinstance(start, int | np.integer)
+        or not 0 <= start < n_bars
+    ):
+        raise ParameterError(
+            f"start must be a bar index from 0 to {n_bars - 1}, got {start!r}", field="start"
+        )
+
+
+def _from_bar(
+    start: int,
+    prepared: PreparedBars,
+    signals: Signals,
+    settings: SimulationSettings,
+    benchmark: npt.NDArray[np.float64] | None,
+) -> tuple[PreparedBars, Signals, CostArrays, npt.NDArray[np.float64] | None]:
+    """Return bars, signals, per-bar costs and benchmark from bar ``start`` on.
+
+    Costs are computed on all bars first, so a price-limit lock on bar ``start``
+    still compares with the bar before it.
+    """
+    bars = prepared.bars
+    costs = cost_arrays(settings.costs, prepared.local_time_ns, bars.high, bars.low, bars.close)
+    tail = slice(start, None)
+    sliced = PreparedBars(
+        Bars(
+            bars.time[tail],
+            bars.open[tail],
+            bars.high[tail],
+            bars.low[tail],
+            bars.close[tail],
+            bars.volume[tail],
+        ),
+        prepared.local_time_ns[tail],
+        prepared.tz,
+    )
+    kept = Signals(
+        signals.entries[tail],
+        signals.exits[tail],
+        _tail(signals.short_entries, start),
+        _tail(signals.short_exits, start),
+        _tail(signals.entry_offset, start),
+    )
+    kept_costs = CostArrays(
+        costs.tax_rate[tail],
+        costs.buy_blocked[tail],
+        costs.sell_blocked[tail],
+        costs.tick_row[tail],
+    )
+    return sliced, kept, kept_costs, _tail(benchmark, start)
+
+
+def _tail(values: _ArrayT | None, start: int) -> _ArrayT | None:
+    return None if values is None else cast("_ArrayT", values[start:])
 
 
 def _align_benchmark(benchmark: Any, prepared: PreparedBars) -> npt.NDArray[np.float64] | None:

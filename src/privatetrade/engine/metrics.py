@@ -51,6 +51,7 @@ from privatetrade.errors import InputError
 
 __all__ = [
     "Metrics",
+    "calendar_years",
     "compute_metrics",
     "drawdown_series",
     "infer_periods_per_year",
@@ -283,6 +284,17 @@ def _benchmark_stats(
     return _BenchmarkStats(alpha, beta, info, te, total, bars)
 
 
+def calendar_years(local_time_ns: IntArray) -> float:
+    """Return the years CAGR annualizes over: calendar days from first to last bar / 365.25.
+
+    Args:
+        local_time_ns: Bar times as exchange wall-clock nanoseconds, oldest first
+            (non-empty); days are their local dates.
+    """
+    first, last = int(local_time_ns[0]), int(local_time_ns[-1])
+    return (last // NS_PER_DAY - first // NS_PER_DAY) / _DAYS_PER_YEAR
+
+
 def compute_metrics(
     local_time_ns: IntArray,
     equity: FloatArray,
@@ -349,7 +361,7 @@ def compute_metrics(
 
     final = float(equity[-1])
     total_return = final / initial - 1.0
-    years = (int(times[-1]) // NS_PER_DAY - int(times[0]) // NS_PER_DAY) / _DAYS_PER_YEAR
+    years = calendar_years(times)
     cagr = None
     if years > 0 and final > 0:
         try:

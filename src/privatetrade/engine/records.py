@@ -120,6 +120,11 @@ STATE_DTYPE = np.dtype(
         ("extreme_low", np.float64),
         ("n_fills", np.int64),
         ("n_trades", np.int64),
+        # Net P&L of the closed trades, kept even when no trade records are (sweeps):
+        # sum over winners (net_pnl > 0), sum over losers (net_pnl < 0, so <= 0), winners.
+        ("won_pnl", np.float64),
+        ("lost_pnl", np.float64),
+        ("n_wins", np.int64),
     ],
     align=True,
 )

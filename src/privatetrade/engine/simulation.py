@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from privatetrade.engine.bars import PreparedBars
-from privatetrade.engine.costs import cost_arrays, tick_tables
+from privatetrade.engine.costs import CostArrays, cost_arrays, tick_tables
 from privatetrade.engine.kernels.simulate import simulate_window_nb
 from privatetrade.engine.records import (
     CONFIG_DTYPE,
@@ -116,6 +116,7 @@ def simulate(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     window: int | None = None,
+    costs: CostArrays | None = None,
 ) -> SimulationOutput:
     """Run the kernel over all bars, in windows when progress or cancel is asked for.
 
@@ -127,13 +128,16 @@ def simulate(
         cancel: Checked after each window; when set the run raises CancelledError.
         window: Bars per kernel call (default: all at once, or about 1% of the bars
             when ``progress`` or ``cancel`` is given).
+        costs: Per-bar cost arrays of these bars (default: computed from them; given
+            when the bars are a slice of longer ones, whose first bar has a predecessor).
 
     Raises:
         CancelledError: When ``cancel`` was set.
     """
     bars = prepared.bars
     n = len(bars)
-    costs = cost_arrays(settings.costs, prepared.local_time_ns, bars.high, bars.low, bars.close)
+    if costs is None:
+        costs = cost_arrays(settings.costs, prepared.local_time_ns, bars.high, bars.low, bars.close)
     inputs = (
         (bars.open, bars.high, bars.low, bars.close),
         signal_arrays(signals, n),

@@ -1,5 +1,7 @@
-"""Parameter sweeps: evaluate a grid of parameter sets, metrics only.
+"""Parameter sweeps: evaluate a grid (or any list) of parameter sets, metrics only.
 
+:func:`sweep` enumerates a grid's valid combinations and hands them to
+:func:`evaluate`, which optimizers call with parameter sets of their own choosing.
 Moving-average crosses (``sma_cross``, ``ema_cross``) take a parallel numba fast
 path that computes each average once and every combination's signals on the
 fly; other strategies compute signals per combination in Python and simulate in
@@ -9,6 +11,7 @@ backtest of the same parameters.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from collections.abc import Mapping, Sequence
@@ -20,17 +23,16 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import TypeAdapter, ValidationError
 
-from privatetrade.engine.api import default_registry, make_settings
+from privatetrade.engine.api import check_start, default_registry, make_settings
 from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
 from privatetrade.engine.costs import CostModel, CostPreset, cost_arrays
 from privatetrade.engine.kernels.sweep import (
     N_COLUMNS,
-    TRADE_COUNT,
+    backtest_summary_nb,
     ma_cross_sweep_nb,
     moving_average_table_nb,
-    summarize_equity_nb,
 )
-from privatetrade.engine.metrics import infer_periods_per_year
+from privatetrade.engine.metrics import calendar_years, infer_periods_per_year
 from privatetrade.engine.records import FILL_DTYPE, TRADE_DTYPE, new_state
 from privatetrade.engine.settings import SimulationSettings
 from privatetrade.engine.simulation import build_config, signal_arrays
@@ -45,29 +47,48 @@ from privatetrade.errors import ParameterError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SWEEP_METRICS", "SweepResult", "sweep"]
+__all__ = ["MAX_BLOCKS", "SWEEP_METRICS", "SweepResult", "block_edges", "evaluate", "sweep"]
 
-SWEEP_METRICS = ("final_equity", "total_return", "sharpe", "max_drawdown", "trade_count")
+SWEEP_METRICS = (
+    "final_equity",
+    "total_return",
+    "sharpe",
+    "max_drawdown",
+    "trade_count",
+    "cagr",
+    "sortino",
+    "calmar",
+    "profit_factor",
+    "win_rate",
+    "return_over_drawdown",
+)
+MAX_BLOCKS = 64
 _MA_STRATEGIES = ("sma_cross", "ema_cross")
 _REJECTED = object()
 
 
 @dataclass(frozen=True)
 class SweepResult:
-    """Metrics of every valid parameter combination of a sweep.
+    """Metrics of every evaluated parameter combination.
 
     Attributes:
         strategy: Strategy name.
-        params: One dict per evaluated combination.
-        values: ``(len(params), 5)`` array in the order of ``SWEEP_METRICS``; Sharpe is
-            NaN where the equity never moved.
+        params: One dict per evaluated combination (every parameter, defaults filled in).
+        values: ``(len(params), len(SWEEP_METRICS))`` array in the order of
+            ``SWEEP_METRICS``; NaN where :func:`~privatetrade.engine.metrics.compute_metrics`
+            gives ``None`` (e.g. Sharpe where the equity never moved).
         skipped: Combinations rejected by the strategy's parameter rules.
+        block_stats: With ``blocks``: ``(len(params), blocks, 2)`` array, per combination
+            and block the sum and the sum of squares of the per-bar returns; else None.
+        block_lengths: With ``blocks``: bars per block (int64, ``blocks`` values); else None.
     """
 
     strategy: str
     params: list[dict[str, Any]]
     values: npt.NDArray[np.float64]
     skipped: int
+    block_stats: npt.NDArray[np.float64] | None = None
+    block_lengths: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.params)
@@ -105,6 +126,8 @@ def sweep(
     market: str | None = None,
     tz: str | None = None,
     registry: StrategyRegistry | None = None,
+    blocks: int = 0,
+    start: int = 0,
 ) -> SweepResult:
     """Backtest every combination of ``grid`` and return metrics only.
 
@@ -119,26 +142,169 @@ def sweep(
         market: KRX market for the ``krx`` preset.
         tz: Time zone of array bars.
         registry: Strategy registry.
+        blocks: As for :func:`evaluate`.
+        start: As for :func:`evaluate`.
 
     Returns:
         Metrics per valid combination; invalid ones (e.g. fast >= slow) are skipped.
 
     Raises:
-        ParameterError: The grid names an unknown parameter or holds no valid combination.
+        ParameterError: The grid names an unknown parameter or holds no valid
+            combination, or ``blocks`` or ``start`` is invalid.
     """
     prepared = prepare_bars(bars, tz=tz)
-    chosen = registry or default_registry()
-    strategy_class = chosen.get(strategy) if isinstance(strategy, str) else strategy
+    strategy_class = _strategy_class(strategy, registry)
     resolved = make_settings(settings, market=market, cash=cash, costs=costs)
+    _check_window(len(prepared), blocks=blocks, start=start)
     params = _valid_combinations(strategy_class, grid)
-    skipped = _grid_size(grid) - len(params)
+    result = _evaluate(prepared, strategy_class, params, resolved, blocks, start)
+    return dataclasses.replace(result, skipped=_grid_size(grid) - len(params))
+
+
+def evaluate(
+    bars: BarsInput,
+    strategy: str | type[Strategy[Any]],
+    params: Sequence[Mapping[str, Any]],
+    *,
+    settings: SimulationSettings | None = None,
+    cash: float | None = None,
+    costs: CostModel | CostPreset | None = None,
+    market: str | None = None,
+    tz: str | None = None,
+    registry: StrategyRegistry | None = None,
+    blocks: int = 0,
+    start: int = 0,
+) -> SweepResult:
+    """Backtest each of the given parameter sets and return metrics only.
+
+    The parameter sets are taken as valid (as :func:`sweep` or an optimizer's sampler
+    produce them) and not validated again; only unknown and missing names are caught.
+
+    Args:
+        bars: Bars as for :func:`run_backtest`.
+        strategy: Registry name or Strategy class.
+        params: One mapping per combination; parameters not named take their defaults.
+        settings: Base settings (costs, sizing, stops, ...).
+        cash: Initial cash override.
+        costs: Cost preset or model override.
+        market: KRX market for the ``krx`` preset.
+        tz: Time zone of array bars.
+        registry: Strategy registry.
+        blocks: 0 (off), or an even number from 2 to ``MAX_BLOCKS``: also return, per
+            combination, the sum and sum of squares of the per-bar returns in that many
+            contiguous blocks of the evaluated bars (see :func:`block_edges`).
+        start: Bars before this index are history only: signals are computed on all
+            bars (indicators warm up) but no order is placed before ``start``, and
+            equity, returns and metrics cover ``bars[start:]``.
+
+    Returns:
+        One row per parameter set, in the order given; ``skipped`` is 0.
+
+    Raises:
+        ParameterError: A parameter name is unknown, a parameter without default is
+            missing, or ``blocks`` or ``start`` is invalid (``field`` names it).
+    """
+    prepared = prepare_bars(bars, tz=tz)
+    strategy_class = _strategy_class(strategy, registry)
+    resolved = make_settings(settings, market=market, cash=cash, costs=costs)
+    _check_window(len(prepared), blocks=blocks, start=start)
+    complete = _with_defaults(strategy_class, params)
+    return _evaluate(prepared, strategy_class, complete, resolved, blocks, start)
+
+
+def _check_window(n_bars: int, *, blocks: int = 0, start: int = 0) -> None:
+    """Check ``start`` (a bar index) and ``blocks`` (0, or even, 2..64, <= evaluated bars).
+
+    Raises:
+        ParameterError: Naming ``start`` or ``blocks``.
+    """
+    check_start(start, n_bars)
+    evaluated = n_bars - start
+    if (
+        isinstance(blocks, bool)
+        or not isinstance(blocks, int | np.integer)
+        or (blocks != 0 and not (2 <= blocks <= MAX_BLOCKS and blocks % 2 == 0))
+    ):
+        raise ParameterError(
+            f"blocks must be 0 (off) or an even number from 2 to {MAX_BLOCKS}, got {blocks!r}",
+            field="blocks",
+        )
+    if blocks > evaluated:
+        raise ParameterError(
+            f"blocks ({blocks}) must not exceed the {evaluated} evaluated bars", field="blocks"
+        )
+
+
+def block_edges(n_bars: int, blocks: int, start: int = 0) -> npt.NDArray[np.int64]:
+    """Return the ``blocks + 1`` bar indices that cut ``[start, n_bars)`` into blocks.
+
+    Block ``j`` covers the evaluated bars ``[j * m // blocks, (j + 1) * m // blocks)``
+    with ``m = n_bars - start``, i.e. bars ``[edges[j], edges[j + 1])``; its length is
+    ``np.diff(edges)[j]``.
+
+    Raises:
+        ParameterError: ``blocks`` is below 1 (``field="blocks"``).
+    """
+    if blocks < 1:
+        raise ParameterError(f"blocks must be at least 1, got {blocks}", field="blocks")
+    m = n_bars - start
+    return start + np.arange(blocks + 1, dtype=np.int64) * m // blocks
+
+
+def _strategy_class(
+    strategy: str | type[Strategy[Any]], registry: StrategyRegistry | None
+) -> type[Strategy[Any]]:
+    if not isinstance(strategy, str):
+        return strategy
+    return (registry or default_registry()).get(strategy)
+
+
+def _with_defaults(
+    strategy_class: type[Strategy[Any]], params: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Return each parameter set with the defaults of the parameters it does not name."""
+    fields = strategy_class.Params.model_fields
+    defaults = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in fields.items()
+        if not field.is_required()
+    }
+    complete = []
+    for given in params:
+        unknown = sorted(set(given) - fields.keys())
+        if unknown:
+            raise ParameterError(
+                f"unknown parameter {unknown[0]!r} for {strategy_class.name}; "
+                f"known: {', '.join(sorted(fields))}",
+                field=unknown[0],
+            )
+        values = defaults | dict(given)
+        missing = sorted(fields.keys() - values.keys())
+        if missing:
+            raise ParameterError(f"parameter {missing[0]!r} is required", field=missing[0])
+        complete.append(values)
+    return complete
+
+
+def _evaluate(
+    prepared: PreparedBars,
+    strategy_class: type[Strategy[Any]],
+    params: list[dict[str, Any]],
+    settings: SimulationSettings,
+    blocks: int,
+    start: int,
+) -> SweepResult:
+    inputs = _kernel_inputs(prepared, settings, blocks, start)
     if strategy_class.name in _MA_STRATEGIES:
-        values = _ma_cross_sweep(prepared, strategy_class.name, params, resolved)
+        values, stats = _ma_cross_sweep(prepared, strategy_class.name, params, inputs)
     else:
         model = strategy_class.Params
         instances = [strategy_class(model.model_construct(**p)) for p in params]
-        values = _generic_sweep(prepared, instances, resolved)
-    return SweepResult(strategy_class.name, params, values, skipped)
+        values, stats = _generic_sweep(prepared, instances, inputs)
+    if not blocks:
+        return SweepResult(strategy_class.name, params, values, 0)
+    lengths = np.diff(inputs.block_edges)
+    return SweepResult(strategy_class.name, params, values, 0, stats, lengths)
 
 
 def _grid_size(grid: Mapping[str, Sequence[Any]]) -> int:
@@ -253,23 +419,58 @@ def _first_rejection(model: type[StrategyParams], grid: Mapping[str, Sequence[An
     return ""
 
 
+@dataclass(frozen=True)
+class _KernelInputs:
+    """Arguments every combination's simulation and summary share."""
+
+    prices: tuple[Any, ...]
+    costs: tuple[Any, ...]
+    config: npt.NDArray[np.void]
+    state: npt.NDArray[np.void]
+    periods: float
+    risk_free: float
+    years: float
+    start: int
+    block_edges: npt.NDArray[np.int64]
+
+
 def _kernel_inputs(
-    prepared: PreparedBars, settings: SimulationSettings
-) -> tuple[tuple[Any, ...], tuple[Any, ...], npt.NDArray[np.void], float, float]:
+    prepared: PreparedBars, settings: SimulationSettings, blocks: int, start: int
+) -> _KernelInputs:
     bars = prepared.bars
     costs = cost_arrays(settings.costs, prepared.local_time_ns, bars.high, bars.low, bars.close)
-    periods = settings.periods_per_year or infer_periods_per_year(bars.time)
+    periods = settings.periods_per_year or infer_periods_per_year(bars.time[start:])
     risk_free = (1.0 + settings.risk_free_rate) ** (1.0 / periods) - 1.0
-    prices = (bars.open, bars.high, bars.low, bars.close)
-    return prices, costs.as_tuple(), build_config(settings), periods, risk_free
+    state = new_state(settings.initial_cash)
+    state["next_bar"] = start
+    edges = block_edges(len(bars), blocks, start) if blocks else np.zeros(1, dtype=np.int64)
+    return _KernelInputs(
+        prices=(bars.open, bars.high, bars.low, bars.close),
+        costs=costs.as_tuple(),
+        config=build_config(settings),
+        state=state,
+        periods=periods,
+        risk_free=risk_free,
+        years=calendar_years(prepared.local_time_ns[start:]),
+        start=start,
+        block_edges=edges,
+    )
+
+
+def _outputs(
+    count: int, inputs: _KernelInputs
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Return the metrics and block-statistics arrays of ``count`` combinations."""
+    blocks = inputs.block_edges.shape[0] - 1
+    return np.empty((count, N_COLUMNS)), np.empty((count, blocks, 2))
 
 
 def _ma_cross_sweep(
     prepared: PreparedBars,
     name: str,
     params: list[dict[str, Any]],
-    settings: SimulationSettings,
-) -> npt.NDArray[np.float64]:
+    inputs: _KernelInputs,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     windows = sorted({p["fast"] for p in params} | {p["slow"] for p in params})
     row_of = {window: row for row, window in enumerate(windows)}
     averages = moving_average_table_nb(
@@ -277,36 +478,30 @@ def _ma_cross_sweep(
     )
     fast_rows = np.array([row_of[p["fast"]] for p in params], dtype=np.int64)
     slow_rows = np.array([row_of[p["slow"]] for p in params], dtype=np.int64)
-    prices, costs, config, periods, risk_free = _kernel_inputs(prepared, settings)
-    out = np.empty((len(params), N_COLUMNS))
+    out, block_out = _outputs(len(params), inputs)
     ma_cross_sweep_nb(
-        prices, averages, fast_rows, slow_rows, costs, config,
-        new_state(settings.initial_cash), np.empty(0, dtype=FILL_DTYPE),
-        np.empty(0, dtype=TRADE_DTYPE), periods, risk_free,
-        min(len(params), numba.get_num_threads() * 8), out,
+        inputs.start, inputs.prices, averages, fast_rows, slow_rows, inputs.costs,
+        inputs.config, inputs.state, np.empty(0, dtype=FILL_DTYPE),
+        np.empty(0, dtype=TRADE_DTYPE), inputs.periods, inputs.risk_free, inputs.years,
+        inputs.block_edges, min(len(params), numba.get_num_threads() * 8), out, block_out,
     )  # fmt: skip
-    return out
+    return out, block_out
 
 
 def _generic_sweep(
     prepared: PreparedBars,
     instances: list[Strategy[Any]],
-    settings: SimulationSettings,
-) -> npt.NDArray[np.float64]:
-    from privatetrade.engine.kernels.simulate import simulate_window_nb
-
+    inputs: _KernelInputs,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     n = len(prepared)
-    prices, costs, config, periods, risk_free = _kernel_inputs(prepared, settings)
-    out = np.empty((len(instances), N_COLUMNS))
-    no_series, equity = np.empty(0), np.empty(n)
+    out, block_out = _outputs(len(instances), inputs)
+    equity = np.empty(n)
     no_fills, no_trades = np.empty(0, dtype=FILL_DTYPE), np.empty(0, dtype=TRADE_DTYPE)
     for k, instance in enumerate(instances):
         signals = compute_signals(instance, prepared.bars)
-        state = new_state(settings.initial_cash)
-        simulate_window_nb(
-            0, n, prices, signal_arrays(signals, n), costs, config, state,
-            no_fills, no_trades, no_series, no_series, equity,
+        backtest_summary_nb(
+            inputs.start, inputs.prices, signal_arrays(signals, n), inputs.costs, inputs.config,
+            inputs.state, no_fills, no_trades, inputs.periods, inputs.risk_free, inputs.years,
+            inputs.block_edges, equity, k, out, block_out,
         )  # fmt: skip
-        summarize_equity_nb(equity, settings.initial_cash, periods, risk_free, out[k])
-        out[k, TRADE_COUNT] = state[0]["n_trades"]
-    return out
+    return out, block_out

@@ -27,10 +27,11 @@ _BARS = 300  # more than the longest default warm-up of the built-in strategies
 _DAY_NS = 86_400_000_000_000
 _FIRST_DAY_NS = 1_600_000_000_000_000_000
 # The moving-average sweeps have kernels of their own (parallel); other strategies sweep
-# through the simulation kernels the backtests compile.
+# through the simulation kernels the backtests compile plus the summary kernel.
 _SWEEP_GRIDS = {
     "sma_cross": {"fast": [2, 3], "slow": [5, 8]},
     "ema_cross": {"fast": [2, 3], "slow": [5, 8]},
+    "rsi_reversion": {"period": [7, 14]},
 }
 
 
@@ -68,7 +69,7 @@ def compile_kernels(*, sweeps: bool = True) -> list[str]:
         result.to_json()
     if sweeps:
         for name, grid in _SWEEP_GRIDS.items():
-            sweep(bars, name, grid, tz="UTC")
+            sweep(bars, name, grid, tz="UTC", blocks=2, start=_BARS // 2)
     return names
 
 

@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 
 import privatetrade as pt
+from builders import make_bars
+from metric_rows import assert_row_matches
 from privatetrade.data.sample import load_sample_bars
+from privatetrade.engine.api import make_settings
 from privatetrade.engine.sweep import SWEEP_METRICS
 from privatetrade.errors import ParameterError
 
@@ -23,15 +26,7 @@ def _assert_rows_match_backtests(
 ) -> None:
     for params, row in zip(result.params, result.values, strict=True):
         metrics = pt.run_backtest(bars, result.strategy, params, **options).metrics  # type: ignore[arg-type]
-        final_equity, total_return, sharpe, max_drawdown, trade_count = row.tolist()
-        assert final_equity == pytest.approx(metrics.final_equity, rel=1e-12)
-        assert total_return == pytest.approx(metrics.total_return, rel=1e-9, abs=1e-12)
-        if metrics.sharpe is None:
-            assert math.isnan(sharpe)
-        else:
-            assert sharpe == pytest.approx(metrics.sharpe, rel=1e-7)
-        assert max_drawdown == pytest.approx(metrics.max_drawdown, rel=1e-9, abs=1e-12)
-        assert trade_count == metrics.trade_count
+        assert_row_matches(row.tolist(), metrics)
 
 
 @pytest.mark.parametrize("strategy", ["sma_cross", "ema_cross"])
@@ -79,6 +74,63 @@ def test_sweep_with_entry_bar_stops_equals_full_backtests(
     same_bar = [t for t in first.trade_records() if t["entry_time"] == t["exit_time"]]
     assert {t["exit_reason"] for t in same_bar} >= {"stop_loss", "take_profit"}
     assert {t["direction"] for t in same_bar} == directions
+
+
+@pytest.mark.parametrize(
+    ("strategy", "grid"),
+    [
+        ("sma_cross", {"fast": [3, 10], "slow": [20, 50]}),
+        ("ema_cross", {"fast": [5, 12], "slow": [26]}),
+        ("macd_cross", {"fast": [8, 12], "slow": [26], "signal": [5, 9]}),
+        ("bollinger_reversion", {"period": [10, 20], "k": [1.5, 2.0]}),
+        ("donchian_breakout", {"entry_period": [10, 20], "exit_period": [5]}),
+        ("momentum", {"lookback": [10, 40]}),
+        ("volatility_breakout", {"k": [0.3, 0.6]}),
+        ("buy_and_hold", {}),
+    ],
+)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"costs": "krx"},
+        {"costs": "us", "stops": {"stop_loss": 0.03, "take_profit": 0.06}},
+        {"costs": "krx", "allow_short": True, "stops": {"trailing_stop": 0.05}},
+        {"allow_short": True, "fill_at": "close", "sizing": {"mode": "fraction", "value": 0.5}},
+    ],
+    ids=["krx", "us-stops", "krx-short-trailing", "short-close-fraction"],
+)
+def test_every_column_equals_the_full_backtest(
+    msft: pd.DataFrame, strategy: str, grid: dict[str, list[float]], options: dict[str, object]
+) -> None:
+    settings = make_settings(**options)
+    result = pt.sweep(msft, strategy, grid, settings=settings)
+    assert result.values.shape == (len(result), len(SWEEP_METRICS))
+    _assert_rows_match_backtests(msft, result, settings=settings)
+
+
+def test_trade_columns_are_counted_by_hand(msft: pd.DataFrame) -> None:
+    result = pt.sweep(msft, "rsi_reversion", {"period": [7]}, costs="krx")
+    row = dict(zip(SWEEP_METRICS, result.values[0].tolist(), strict=True))
+    trades = pt.run_backtest(msft, "rsi_reversion", {"period": 7}, costs="krx").output.trades
+    pnl = trades["net_pnl"]
+    assert row["trade_count"] == len(pnl) > 3
+    assert row["win_rate"] == pytest.approx((pnl > 0).sum() / len(pnl), rel=1e-15)
+    assert row["profit_factor"] == pytest.approx(pnl[pnl > 0].sum() / -pnl[pnl < 0].sum())
+    drawdown = row["max_drawdown"]
+    assert row["return_over_drawdown"] == pytest.approx(row["total_return"] / -drawdown)
+
+
+def test_undefined_columns_are_nan_without_trades() -> None:
+    # Flat prices: the averages never cross, no trade, equity never moves.
+    result = pt.sweep(make_bars([100.0] * 60), "sma_cross", {"fast": [3], "slow": [5]})
+    row = dict(zip(SWEEP_METRICS, result.values[0].tolist(), strict=True))
+    assert row["trade_count"] == 0
+    assert row["total_return"] == 0.0
+    assert row["max_drawdown"] == 0.0
+    assert row["cagr"] == 0.0
+    for name in ("sharpe", "sortino", "calmar", "profit_factor", "win_rate"):
+        assert math.isnan(row[name]), name
+    assert math.isnan(row["return_over_drawdown"])
 
 
 def test_best_and_frame(msft: pd.DataFrame) -> None:

@@ -125,21 +125,31 @@ def _close_position_nb(state, fills, trades, bar, price, base, reason, cfg):  # 
     )
     state.extreme_high = max(state.extreme_high, price)
     state.extreme_low = min(state.extreme_low, price)
+    entry_price = state.entry_price
+    gross_pnl = direction * (price - entry_price) * quantity
+    total_commission = state.entry_commission + commission
+    total_tax = state.entry_tax + tax
+    net_pnl = gross_pnl - total_commission - total_tax
+    # Trade statistics without trade records (sweeps keep none).
+    if net_pnl > 0.0:
+        state.won_pnl += net_pnl
+        state.n_wins += 1
+    elif net_pnl < 0.0:
+        state.lost_pnl += net_pnl
     k = state.n_trades
     if k < trades.shape[0]:
         trade = trades[k]
-        entry_price = state.entry_price
         trade.direction = direction
         trade.entry_bar = state.entry_bar
         trade.exit_bar = t
         trade.quantity = quantity
         trade.entry_price = entry_price
         trade.exit_price = price
-        trade.gross_pnl = direction * (price - entry_price) * quantity
-        trade.commission = state.entry_commission + commission
-        trade.tax = state.entry_tax + tax
-        trade.net_pnl = trade.gross_pnl - trade.commission - trade.tax
-        trade.return_pct = trade.net_pnl / (entry_price * quantity + state.entry_commission)
+        trade.gross_pnl = gross_pnl
+        trade.commission = total_commission
+        trade.tax = total_tax
+        trade.net_pnl = net_pnl
+        trade.return_pct = net_pnl / (entry_price * quantity + state.entry_commission)
         trade.exit_reason = reason
         if direction == _LONG:
             trade.mae = state.extreme_low / entry_price - 1.0
