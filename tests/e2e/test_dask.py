@@ -269,3 +269,39 @@ def test_dask_health_and_many_concurrent_jobs(
         ):
             time.sleep(0.1)
         assert busy == 0
+
+
+SWEEP: dict[str, Any] = {
+    "symbol": "DEMO01",
+    "strategy": "bollinger_reversion",
+    "space": {
+        "period": {"start": 5, "stop": 24, "step": 1},
+        "k": {"start": 1.0, "stop": 4.95, "step": 0.05},
+    },
+}
+
+
+def test_a_sweep_in_chunks_on_dask_equals_the_local_pool(
+    dask_cluster: DaskCluster, data_dir: Path, tmp_path: Path, servers: list[ServerProcess]
+) -> None:
+    """1,600 combinations in two chunks as Dask tasks: the same table as the local pool."""
+    local_dir = tmp_path / "local-data"
+    shutil.copytree(data_dir, local_dir)
+    on_dask = start(servers, data_dir, None, **dask_env(dask_cluster))
+    on_local = start(servers, local_dir, None)
+    outputs = []
+    for server in (on_dask, on_local):
+        with server.client() as client:
+            job_id = client.post("/api/sweeps", json=SWEEP).json()["id"]
+            job = wait_for(client, job_id, timeout=FINAL_TIMEOUT)
+            assert job["state"] == "succeeded", f"{job}\n{server.log_tail()}"
+            table = client.get(f"/api/jobs/{job_id}/artifacts/table.csv").content
+            document = client.get(f"/api/jobs/{job_id}/artifacts/result.json").json()
+            outputs.append((job, table, document))
+    (dask_job, dask_table, dask_doc), (_, local_table, local_doc) = outputs
+    assert int(dask_job["worker"].rpartition(":")[2]) in dask_cluster.worker_pids()
+    assert (dask_doc["executor"], local_doc["executor"]) == ("dask", "local")
+    assert dask_table == local_table
+    assert dask_table.count(b"\n") == 1 + 20 * 80
+    for key in ("best", "top", "report", "combinations"):
+        assert dask_doc[key] == local_doc[key]

@@ -72,7 +72,7 @@ def _progress(stage: StageCallback, label: str) -> Any:
     return report
 
 
-def _context(plan: ResearchPlan) -> dict[str, Any]:
+def _context(plan: ResearchPlan, runner: ChunkRunner) -> dict[str, Any]:
     spec = plan.spec
     bars = plan.backtest.bars
     return {
@@ -86,7 +86,8 @@ def _context(plan: ResearchPlan) -> dict[str, Any]:
             "start": str(bars.index[0].date()) if len(bars) else None,
             "end": str(bars.index[-1].date()) if len(bars) else None,
         },
-        "currency_capital": plan.backtest.settings.initial_cash,
+        "initial_cash": plan.backtest.settings.initial_cash,
+        "executor": "dask" if isinstance(runner, DaskRunner) else "local",
     }
 
 
@@ -137,6 +138,7 @@ class SweepKind:
         stage("loading", 0.01)
         plan = plan_research(spec, context.market_data, max_combinations=None)
         problem = plan.problem()
+        runner = research_runner(context)
         result = run_optimization(
             problem,
             method=spec.method,
@@ -144,13 +146,13 @@ class SweepKind:
             seed=spec.seed,
             objective=spec.objective,
             min_trades=spec.min_trades,
-            runner=research_runner(context),
+            runner=runner,
             store=_store(context),
             progress=_progress(stage, "optimizing"),
             cancelled=cancel.is_set,
         )
         stage("reporting", _SEARCH_END)
-        found = finish_optimization(problem, result, _context(plan), spec.top)
+        found = finish_optimization(problem, result, _context(plan, runner), spec.top)
         _check_cancel(cancel)
         stage("saving", 0.96)
         artifacts = (
@@ -214,6 +216,7 @@ class WalkForwardKind:
         plan = plan_research(spec, context.market_data, max_combinations=None)
         assert plan.windows is not None
         problem = plan.problem()
+        runner = research_runner(context)
         result = run_walk_forward(
             problem,
             plan.windows,
@@ -222,7 +225,7 @@ class WalkForwardKind:
             seed=spec.seed,
             objective=spec.objective,
             min_trades=spec.min_trades,
-            runner=research_runner(context),
+            runner=runner,
             store=_store(context),
             progress=_progress(stage, "walking forward"),
             cancelled=cancel.is_set,
@@ -230,7 +233,10 @@ class WalkForwardKind:
         )
         stage("reporting", _SEARCH_END)
         bars = plan.backtest.bars
-        context_document = {**_context(plan), "bar_times": [str(t.date()) for t in bars.index]}
+        context_document = {
+            **_context(plan, runner),
+            "bar_times": [str(t.date()) for t in bars.index],
+        }
         found = finish_walk_forward(result, spec.objective, context_document)
         _check_cancel(cancel)
         stage("saving", 0.96)
