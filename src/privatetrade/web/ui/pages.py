@@ -34,6 +34,13 @@ _YEAR_SECONDS = 365 * 24 * 3600
 ChoiceT = TypeVar("ChoiceT", bound=StrEnum)
 SortField = Literal["created_at", "finished_at", "symbol", "strategy", "state"]
 _BACKTESTS = (JobKind.BACKTEST,)  # these pages list and show backtests, not other job kinds
+# The history's kind filter: every run (backtests, optimizations, walk-forwards) or one kind.
+_HISTORY_KINDS: dict[str, tuple[JobKind, ...]] = {
+    "": (JobKind.BACKTEST, JobKind.SWEEP, JobKind.WALKFORWARD),
+    "backtest": (JobKind.BACKTEST,),
+    "sweep": (JobKind.SWEEP,),
+    "walkforward": (JobKind.WALKFORWARD,),
+}
 
 
 def not_found(request: Request, caller: Caller) -> Response:
@@ -148,14 +155,15 @@ def stock_page(request: Request, code: str) -> Response:
     )
 
 
-def _default_capital() -> dict[str, Any]:
+def capital_defaults() -> dict[str, Any]:
     """The initial cash the run plan takes when the form leaves it empty, by currency."""
     from privatetrade.engine.settings import DEFAULT_CAPITAL, default_capital
 
     return {"by_currency": dict(DEFAULT_CAPITAL), "other": default_capital(None)}
 
 
-def _cost_presets() -> dict[str, dict[str, Any]]:
+def cost_presets() -> dict[str, dict[str, Any]]:
+    """The numbers of the cost presets the form explains (KRX by market, US)."""
     return {
         "krx_kospi": CostModel.krx("KOSPI").model_dump(mode="json"),
         "krx_kosdaq": CostModel.krx("KOSDAQ").model_dump(mode="json"),
@@ -191,9 +199,9 @@ def new_backtest(
         caller,
         "backtest_form.html",
         strategies=strategies,
-        presets=_cost_presets(),
+        presets=cost_presets(),
         rerun_of=from_,
-        js={"strategies": strategies, "initial": initial, "capital": _default_capital()},
+        js={"strategies": strategies, "initial": initial, "capital": capital_defaults()},
     )
 
 
@@ -216,23 +224,28 @@ def history(
     symbol: Annotated[str, Query(max_length=32)] = "",
     strategy: Annotated[str, Query(max_length=64)] = "",
     state_name: Annotated[str, Query(alias="state", max_length=16)] = "",
+    kind_name: Annotated[str, Query(alias="kind", max_length=16)] = "",
     sort: SortField = "created_at",
     order: Literal["asc", "desc"] = "desc",
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
-    """Every run of the caller: filter, sort, page, delete, pick several to compare."""
+    """Every run of the caller: filter, sort, page, delete, pick several to compare.
+
+    ``?kind=backtest|sweep|walkforward`` shows one kind of run (empty: all of them).
+    """
     caller = signed_in(request)
     if caller is None:
         return to_login(request)
     from privatetrade.engine.api import default_registry
 
     state = _choice(JobState, state_name)
+    kind = kind_name if kind_name in _HISTORY_KINDS else ""
     found = system_of(request).submissions.page(
         caller.user.id,
         symbol=symbol.strip().upper() or None,
         strategy=strategy or None,
         states=(state,) if state else (),
-        kinds=_BACKTESTS,
+        kinds=_HISTORY_KINDS[kind],
         sort=sort,
         descending=order == "desc",
         offset=offset,
@@ -242,6 +255,7 @@ def history(
         "symbol": symbol,
         "strategy": strategy,
         "state": state.value if state else "",
+        "kind": kind,
         "sort": sort,
         "order": order,
     }
@@ -256,6 +270,7 @@ def history(
         filters=filters,
         strategies=[entry["name"] for entry in default_registry().describe()],
         states=[s.value for s in JobState],
+        kinds=[k for k in _HISTORY_KINDS if k],
     )
 
 

@@ -1,5 +1,7 @@
 /* The backtest form: parameter fields generated from the strategy's JSON Schema,
-   submitted to the API; the API's validation errors appear next to their fields. */
+   submitted to the API; the API's validation errors appear next to their fields.
+   The optimization form (research_form.html extends this page, data-research) reuses
+   it through window.PTBacktestForm and submits by itself. */
 (function () {
   "use strict";
   const { config, t, fmt, api, el, errorMessage, showError, hideError } = window.PT;
@@ -258,7 +260,15 @@
     return ok;
   }
 
-  form.addEventListener("submit", async (event) => {
+  const researchMode = form.hasAttribute("data-research");
+
+  /* "Optimize these settings": the optimization form, filled with this form's spec. */
+  function updateOptimizeLink() {
+    const link = $("optimize-link");
+    if (link) link.href = "/research/new?" + new URLSearchParams({ spec: JSON.stringify(body()) });
+  }
+
+  if (!researchMode) form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors();
     if (!percentChecks()) {
@@ -291,4 +301,10 @@
   showCosts();
   showSizing();
   describeSymbol();
+  if (!researchMode) {
+    form.addEventListener("input", updateOptimizeLink);
+    form.addEventListener("change", updateOptimizeLink);
+    updateOptimizeLink();
+  }
+  window.PTBacktestForm = { body, fill, clearErrors, showFieldErrors, percentChecks, translated };
 })();

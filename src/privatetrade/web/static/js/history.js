@@ -8,9 +8,14 @@
   const selected = () => Array.from(form.querySelectorAll('input[name="id"]:checked')).map((box) => box.value);
 
   form.addEventListener("submit", (event) => {
-    if (selected().length < 2) {
+    const boxes = Array.from(form.querySelectorAll('input[name="id"]:checked'));
+    if (boxes.length < 2) {
       event.preventDefault();
       showError(problem, t("compare.pick_two"));
+    } else if (boxes.some((box) => box.closest("tr").dataset.kind !== "backtest")) {
+      /* optimizations and walk-forwards have no single equity curve to overlay */
+      event.preventDefault();
+      showError(problem, t("history.compare_backtests_only"));
     }
   });
 
