@@ -60,11 +60,14 @@ def _register_commands() -> None:
     from privatetrade.cli.backtest import backtest, strategies
     from privatetrade.cli.backup import backup, restore
     from privatetrade.cli.data import data_app
+    from privatetrade.cli.research import optimize, walkforward
     from privatetrade.cli.server import db_app, serve
     from privatetrade.cli.smoke import smoke
 
     app.command()(backtest)
     app.command()(strategies)
+    app.command()(optimize)
+    app.command()(walkforward)
     app.add_typer(data_app, name="data")
     app.add_typer(db_app, name="db")
     app.add_typer(users_app, name="users")
