@@ -3,8 +3,8 @@
 A trader opens the optimization form from the backtest form (its settings carried over),
 gets a bad range named next to its field, runs a 4 × 4 grid, reads the overfitting report,
 the heatmap and the top combinations, and backtests one of them in full. A walk-forward
-in Korean shows its stitched out-of-sample equity, its windows and the findings in
-Korean. A long optimization shows its progress and best combination live, and stops
+in Korean on a phone shows its stitched out-of-sample equity, its windows and the findings
+in Korean. A long optimization shows its progress and best combination live, and stops
 when cancelled. Every figure on the page is checked against the API's documents.
 """
 
@@ -86,6 +86,11 @@ def fill_values(page: Page, name: str, values: str) -> None:
 
 def params_text(params: dict[str, Any]) -> str:
     return ", ".join(f"{name}={value}" for name, value in params.items())
+
+
+def sideways_overflow(page: Page) -> int:
+    overflow: int = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    return overflow
 
 
 def drawn_heatmap(page: Page) -> dict[str, Any]:
@@ -223,9 +228,11 @@ def test_a_walk_forward_in_korean_shows_its_windows_and_findings_in_korean(
 ) -> None:
     session = sessions(locale="ko-KR")
     page = session.page
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
     session.goto("/research/new?symbol=DEMO01")
     page.get_by_label("워크포워드", exact=True).check()
     expect(page.locator("#walkforward-settings")).to_be_visible()
+    assert sideways_overflow(page) <= 0
     fill_values(page, "fast", "5, 10, 20")
     fill_values(page, "slow", "30, 60, 120")
     expect(page.locator("#f-in_sample")).to_have_value("24")
@@ -266,6 +273,7 @@ def test_a_walk_forward_in_korean_shows_its_windows_and_findings_in_korean(
     for item, finding in zip(items.all(), findings, strict=True):
         expect(item).to_contain_text(finding["message_ko"])
         expect(item).not_to_contain_text(finding["message_en"][:30])
+    assert sideways_overflow(page) <= 0
     page.screenshot(path=screenshot_path("research-walkforward-ko"), full_page=True)
 
     # The history's kind filter finds it, linked to its page.
