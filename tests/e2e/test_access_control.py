@@ -361,7 +361,8 @@ def owned_parameters(method: str, path: str, operation: Mapping[str, Any]) -> li
             if parameter.get("required") and parameter["in"] != "path"
         ]
         assert not required, f"{method} {path}: fill the required parameters {required}"
-        assert "requestBody" not in operation, f"{method} {path}: send a body for it"
+        body = operation.get("requestBody", {})
+        assert not body.get("required"), f"{method} {path}: send a body for it"
     return owned
 
 

@@ -94,6 +94,39 @@ CONFIG: dict[str, Any] = {
                 "positive_data_acceptance": {"expected-statuses": ["2xx", "409", "422", "429"]},
             },
         },
+        *(
+            {
+                # As a backtest's, plus the search: values within the strategy's bounds,
+                # a combination passing its rules, the combination limit, windows that
+                # fit the data (422 naming the field). A search space may hold thousands
+                # of values: generated bodies can exceed the body limit (413).
+                "include-name": name,
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": ["2xx", "413", "422", "429"],
+                    },
+                    "negative_data_rejection": {
+                        "expected-statuses": ["400", "401", "403", "404", "409", "413", "422"],
+                    },
+                },
+            }
+            for name in ("POST /api/sweeps", "POST /api/walkforwards")
+        ),
+        *(
+            {
+                # Parameters that the sweep did not search, or a rank beyond its table (422).
+                "include-name": name,
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": ["2xx", "404", "409", "422", "429"],
+                    },
+                },
+            }
+            for name in (
+                "GET /api/sweeps/{job_id}/heatmap",
+                "POST /api/sweeps/{job_id}/backtests",
+            )
+        ),
         {
             # ``confirm`` must repeat the code, which the schema cannot say (422).
             "include-name": "DELETE /api/data/symbols/{code}",
@@ -337,9 +370,10 @@ def test_job_operations_on_real_jobs(api_schema: Any, fuzz_server: ServerProcess
     }
     with fuzz_server.client() as client:
         # Jobs the fuzzer got accepted would run first on the single worker.
-        leftovers = client.get("/api/backtests", params={"state": ["queued", "running"]})
-        for job in leftovers.json()["items"]:
-            client.post(f"/api/backtests/{job['id']}/cancel")
+        for listing in ("/api/backtests", "/api/sweeps", "/api/walkforwards"):
+            leftovers = client.get(listing, params={"state": ["queued", "running"]})
+            for job in leftovers.json()["items"]:
+                client.post(f"/api/jobs/{job['id']}/cancel")
         done = submit(client, JOB_BODY)
         assert wait_for(client, done["id"], timeout=120)["state"] == "succeeded"
         other = submit(client, {**JOB_BODY, "params": {"fast": 5, "slow": 20}})
@@ -357,6 +391,9 @@ def test_job_operations_on_real_jobs(api_schema: Any, fuzz_server: ServerProcess
         ("GET", "/api/jobs/{job_id}/events"): 200,
         ("POST", "/api/jobs/{job_id}/cancel"): 409,
         ("POST", "/api/backtests/{job_id}/cancel"): 409,
+        # A backtest is not an optimization: the sweep operations do not find it.
+        ("GET", "/api/sweeps/{job_id}/heatmap"): 404,
+        ("POST", "/api/sweeps/{job_id}/backtests"): 404,
         ("DELETE", "/api/backtests/{job_id}"): 204,
     }
     assert set(succeeded_calls) == job_paths, "a job operation is not exercised here"

@@ -260,12 +260,15 @@ def sweep_heatmap(
     job_id: JobId,
     services: SystemDep,
     user: CurrentUser,
-    x: Annotated[str, Query(max_length=64)],
-    y: Annotated[str, Query(max_length=64)],
+    x: Annotated[str | None, Query(max_length=64)] = None,
+    y: Annotated[str | None, Query(max_length=64)] = None,
     metric: MetricName | None = None,
     mode: Literal["best", "mean", "max"] = "best",
 ) -> Heatmap:
     """A metric (the objective by default) over parameters ``x`` and ``y``.
+
+    ``x`` and ``y`` default to the first and second searched parameters (a sweep of one
+    parameter has no heatmap: 422 naming ``y``).
 
     ``best``: the other searched parameters fixed at the best combination's values;
     ``mean``/``max``: averaged over them / their best. Only eligible combinations count.
@@ -278,6 +281,8 @@ def sweep_heatmap(
     document = json.loads(_artifact(services, job, "result.json"))
     frame = pd.read_parquet(io.BytesIO(_artifact(services, job, "table.parquet")))
     names = list(document["space"]["axes"])
+    x = x or names[0]
+    y = y or next((name for name in names if name != x), x)
     best = document.get("best")
     try:
         values = heatmap(
@@ -315,20 +320,21 @@ class CombinationChoice(BaseModel):
 )
 def backtest_combination(
     job_id: JobId,
-    body: CombinationChoice,
     response: Response,
     services: SystemDep,
     user: CurrentUser,
+    body: CombinationChoice | None = None,
 ) -> JobOut:
-    """Submit the full backtest of one combination (by rank, or by its parameters).
+    """Submit the full backtest of one combination: by rank, by its parameters, or the best.
 
-    The backtest uses the optimization's symbol, dates and settings; it is a normal
-    backtest job (``/api/backtests/{id}``, result at ``/api/backtest/result/{id}``).
+    Without a body, the best combination (rank 1). The backtest uses the optimization's
+    symbol, dates and settings; it is a normal backtest job (``/api/backtests/{id}``,
+    result at ``/api/backtest/result/{id}``).
     """
     job = _owned_sweep(services, user, job_id)
     spec = job.spec
     assert isinstance(spec, SweepSpec)
-    params = _chosen_params(services, job, body)
+    params = _chosen_params(services, job, body or CombinationChoice(rank=1))
     submission = services.jobs.submit(user.id, spec.backtest_spec(params))
     created = submission.job
     response.headers["Location"] = f"/api/backtests/{created.id}"
