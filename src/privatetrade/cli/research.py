@@ -630,8 +630,9 @@ def _dask_client(address: str | None) -> Iterator[Any]:
             field="executor",
         ) from None
     try:
-        # The default client while it runs: DaskRunner's as_completed looks for it.
-        client = Client(address, timeout=DASK_CONNECT_SECONDS)  # type: ignore[no-untyped-call]
+        client = Client(  # type: ignore[no-untyped-call]
+            address, timeout=DASK_CONNECT_SECONDS, set_as_default=False
+        )
     except (OSError, TimeoutError) as exc:
         raise UnavailableError(
             f"--executor dask: cannot reach the Dask scheduler at {address}: {exc}"

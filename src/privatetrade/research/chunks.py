@@ -189,7 +189,7 @@ class DaskRunner:
             for task in tasks
         }
         try:
-            for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
+            for future in as_completed(list(futures), loop=client.loop):  # type: ignore[no-untyped-call]
                 yield futures[future], future.result()
         finally:
             pending = [future for future in futures if not future.done()]
