@@ -751,7 +751,7 @@ def bench_dask(bars: pd.DataFrame, root: Path, plan: Plan, summary: Summary) -> 
                         f"{line(search, figures)}  workers' CPU {figures.worker_cpu:.2f} s, "
                         f"run-queue wait {figures.worker_wait:.2f} s"
                     )
-    except BaseException:
+    except Exception:
         print(f"dask logs:\n{cluster.log_tail()}", file=sys.stderr)
         raise
     finally:
