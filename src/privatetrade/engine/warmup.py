@@ -56,8 +56,8 @@ def compile_kernels(*, sweeps: bool = True) -> list[str]:
     calls, in any process, load them from the cache.
 
     Args:
-        sweeps: Also compile the sweep kernels (the library's :func:`sweep`; jobs do
-            not use them).
+        sweeps: Also compile the sweep kernels (the library's :func:`sweep`, and the
+            chunks of optimization and walk-forward jobs).
 
     Returns:
         The strategies run, in registry order.

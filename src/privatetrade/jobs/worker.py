@@ -71,14 +71,17 @@ def _context(database_url: str, data_dir: str) -> WorkerContext:
 
 
 def warm_up() -> None:
-    """Load every compiled kernel a backtest uses (so the first job is fast).
+    """Load every compiled kernel a job uses, backtests and sweeps (so the first job is fast).
 
     Compiles them first when numba's cache lacks them (``./dev start`` builds it at
-    install: :mod:`privatetrade.engine.warmup`).
+    install: :mod:`privatetrade.engine.warmup`). Also imports the Parquet writer of the
+    sweeps' tables.
     """
+    import pyarrow.parquet  # noqa: F401
+
     from privatetrade.engine.warmup import compile_kernels
 
-    compile_kernels(sweeps=False)
+    compile_kernels(sweeps=True)
 
 
 class _Reporter:

@@ -181,7 +181,9 @@ class DaskRunner:
     ) -> Iterator[tuple[ChunkTask, ChunkResult]]:
         from distributed import as_completed
 
-        shared = client.scatter(problem, broadcast=False, hash=False)
+        # On every worker (the problem is small: bars and settings), so the scheduler
+        # places chunks by free threads, not by where the data sits.
+        shared = client.scatter(problem, broadcast=True, hash=False)
         futures = {
             client.submit(
                 _evaluate_remote, shared, task.codes, key=f"{self._prefix}-{task.key}", pure=False

@@ -64,6 +64,7 @@ DEFAULT_SAMPLES = 100
 TPE_BATCH = 16  # trials asked per round; fixed, so results do not depend on the executor
 _BAR_EVALUATIONS_PER_CHUNK = 2_000_000
 _MIN_CHUNK, _MAX_CHUNK = 16, 4_096
+CHUNKS_PER_WORKER = 4
 _TPE_TRIES_PER_TRIAL = 20
 _INELIGIBLE_SCORE = -1e12  # what TPE is told about a combination that cannot be chosen
 
@@ -72,9 +73,17 @@ ProgressCallback = Callable[[int, int, "dict[str, Any] | None"], None]
 CancelCheck = Callable[[], bool]
 
 
-def chunk_size_for(n_bars: int) -> int:
-    """Combinations per chunk: about two million bar evaluations, 16 to 4,096."""
-    return min(max(_BAR_EVALUATIONS_PER_CHUNK // max(n_bars, 1), _MIN_CHUNK), _MAX_CHUNK)
+def chunk_size_for(n_bars: int, combinations: int = 0, parallelism: int = 1) -> int:
+    """Combinations per chunk: about two million bar evaluations, 16 to 4,096.
+
+    With several workers, smaller where needed so each gets at least
+    :data:`CHUNKS_PER_WORKER` chunks (the work spreads evenly).
+    """
+    size = min(max(_BAR_EVALUATIONS_PER_CHUNK // max(n_bars, 1), _MIN_CHUNK), _MAX_CHUNK)
+    if parallelism > 1 and combinations:
+        even = -(-combinations // (parallelism * CHUNKS_PER_WORKER))
+        size = max(min(size, even), _MIN_CHUNK)
+    return size
 
 
 def combination_count(space: SearchSpace, method: str, samples: int | None, cap: int) -> int:
@@ -287,9 +296,10 @@ def run_optimization(
     if objective not in METRICS:
         raise ValueError(f"unknown objective {objective!r}")
     started = time.perf_counter()
+    runner = runner or InProcessRunner()
     search = _Search(
         problem,
-        runner or InProcessRunner(),
+        runner,
         store or MemoryStore(),
         key_prefix,
         _Best(objective, min_trades),
@@ -304,7 +314,7 @@ def run_optimization(
             if method == "grid"
             else problem.space.sample(samples or DEFAULT_SAMPLES, seed)
         )
-        size = chunk_size or chunk_size_for(len(problem.bars))
+        size = chunk_size or chunk_size_for(len(problem.bars), len(codes), runner.parallelism())
         results = search.batch(codes, size)
     return _assemble(problem, method, objective, min_trades, results, started, search.resumed)
 

@@ -55,6 +55,9 @@ MAX_PBO_SPLITS = 5_000
 PBO_SAMPLE_SEED = 20150101
 """Seed of the deterministic sample of partitions when there are more than ``MAX_PBO_SPLITS``."""
 
+PBO_BATCH_VALUES = 1 << 21
+"""Half-values (trials × splits × blocks) computed at once: 16 MiB per float64 array."""
+
 ZERO_VARIANCE_TOLERANCE = 1e-10
 """A half's variance counts as zero when its sum of squared deviations is at most this share of
 its sum of squares (the difference is then rounding noise, and the Sharpe ratio meaningless)."""
@@ -326,19 +329,19 @@ def probability_of_backtest_overfitting(
     sums, squares, lengths = _validated_blocks(block_sums, block_squares, block_lengths)
     n_trials, n_blocks = sums.shape
     masks, exhaustive = half_splits(n_blocks)
-    is_sharpe, _ = _half_sharpes(sums, squares, lengths, masks)
-    oos_sharpe, oos_mean = _half_sharpes(sums, squares, lengths, ~masks)
     sign = 1.0 if higher_is_better else -1.0
-    is_score, oos_score = sign * is_sharpe, sign * oos_sharpe
-    evaluated = np.any(np.isfinite(is_score), axis=0)
+    winners, evaluated = _in_sample_winners(sums, squares, lengths, masks, sign)
     if not evaluated.any():
         raise InputError(
             "no partition has a trial with an in-sample Sharpe ratio (all returns constant)",
             field="block_squares",
         )
     columns = np.flatnonzero(evaluated)
-    winners = np.where(np.isnan(is_score[:, columns]), -np.inf, is_score[:, columns]).argmax(0)
-    omega = _oos_rank(oos_score[:, columns], winners) / (n_trials + 1)
+    winners = winners[columns]
+    chosen = masks[columns]
+    is_sharpe = _winner_sharpes(sums, squares, lengths, chosen, winners)[0]
+    oos_sharpe, oos_mean = _winner_sharpes(sums, squares, lengths, ~chosen, winners)
+    omega = _oos_rank(sums, squares, lengths, ~chosen, sign * oos_sharpe, sign) / (n_trials + 1)
     logits = np.log(omega / (1.0 - omega))
     return PboResult(
         pbo=float(np.mean(logits <= 0)),
@@ -347,9 +350,62 @@ def probability_of_backtest_overfitting(
         n_trials=n_trials,
         n_blocks=n_blocks,
         exhaustive=exhaustive,
-        performance_degradation=_slope(is_sharpe[winners, columns], oos_sharpe[winners, columns]),
-        oos_loss_rate=float(np.mean(sign * oos_mean[winners, columns] < 0)),
+        performance_degradation=_slope(is_sharpe, oos_sharpe),
+        oos_loss_rate=float(np.mean(sign * oos_mean < 0)),
     )
+
+
+def _trial_batches(n_trials: int, n_splits: int, n_blocks: int) -> list[slice]:
+    """Trials in batches of about ``PBO_BATCH_VALUES`` half-values (trials × splits × blocks).
+
+    Memory stays bounded however many trials there are.
+    """
+    size = max(PBO_BATCH_VALUES // (n_splits * n_blocks), 1)
+    return [slice(start, start + size) for start in range(0, n_trials, size)]
+
+
+def _in_sample_winners(
+    sums: FloatArray,
+    squares: FloatArray,
+    lengths: FloatArray,
+    masks: npt.NDArray[np.bool_],
+    sign: float,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Per partition: the trial with the best in-sample score, and whether any has one.
+
+    Among equal scores the lowest index wins (as ``argmax`` over all trials would).
+    """
+    best = np.full(len(masks), -np.inf)
+    winners = np.zeros(len(masks), dtype=np.intp)
+    evaluated = np.zeros(len(masks), dtype=np.bool_)
+    for batch in _trial_batches(*sums.shape[:1], *masks.shape):
+        score = sign * _half_sharpes(sums[batch], squares[batch], lengths, masks)[0]
+        evaluated |= np.isfinite(score).any(axis=0)
+        score = np.where(np.isnan(score), -np.inf, score)
+        local = score.argmax(axis=0)
+        local_best = score[local, np.arange(len(masks))]
+        better = local_best > best
+        best = np.where(better, local_best, best)
+        winners = np.where(better, local + batch.start, winners)
+    return winners, evaluated
+
+
+def _winner_sharpes(
+    sums: FloatArray,
+    squares: FloatArray,
+    lengths: FloatArray,
+    masks: npt.NDArray[np.bool_],
+    winners: npt.NDArray[np.intp],
+) -> tuple[FloatArray, FloatArray]:
+    """Each partition's winner's Sharpe ratio and mean on the half ``masks`` selects.
+
+    Summed exactly as :func:`_half_sharpes` sums them, so the winner ties with itself.
+    """
+    weights = masks.astype(np.float64)
+    count = (lengths[None, :] * weights).sum(axis=1)
+    total = (sums[winners] * weights).sum(axis=1)
+    total_squares = (squares[winners] * weights).sum(axis=1)
+    return sharpe_from_sums(count, total, total_squares)
 
 
 def half_splits(n_blocks: int) -> tuple[npt.NDArray[np.bool_], bool]:
@@ -397,9 +453,16 @@ def _masks(splits: list[tuple[int, ...]], n_blocks: int) -> npt.NDArray[np.bool_
 def _half_sharpes(
     sums: FloatArray, squares: FloatArray, lengths: FloatArray, masks: npt.NDArray[np.bool_]
 ) -> tuple[FloatArray, FloatArray]:
-    """Return the ``(N, splits)`` Sharpe ratios and means on the halves that ``masks`` select."""
-    weights = masks.astype(np.float64).T
-    return sharpe_from_sums(lengths @ weights, sums @ weights, squares @ weights)
+    """Return the ``(N, splits)`` Sharpe ratios and means on the halves that ``masks`` select.
+
+    Each half's sums add a row's block values in block order, so a trial's figures are the
+    same bits whichever batch computes them (see :func:`_winner_sharpes`).
+    """
+    weights = masks.astype(np.float64)
+    count = (lengths[None, :] * weights).sum(axis=1)
+    total = (sums[:, None, :] * weights[None]).sum(axis=2)
+    total_squares = (squares[:, None, :] * weights[None]).sum(axis=2)
+    return sharpe_from_sums(count, total, total_squares)
 
 
 def sharpe_from_sums(
@@ -428,12 +491,26 @@ def sharpe_from_sums(
     return sharpe, np.broadcast_to(mean, sharpe.shape).astype(np.float64)
 
 
-def _oos_rank(scores: FloatArray, winners: npt.NDArray[np.intp]) -> FloatArray:
-    """Return each column's winner's mid-rank (1 = worst), undefined scores ranking lowest."""
-    ordered = np.where(np.isnan(scores), -np.inf, scores)
-    winner_scores = ordered[winners, np.arange(ordered.shape[1])]
-    below = np.sum(ordered < winner_scores, axis=0).astype(np.float64)
-    tied = np.sum(ordered == winner_scores, axis=0).astype(np.float64) - 1.0
+def _oos_rank(
+    sums: FloatArray,
+    squares: FloatArray,
+    lengths: FloatArray,
+    masks: npt.NDArray[np.bool_],
+    winner_scores: FloatArray,
+    sign: float,
+) -> FloatArray:
+    """Each partition's winner's out-of-sample mid-rank (1 = worst) among all trials.
+
+    Undefined scores rank lowest; counted batch by batch of trials.
+    """
+    target = np.where(np.isnan(winner_scores), -np.inf, winner_scores)
+    below = np.zeros(len(masks))
+    tied = np.full(len(masks), -1.0)  # the winner ties with itself
+    for batch in _trial_batches(*sums.shape[:1], *masks.shape):
+        score = sign * _half_sharpes(sums[batch], squares[batch], lengths, masks)[0]
+        score = np.where(np.isnan(score), -np.inf, score)
+        below += np.sum(score < target, axis=0)
+        tied += np.sum(score == target, axis=0)
     rank: FloatArray = 1.0 + below + 0.5 * tied
     return rank
 

@@ -355,3 +355,20 @@ def test_pbo_rejects_bad_inputs(
 ) -> None:
     with pytest.raises(InputError):
         probability_of_backtest_overfitting(sums, squares, lengths)
+
+
+def test_pbo_batches_of_trials_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trials are ranked batch by batch (bounded memory): any batch size, the same answer."""
+    from privatetrade.research import overfitting
+
+    rng = np.random.default_rng(11)
+    returns = rng.normal(0.0002, 0.01, (600, 8, 50))
+    returns[17] += 0.002  # one clearly better trial, so the winners are not all ties
+    sums, squares = returns.sum(axis=2), (returns**2).sum(axis=2)
+    lengths = np.full(8, 50.0)
+    whole = probability_of_backtest_overfitting(sums, squares, lengths)
+    monkeypatch.setattr(overfitting, "PBO_BATCH_VALUES", 70 * 8 * 7)  # 7 trials per batch
+    batched = probability_of_backtest_overfitting(sums, squares, lengths)
+    assert np.array_equal(whole.logits, batched.logits)
+    assert whole.pbo == batched.pbo
+    assert whole.performance_degradation == batched.performance_degradation

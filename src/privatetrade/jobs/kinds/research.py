@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -50,11 +51,13 @@ _SEARCH_START, _SEARCH_END = 0.02, 0.92
 
 def research_runner(context: KindContext) -> ChunkRunner:
     """Dask tasks when this job runs on a Dask worker, else this process."""
+    if "distributed" not in sys.modules:  # a Dask worker has it loaded; others need not
+        return InProcessRunner()
     try:
         from distributed import get_worker
 
         get_worker()
-    except (ImportError, ValueError):
+    except ValueError:
         return InProcessRunner()
     return DaskRunner(prefix=f"chunk-{context.run_key}")
 
