@@ -242,9 +242,7 @@ class JobQueue(JobTable):
             changed = connection.execute(
                 update(jobs)
                 .where(*current_attempt(job_id, attempt), jobs.c.cancel_requested.is_(False))
-                .values(
-                    progress=progress, stage=stage, heartbeat_at=now, updated_at=now, **values
-                )
+                .values(progress=progress, stage=stage, heartbeat_at=now, updated_at=now, **values)
             ).rowcount
         return bool(changed)
 
