@@ -25,6 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from privatetrade.engine.api import check_start, default_registry, make_settings
 from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
+from privatetrade.engine.columns import SWEEP_METRICS
 from privatetrade.engine.costs import CostModel, CostPreset, cost_arrays
 from privatetrade.engine.kernels.sweep import (
     N_COLUMNS,
@@ -49,19 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_BLOCKS", "SWEEP_METRICS", "SweepResult", "block_edges", "evaluate", "sweep"]
 
-SWEEP_METRICS = (
-    "final_equity",
-    "total_return",
-    "sharpe",
-    "max_drawdown",
-    "trade_count",
-    "cagr",
-    "sortino",
-    "calmar",
-    "profit_factor",
-    "win_rate",
-    "return_over_drawdown",
-)
 MAX_BLOCKS = 64
 _MA_STRATEGIES = ("sma_cross", "ema_cross")
 _REJECTED = object()

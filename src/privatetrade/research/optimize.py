@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from privatetrade.engine.columns import SWEEP_METRICS
 from privatetrade.errors import CancelledError
 from privatetrade.research.chunks import (
     ChunkResult,
@@ -45,21 +46,7 @@ __all__ = [
     "run_optimization",
 ]
 
-# The engine's sweep columns (privatetrade.engine.sweep.SWEEP_METRICS), named here so
-# checking a spec does not load the engine's compiled kernels.
-METRICS: tuple[str, ...] = (
-    "final_equity",
-    "total_return",
-    "sharpe",
-    "max_drawdown",
-    "trade_count",
-    "cagr",
-    "sortino",
-    "calmar",
-    "profit_factor",
-    "win_rate",
-    "return_over_drawdown",
-)
+METRICS = SWEEP_METRICS  # the engine's sweep columns (light module: no kernels loaded)
 DEFAULT_SAMPLES = 100
 TPE_BATCH = 16  # trials asked per round; fixed, so results do not depend on the executor
 _BAR_EVALUATIONS_PER_CHUNK = 2_000_000

@@ -21,6 +21,7 @@ from privatetrade.domain.jobs import Job, JobState
 from privatetrade.domain.kinds import JobKind
 from privatetrade.domain.research import SweepSpec, WalkForwardSpec
 from privatetrade.domain.specs import ParamName, ParamValue
+from privatetrade.engine.columns import SweepMetric
 from privatetrade.errors import ConflictError, InputError, NotFoundError
 from privatetrade.web.api.jobs import JobId
 from privatetrade.web.auth import CurrentUser
@@ -240,19 +241,7 @@ class Heatmap(BaseModel):
     fixed: dict[str, Any]
 
 
-MetricName = Literal[
-    "final_equity",
-    "total_return",
-    "sharpe",
-    "max_drawdown",
-    "trade_count",
-    "cagr",
-    "sortino",
-    "calmar",
-    "profit_factor",
-    "win_rate",
-    "return_over_drawdown",
-]
+MetricName = SweepMetric
 
 
 @router.get("/api/sweeps/{job_id}/heatmap", response_model=Heatmap, responses=_JOB_ERRORS)
