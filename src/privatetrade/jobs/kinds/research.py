@@ -107,6 +107,32 @@ def _table_artifacts(frame: pd.DataFrame) -> tuple[Artifact, Artifact]:
     )
 
 
+def _checked(spec: SweepSpec, context: KindContext) -> ResearchPlan:
+    """The plan of a spec at submit time: bar limit and the user's combination limit."""
+    return plan_research(
+        spec,
+        context.market_data,
+        max_bars=context.max_bars,
+        max_combinations=context.max_combinations,
+    )
+
+
+def _search_options(
+    spec: SweepSpec, context: KindContext, runner: ChunkRunner, progress: Any
+) -> dict[str, Any]:
+    """What a search takes from the spec and the job: method, goal, runner, chunk store."""
+    return {
+        "method": spec.method,
+        "samples": spec.samples,
+        "seed": spec.seed,
+        "objective": spec.objective,
+        "min_trades": spec.min_trades,
+        "runner": runner,
+        "store": _store(context),
+        "progress": progress,
+    }
+
+
 def _check_cancel(cancel: CancelToken) -> None:
     if cancel.is_set():
         raise CancelledError("cancelled")
@@ -119,13 +145,7 @@ class SweepKind:
 
     def check(self, spec: SweepSpec, context: KindContext) -> SweepSpec:
         """Plan it (backtest part, space, combination count against the user's limit)."""
-        plan = plan_research(
-            spec,
-            context.market_data,
-            max_bars=context.max_bars,
-            max_combinations=context.max_combinations,
-        )
-        return plan.spec
+        return _checked(spec, context).spec
 
     def labels(self, spec: SweepSpec) -> JobLabels:
         """The stock and the strategy."""
@@ -142,18 +162,8 @@ class SweepKind:
         plan = plan_research(spec, context.market_data, max_combinations=None)
         problem = plan.problem()
         runner = research_runner(context)
-        result = run_optimization(
-            problem,
-            method=spec.method,
-            samples=spec.samples,
-            seed=spec.seed,
-            objective=spec.objective,
-            min_trades=spec.min_trades,
-            runner=runner,
-            store=_store(context),
-            progress=_progress(stage, "optimizing"),
-            cancelled=cancel.is_set,
-        )
+        options = _search_options(spec, context, runner, _progress(stage, "optimizing"))
+        result = run_optimization(problem, cancelled=cancel.is_set, **options)
         stage("reporting", _SEARCH_END)
         found = finish_optimization(problem, result, _context(plan, runner), spec.top)
         _check_cancel(cancel)
@@ -194,13 +204,7 @@ class WalkForwardKind:
 
     def check(self, spec: WalkForwardSpec, context: KindContext) -> WalkForwardSpec:
         """Plan it: the backtest part, the space, the windows, the combination count."""
-        plan = plan_research(
-            spec,
-            context.market_data,
-            max_bars=context.max_bars,
-            max_combinations=context.max_combinations,
-        )
-        checked = plan.spec
+        checked = _checked(spec, context).spec
         assert isinstance(checked, WalkForwardSpec)
         return checked
 
@@ -220,19 +224,13 @@ class WalkForwardKind:
         assert plan.windows is not None
         problem = plan.problem()
         runner = research_runner(context)
+        options = _search_options(spec, context, runner, _progress(stage, "walking forward"))
         result = run_walk_forward(
             problem,
             plan.windows,
-            method=spec.method,
-            samples=spec.samples,
-            seed=spec.seed,
-            objective=spec.objective,
-            min_trades=spec.min_trades,
-            runner=runner,
-            store=_store(context),
-            progress=_progress(stage, "walking forward"),
             cancelled=cancel.is_set,
             window_report=window_reporter(problem),
+            **options,
         )
         stage("reporting", _SEARCH_END)
         bars = plan.backtest.bars
