@@ -83,6 +83,62 @@
     }
   }
 
-  window.PT = { config, t, fmt, api, ApiError, errorMessage, showError, hideError, el, applyFormats };
+  const FINAL_STATES = ["succeeded", "failed", "cancelled"];
+
+  /* Follow a job until a final state: its event stream, or polling where there is none.
+     options: url (the job, e.g. /api/jobs/ID; its stream is url + "/events"), onView(view),
+     onError(error), onDeleted(). Returns { close() } to stop following. */
+  function followJob(options) {
+    let source = null;
+    let timer = null;
+    const close = () => {
+      if (source) source.close();
+      if (timer) clearInterval(timer);
+    };
+    const poll = () => {
+      timer = setInterval(async () => {
+        try {
+          const view = await api("GET", options.url);
+          options.onView(view);
+          if (FINAL_STATES.includes(view.state)) clearInterval(timer);
+        } catch (error) {
+          options.onError(error);
+          if (error.status === 404) clearInterval(timer);
+        }
+      }, 1000);
+    };
+    if (!window.EventSource) {
+      poll();
+      return { close };
+    }
+    source = new EventSource(options.url + "/events");
+    const onEvent = (event) => {
+      const view = JSON.parse(event.data);
+      options.onView(view);
+      if (FINAL_STATES.includes(view.state)) source.close();
+    };
+    source.addEventListener("state", onEvent);
+    source.addEventListener("progress", onEvent);
+    source.addEventListener("deleted", () => {
+      source.close();
+      options.onDeleted();
+    });
+    source.onerror = () => {
+      // A broken stream: the browser reconnects by itself and the server resumes after
+      // the last event id it saw (Last-Event-ID). An answer that is not a stream closes
+      // the source: fall back to polling until a final state.
+      if (source.readyState !== EventSource.CLOSED) return;
+      api("GET", options.url).then((view) => {
+        options.onView(view);
+        if (!FINAL_STATES.includes(view.state)) poll();
+      }).catch(options.onError);
+    };
+    return { close };
+  }
+
+  window.PT = {
+    config, t, fmt, api, ApiError, errorMessage, showError, hideError, el, applyFormats,
+    followJob, FINAL_STATES,
+  };
   applyFormats(document);
 })();

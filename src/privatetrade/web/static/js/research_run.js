@@ -72,42 +72,13 @@
     }
   }
 
-  function poll() {
-    const timer = setInterval(async () => {
-      try {
-        const view = await api("GET", `/api/jobs/${job.id}`);
-        update(view);
-        if (FINAL.includes(view.state)) clearInterval(timer);
-      } catch (error) {
-        showError($("run-error"), errorMessage(error));
-        if (error.status === 404) clearInterval(timer);
-      }
-    }, 1000);
-  }
-
   function follow() {
-    if (!window.EventSource) return poll();
-    source = new EventSource(`/api/jobs/${job.id}/events`);
-    const onEvent = (event) => {
-      const view = JSON.parse(event.data);
-      update(view);
-      if (FINAL.includes(view.state)) source.close();
-    };
-    source.addEventListener("state", onEvent);
-    source.addEventListener("progress", onEvent);
-    source.addEventListener("deleted", () => {
-      source.close();
-      showError($("run-error"), t("research.deleted"));
+    source = window.PT.followJob({
+      url: `/api/jobs/${job.id}`,
+      onView: update,
+      onError: (error) => showError($("run-error"), errorMessage(error)),
+      onDeleted: () => showError($("run-error"), t("research.deleted")),
     });
-    source.onerror = () => {
-      // The browser reconnects by itself (resuming after Last-Event-ID); an answer that is
-      // not a stream closes the source: poll until a final state instead.
-      if (source.readyState !== EventSource.CLOSED) return;
-      api("GET", `/api/jobs/${job.id}`).then((view) => {
-        update(view);
-        if (!FINAL.includes(view.state)) poll();
-      }).catch((error) => showError($("run-error"), errorMessage(error)));
-    };
   }
 
   $("cancel-button").addEventListener("click", async () => {

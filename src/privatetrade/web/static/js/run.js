@@ -72,43 +72,13 @@
     }
   }
 
-  function poll() {
-    const timer = setInterval(async () => {
-      try {
-        const view = await api("GET", `/api/backtests/${job.id}`);
-        update(view);
-        if (FINAL.includes(view.state)) clearInterval(timer);
-      } catch (error) {
-        showError($("run-error"), errorMessage(error));
-        if (error.status === 404) clearInterval(timer);
-      }
-    }, 1000);
-  }
-
   function follow() {
-    if (!window.EventSource) return poll();
-    source = new EventSource(`/api/backtests/${job.id}/events`);
-    const onEvent = (event) => {
-      const view = JSON.parse(event.data);
-      update(view);
-      if (FINAL.includes(view.state)) source.close();
-    };
-    source.addEventListener("state", onEvent);
-    source.addEventListener("progress", onEvent);
-    source.addEventListener("deleted", () => {
-      source.close();
-      showError($("run-error"), t("run.deleted"));
+    source = window.PT.followJob({
+      url: `/api/backtests/${job.id}`,
+      onView: update,
+      onError: (error) => showError($("run-error"), errorMessage(error)),
+      onDeleted: () => showError($("run-error"), t("run.deleted")),
     });
-    source.onerror = () => {
-      // A broken stream: the browser reconnects by itself and the server resumes after
-      // the last event id it saw (Last-Event-ID). An answer that is not a stream closes
-      // the source: fall back to polling until a final state.
-      if (source.readyState !== EventSource.CLOSED) return;
-      api("GET", `/api/backtests/${job.id}`).then((view) => {
-        update(view);
-        if (!FINAL.includes(view.state)) poll();
-      }).catch((error) => showError($("run-error"), errorMessage(error)));
-    };
   }
 
   $("cancel-button").addEventListener("click", async () => {
