@@ -260,3 +260,14 @@ def test_other_users_cannot_see_or_reuse_a_sweep(research_server: ServerProcess)
         rerun = stranger.post(f"/api/sweeps/{sweep['id']}/backtests", json={"rank": 1})
         assert rerun.status_code == 404
         assert stranger.get("/api/sweeps").json()["total"] == 0
+
+
+def test_tpe_trials_are_bounded(research_server: ServerProcess) -> None:
+    with research_server.client() as client:
+        response = client.post(
+            "/api/sweeps",
+            json={"symbol": "DEMO01", "method": "tpe", "samples": 2001, "space": GRID},
+        )
+    field, detail = problem_field(response)
+    assert field == "samples"
+    assert "2,000" in detail

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from privatetrade.data.market_data import MarketData
     from privatetrade.research.walkforward import Window
 
-__all__ = ["DEFAULT_MAX_COMBINATIONS", "ResearchPlan", "plan_research"]
+__all__ = ["DEFAULT_MAX_COMBINATIONS", "MAX_TPE_TRIALS", "ResearchPlan", "plan_research"]
 
 DEFAULT_MAX_COMBINATIONS = 100_000
+MAX_TPE_TRIALS = 2_000  # TPE's cost per trial grows with the trials before it
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,12 @@ def plan_research(
     from privatetrade.engine.api import default_registry
     from privatetrade.errors import StrategyError
 
+    if spec.method == "tpe" and (spec.samples or 0) > MAX_TPE_TRIALS:
+        raise InputError(
+            f"TPE runs at most {MAX_TPE_TRIALS:,} trials (each costs more than the last); "
+            "use method random or grid for more",
+            field="samples",
+        )
     try:
         strategy = default_registry().get(spec.strategy)
     except StrategyError as exc:
