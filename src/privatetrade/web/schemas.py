@@ -114,7 +114,9 @@ class JobOut(BaseModel):
 
     id: str
     owner: str
-    kind: str = Field("backtest", description="``backtest`` or ``data_update``")
+    kind: str = Field(
+        "backtest", description="``backtest``, ``data_update``, ``sweep`` or ``walkforward``"
+    )
     state: JobState
     progress: float = Field(ge=0.0, le=1.0)
     stage: str
@@ -129,7 +131,10 @@ class JobOut(BaseModel):
     reason: str | None
     worker: str | None
     spec: dict[str, Any]
-    summary: dict[str, Any] | None
+    summary: dict[str, Any] | None = Field(
+        description="Key figures once succeeded; while a sweep or walk-forward runs, "
+        "{done, total, best}: combinations finished and the best so far"
+    )
     links: dict[str, str]
 
     @classmethod
