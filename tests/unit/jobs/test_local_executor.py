@@ -147,13 +147,27 @@ from privatetrade.jobs.executors import LocalProcessExecutor
 
 executor = LocalProcessExecutor(2, sys.argv[1], sys.argv[2])
 
+def is_worker(child):
+    # A worker killed a moment ago is a zombie until reaped: psutil then refuses its
+    # command line (ZombieProcess), or it is gone (NoSuchProcess).
+    try:
+        return ("spawn_main" in " ".join(child.cmdline())
+                and child.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
 def workers():
-    return [c for c in psutil.Process().children() if "spawn_main" in " ".join(c.cmdline())
-            and c.status() != psutil.STATUS_ZOMBIE]
+    return [c for c in psutil.Process().children() if is_worker(c)]
+
+def niceness(child):
+    try:
+        return child.nice()
+    except psutil.Error:
+        return None
 
 def initialized(count):
     # The initializer sets the parent-death signal, then lowers its priority (nice 10).
-    while len(ready := [w for w in workers() if w.nice() == 10]) < count:
+    while len(ready := [w for w in workers() if niceness(w) == 10]) < count:
         time.sleep(0.02)
     return ready
 
