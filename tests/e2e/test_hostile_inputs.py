@@ -485,6 +485,12 @@ def query_kind(openapi: dict[str, Any], schema: dict[str, Any]) -> str:
     return str(schema.get("type", "string"))
 
 
+def _named(path: str, reply: Reply, name: str) -> str | None:
+    """The field an error must name: none for the 404 of the made-up job id in the path
+    (a value the parameter accepts gets as far as looking the job up)."""
+    return None if "{job_id}" in path and reply.status == 404 else name
+
+
 def test_every_query_parameter_refuses_extreme_values(
     connection: KeepAliveConnection, openapi: dict[str, Any]
 ) -> None:
@@ -503,14 +509,16 @@ def test_every_query_parameter_refuses_extreme_values(
             for value, statuses in cases:
                 reply = connection.send("GET", f"{target}?{name}={quote(value)}")
                 checked += 1
-                problem = verdict(reply, connection, statuses, name)
+                problem = verdict(reply, connection, statuses, _named(path, reply, name))
                 if problem:
                     failures.append(f"GET {target}?{name}={value[:40]!r}: {problem}")
             # The parameter 2,000 times over.
             for value in ("1", "bogus"):
                 reply = connection.send("GET", f"{target}?" + "&".join([f"{name}={value}"] * 2_000))
                 checked += 1
-                problem = verdict(reply, connection, set(range(200, 500)), name)
+                problem = verdict(
+                    reply, connection, set(range(200, 500)), _named(path, reply, name)
+                )
                 if problem:
                     failures.append(f"GET {target}?{name}={value}x2000: {problem}")
     assert checked > 100
