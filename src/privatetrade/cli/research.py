@@ -260,7 +260,7 @@ def optimize(
             runner=runner,
             progress=progress,
         )
-    context = _document_context(plan, runner)
+    context = plan.document_context(runner)
     found = finish_optimization(problem, result, context, plan.spec.top)
     outputs.write(
         {"--json": lambda: _json(found.to_dict()), "--csv": lambda: _csv(found.to_frame())}
@@ -371,7 +371,7 @@ def walkforward(
             window_report=window_reporter(problem),
         )
     bar_times = [str(t.date()) for t in plan.backtest.bars.index]
-    context = {**_document_context(plan, runner), "bar_times": bar_times}
+    context = {**plan.document_context(runner), "bar_times": bar_times}
     found = finish_walk_forward(result, plan.spec.objective, context)
     outputs.write(
         {
@@ -573,13 +573,6 @@ def _named(exc: InputError) -> InputError:
     if name and message.startswith(f"{name}="):  # "fast=0: ..." -> "--param fast=0: ..."
         return type(exc)(f"{option.split(' ')[0]} {message}", field=exc.field)
     return type(exc)(f"{option}: {message}", field=exc.field)
-
-
-def _document_context(plan: ResearchPlan, runner: ChunkRunner) -> dict[str, Any]:
-    """What the document says was run: the job kinds' context, so the documents match."""
-    from privatetrade.jobs.kinds.research import _context
-
-    return _context(plan, runner)
 
 
 # ----------------------------------------------------------------------------- running

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from privatetrade.domain.research import SweepSpec, WalkForwardSpec
 from privatetrade.errors import InputError
 from privatetrade.plans.backtest import BacktestPlan, plan_backtest
-from privatetrade.research.chunks import Problem
+from privatetrade.research.chunks import ChunkRunner, DaskRunner, Problem
 from privatetrade.research.optimize import combination_count
 from privatetrade.research.report import PBO_BLOCKS
 from privatetrade.research.space import SearchSpace, build_space
@@ -51,6 +51,28 @@ class ResearchPlan:
     def total_combinations(self) -> int:
         """Combinations over every window."""
         return self.combinations * (len(self.windows) if self.windows else 1)
+
+    def document_context(self, runner: ChunkRunner) -> dict[str, Any]:
+        """What a result document says was run: symbol, strategy, spec, data, executor.
+
+        The same for a job and for the CLI, so their documents match.
+        """
+        spec = self.spec
+        bars = self.backtest.bars
+        return {
+            "symbol": spec.symbol,
+            "strategy": spec.strategy,
+            "spec": spec.model_dump(mode="json"),
+            "data": {
+                "symbol": self.backtest.data_info.symbol,
+                "adjusted": self.backtest.data_info.adjusted,
+                "bars": len(bars),
+                "start": str(bars.index[0].date()) if len(bars) else None,
+                "end": str(bars.index[-1].date()) if len(bars) else None,
+            },
+            "initial_cash": self.backtest.settings.initial_cash,
+            "executor": "dask" if isinstance(runner, DaskRunner) else "local",
+        }
 
     def problem(self) -> Problem:
         """What every chunk needs (bars, space, settings, PBO blocks)."""

@@ -34,7 +34,12 @@ from privatetrade.research.optimize import (
 )
 from privatetrade.research.report import PBO_BLOCKS, optimization_report, walk_forward_report
 from privatetrade.research.space import build_space
-from privatetrade.research.walkforward import WindowReport, plan_windows, run_walk_forward
+from privatetrade.research.walkforward import (
+    WalkForwardResult,
+    WindowReport,
+    plan_windows,
+    run_walk_forward,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,7 +123,9 @@ def window_reporter(problem: Problem) -> WindowReport:
     return report
 
 
-def finish_walk_forward(result: Any, objective: str, context: dict[str, Any]) -> WalkForward:
+def finish_walk_forward(
+    result: WalkForwardResult, objective: str, context: dict[str, Any]
+) -> WalkForward:
     """Add the walk-forward report to a finished walk-forward."""
     return WalkForward(result, walk_forward_report(result, objective), context)
 
@@ -232,15 +239,14 @@ def walk_forward(
     from privatetrade.domain.research import WindowLength
 
     problem = _problem(bars, strategy, space, params, settings, cash, costs, market)
-    lengths = [
-        None if text is None else WindowLength.model_validate(text)
-        for text in (in_sample, out_of_sample, step)
-    ]
-    in_length, out_length, step_length = lengths
-    if in_length is None or out_length is None:  # pragma: no cover - given as text above
-        raise ValueError("window lengths are required")
     index = pd.DatetimeIndex(bars.index)
-    windows = plan_windows(index, in_length, out_length, step_length, anchored=anchored)
+    windows = plan_windows(
+        index,
+        WindowLength.model_validate(in_sample),
+        WindowLength.model_validate(out_of_sample),
+        None if step is None else WindowLength.model_validate(step),
+        anchored=anchored,
+    )
     result = run_walk_forward(
         problem,
         windows,

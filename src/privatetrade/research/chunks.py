@@ -143,10 +143,6 @@ class InProcessRunner:
         return 1
 
 
-def _evaluate_remote(problem: Problem, codes: Codes) -> ChunkResult:
-    return evaluate_chunk(problem, codes)
-
-
 class DaskRunner:
     """Runs chunks as tasks on a Dask cluster.
 
@@ -186,7 +182,7 @@ class DaskRunner:
         shared = client.scatter(problem, broadcast=True, hash=False)
         futures = {
             client.submit(
-                _evaluate_remote, shared, task.codes, key=f"{self._prefix}-{task.key}", pure=False
+                evaluate_chunk, shared, task.codes, key=f"{self._prefix}-{task.key}", pure=False
             ): task
             for task in tasks
         }

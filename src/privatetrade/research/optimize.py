@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -498,9 +498,3 @@ def _distribution(axis: Sequence[Any]) -> Any:
     if numeric and list(axis) == sorted(axis):
         return IntDistribution(0, max(len(axis) - 1, 0))
     return CategoricalDistribution(list(range(len(axis))))
-
-
-def iterate_rows(result: OptimizationResult) -> Iterator[dict[str, Any]]:
-    """Yield every combination as a row dict (for streaming exports)."""
-    for index in range(len(result)):
-        yield result.row(index)

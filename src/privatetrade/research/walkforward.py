@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 MIN_IN_SAMPLE_BARS = 20
-WindowCallback = Callable[["WindowOutcome"], None]
 WindowReport = Callable[[Problem, "OptimizationResult"], "dict[str, Any]"]
 
 
@@ -197,7 +196,6 @@ def run_walk_forward(
     store: ChunkStore | None = None,
     progress: ProgressCallback | None = None,
     cancelled: CancelCheck | None = None,
-    on_window: WindowCallback | None = None,
     window_report: WindowReport | None = None,
 ) -> WalkForwardResult:
     """Run every window: optimize in-sample, trade out-of-sample, stitch the pieces.
@@ -245,8 +243,6 @@ def run_walk_forward(
         if len(outcome.oos_equity):
             cash = float(outcome.oos_equity[-1])
         outcomes.append(outcome)
-        if on_window is not None:
-            on_window(outcome)
     return _stitch(problem, windows, outcomes, time.perf_counter() - started)
 
 

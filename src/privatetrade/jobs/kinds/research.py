@@ -75,25 +75,6 @@ def _progress(stage: StageCallback, label: str) -> Any:
     return report
 
 
-def _context(plan: ResearchPlan, runner: ChunkRunner) -> dict[str, Any]:
-    spec = plan.spec
-    bars = plan.backtest.bars
-    return {
-        "symbol": spec.symbol,
-        "strategy": spec.strategy,
-        "spec": spec.model_dump(mode="json"),
-        "data": {
-            "symbol": plan.backtest.data_info.symbol,
-            "adjusted": plan.backtest.data_info.adjusted,
-            "bars": len(bars),
-            "start": str(bars.index[0].date()) if len(bars) else None,
-            "end": str(bars.index[-1].date()) if len(bars) else None,
-        },
-        "initial_cash": plan.backtest.settings.initial_cash,
-        "executor": "dask" if isinstance(runner, DaskRunner) else "local",
-    }
-
-
 def _json(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, allow_nan=False, default=str).encode()
 
@@ -165,7 +146,7 @@ class SweepKind:
         options = _search_options(spec, context, runner, _progress(stage, "optimizing"))
         result = run_optimization(problem, cancelled=cancel.is_set, **options)
         stage("reporting", _SEARCH_END)
-        found = finish_optimization(problem, result, _context(plan, runner), spec.top)
+        found = finish_optimization(problem, result, plan.document_context(runner), spec.top)
         _check_cancel(cancel)
         stage("saving", 0.96)
         artifacts = (
@@ -235,7 +216,7 @@ class WalkForwardKind:
         stage("reporting", _SEARCH_END)
         bars = plan.backtest.bars
         context_document = {
-            **_context(plan, runner),
+            **plan.document_context(runner),
             "bar_times": [str(t.date()) for t in bars.index],
         }
         found = finish_walk_forward(result, spec.objective, context_document)
