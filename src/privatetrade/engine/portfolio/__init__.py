@@ -1,0 +1,1 @@
+"""Portfolio backtests: several symbols, one account (allocation rules or per-symbol signals)."""
