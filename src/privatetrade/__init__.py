@@ -15,6 +15,8 @@ The library API is small::
     found.best, found.report["deflated_sharpe"], found.to_frame()
     wf = pt.walk_forward(frame, "sma_cross", grid, in_sample="24m", out_of_sample="6m")
 
+    book = pt.run_portfolio({"005930": samsung, "000660": hynix}, {"rule": "equal_weight"})
+
 Heavy modules load on first use, so ``import privatetrade`` stays cheap.
 """
 
@@ -27,6 +29,9 @@ from privatetrade._version_info import __version__
 if TYPE_CHECKING:
     from privatetrade.engine.api import ENGINE_VERSION, default_registry, run_backtest
     from privatetrade.engine.costs import CostModel
+    from privatetrade.engine.portfolio.api import run_portfolio
+    from privatetrade.engine.portfolio.result import PortfolioResult
+    from privatetrade.engine.portfolio.rules import PortfolioRule
     from privatetrade.engine.result import BacktestResult, DataInfo
     from privatetrade.engine.settings import SimulationSettings, Sizing, Stops
     from privatetrade.engine.strategies.base import Bars, Signals, Strategy, StrategyParams
@@ -41,6 +46,8 @@ __all__ = [
     "CostModel",
     "DataInfo",
     "Optimization",
+    "PortfolioResult",
+    "PortfolioRule",
     "Signals",
     "SimulationSettings",
     "Sizing",
@@ -53,6 +60,7 @@ __all__ = [
     "default_registry",
     "optimize",
     "run_backtest",
+    "run_portfolio",
     "sweep",
     "walk_forward",
 ]
@@ -62,6 +70,9 @@ _LAZY = {
     "default_registry": "privatetrade.engine.api",
     "run_backtest": "privatetrade.engine.api",
     "CostModel": "privatetrade.engine.costs",
+    "run_portfolio": "privatetrade.engine.portfolio.api",
+    "PortfolioResult": "privatetrade.engine.portfolio.result",
+    "PortfolioRule": "privatetrade.engine.portfolio.rules",
     "BacktestResult": "privatetrade.engine.result",
     "DataInfo": "privatetrade.engine.result",
     "SimulationSettings": "privatetrade.engine.settings",

@@ -36,7 +36,14 @@ from privatetrade.engine.strategies.registry import (
 )
 from privatetrade.errors import ConfigurationError, DataError, ParameterError
 
-__all__ = ["ENGINE_VERSION", "default_registry", "make_settings", "run_backtest"]
+__all__ = [
+    "ENGINE_VERSION",
+    "align_benchmark",
+    "check_start",
+    "default_registry",
+    "make_settings",
+    "run_backtest",
+]
 
 _ArrayT = TypeVar("_ArrayT", bound=npt.NDArray[Any])
 
@@ -294,11 +301,28 @@ def _tail(values: _ArrayT | None, start: int) -> _ArrayT | None:
 
 
 def _align_benchmark(benchmark: Any, prepared: PreparedBars) -> npt.NDArray[np.float64] | None:
+    return align_benchmark(benchmark, prepared.bars.time)
+
+
+def align_benchmark(
+    benchmark: Any, time_ns: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64] | None:
+    """Return benchmark prices on the bars' times, or None without a benchmark.
+
+    Args:
+        benchmark: A pandas Series (or a DataFrame's ``close``) with a timezone-aware
+            index, forward-filled onto the bars' times (NaN before its first price); or
+            an array with one value per bar.
+        time_ns: The bars' UTC nanoseconds.
+
+    Raises:
+        DataError: Wrong length, a naive index, or a price that is not positive.
+    """
     if benchmark is None:
         return None
-    n = len(prepared)
+    n = int(time_ns.shape[0])
     if type(benchmark).__module__.startswith("pandas"):
-        return _align_series(benchmark, prepared)
+        return _align_series(benchmark, time_ns)
     values = np.asarray(benchmark, dtype=np.float64)
     if values.shape != (n,):
         raise DataError(f"benchmark has {values.shape[0]} values; the bars have {n}")
@@ -307,7 +331,7 @@ def _align_benchmark(benchmark: Any, prepared: PreparedBars) -> npt.NDArray[np.f
     return values
 
 
-def _align_series(series: Any, prepared: PreparedBars) -> npt.NDArray[np.float64]:
+def _align_series(series: Any, time_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     import pandas as pd
 
     if isinstance(series, pd.DataFrame):
@@ -317,7 +341,7 @@ def _align_series(series: Any, prepared: PreparedBars) -> npt.NDArray[np.float64
         series = series[lowered["close"]]
     if not isinstance(series.index, pd.DatetimeIndex) or series.index.tz is None:
         raise DataError("benchmark needs a timezone-aware DatetimeIndex")
-    index = pd.DatetimeIndex(prepared.bars.time, tz="UTC")
+    index = pd.DatetimeIndex(time_ns, tz="UTC")
     source = series.astype("float64").sort_index()
     source = source[~source.index.duplicated(keep="last")]
     aligned = source.tz_convert("UTC").reindex(index, method="ffill")

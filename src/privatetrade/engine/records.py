@@ -35,6 +35,7 @@ class ExitReason(IntEnum):
     TAKE_PROFIT = 3
     TRAILING_STOP = 4
     END_OF_DATA = 5
+    REBALANCE = 6
 
 
 class SizingMode(IntEnum):
@@ -66,6 +67,7 @@ EXIT_REASON_NAMES = {
     ExitReason.TAKE_PROFIT: "take_profit",
     ExitReason.TRAILING_STOP: "trailing_stop",
     ExitReason.END_OF_DATA: "end_of_data",
+    ExitReason.REBALANCE: "rebalance",
 }
 
 FILL_DTYPE = np.dtype(
@@ -125,6 +127,21 @@ STATE_DTYPE = np.dtype(
         ("won_pnl", np.float64),
         ("lost_pnl", np.float64),
         ("n_wins", np.int64),
+    ],
+    align=True,
+)
+
+
+# The account of a portfolio run between two windows of bars (the symbols' positions live
+# in one STATE_DTYPE record each; their cash and record counts are this record's).
+PORTFOLIO_STATE_DTYPE = np.dtype(
+    [
+        ("next_bar", np.int64),
+        ("cash", np.float64),
+        ("n_fills", np.int64),
+        ("n_trades", np.int64),
+        # Index of the next rebalance to execute (allocation rules).
+        ("next_rebalance", np.int64),
     ],
     align=True,
 )

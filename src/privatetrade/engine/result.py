@@ -27,7 +27,7 @@ from privatetrade.engine.simulation import SimulationOutput
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RESULT_SCHEMA_VERSION", "BacktestResult", "DataInfo"]
+__all__ = ["RESULT_SCHEMA_VERSION", "BacktestResult", "DataInfo", "fill_rows", "trade_rows"]
 
 RESULT_SCHEMA_VERSION = "1.0"
 _NS_PER_DAY = 86_400 * 1_000_000_000
@@ -51,6 +51,7 @@ TRADE_COLUMNS = (
     "mae",
     "mfe",
 )
+FILL_COLUMNS = ("time", "side", "quantity", "price", "commission", "tax", "slippage", "reason")
 EQUITY_COLUMNS = ("time", "equity", "cash", "position", "close", "drawdown")
 
 
@@ -139,53 +140,11 @@ class BacktestResult:
 
     def trade_records(self) -> list[dict[str, Any]]:
         """Return the closed trades as JSON-ready dicts (see ``TRADE_COLUMNS``)."""
-        times = self.times
-        local = self.prepared.local_time_ns
-        rows = []
-        for trade in self.output.trades:
-            entry, exit_ = int(trade["entry_bar"]), int(trade["exit_bar"])
-            rows.append(
-                {
-                    "entry_time": times[entry],
-                    "exit_time": times[exit_],
-                    "direction": Direction(int(trade["direction"])).name.lower(),
-                    "quantity": float(trade["quantity"]),
-                    "entry_price": float(trade["entry_price"]),
-                    "exit_price": float(trade["exit_price"]),
-                    "gross_pnl": float(trade["gross_pnl"]),
-                    "commission": float(trade["commission"]),
-                    "tax": float(trade["tax"]),
-                    "fees": float(trade["commission"] + trade["tax"]),
-                    "net_pnl": float(trade["net_pnl"]),
-                    "return": float(trade["return_pct"]),
-                    "holding_bars": exit_ - entry,
-                    "holding_days": int((local[exit_] - local[entry]) // _NS_PER_DAY),
-                    "exit_reason": EXIT_REASON_NAMES[ExitReason(int(trade["exit_reason"]))],
-                    "mae": float(trade["mae"]),
-                    "mfe": float(trade["mfe"]),
-                }
-            )
-        return rows
+        return trade_rows(self.output.trades, self.times, self.prepared.local_time_ns)
 
     def fill_records(self) -> list[dict[str, Any]]:
         """Return every fill as a JSON-ready dict."""
-        times = self.times
-        rows = []
-        for fill in self.output.fills:
-            reason = ExitReason(int(fill["reason"]))
-            rows.append(
-                {
-                    "time": times[int(fill["bar"])],
-                    "side": Side(int(fill["side"])).name.lower(),
-                    "quantity": float(fill["quantity"]),
-                    "price": float(fill["price"]),
-                    "commission": float(fill["commission"]),
-                    "tax": float(fill["tax"]),
-                    "slippage": float(fill["slippage"]),
-                    "reason": "entry" if reason is ExitReason.NONE else EXIT_REASON_NAMES[reason],
-                }
-            )
-        return rows
+        return fill_rows(self.output.fills, self.times)
 
     def equity_series(self) -> dict[str, list[Any]]:
         """Return the equity series as columns (see ``EQUITY_COLUMNS``)."""
@@ -295,6 +254,68 @@ class BacktestResult:
         import pandas as pd
 
         return pd.DataFrame(self.trade_records(), columns=list(TRADE_COLUMNS))
+
+
+def trade_rows(
+    trades: npt.NDArray[np.void], times: list[str], local_time_ns: npt.NDArray[np.int64]
+) -> list[dict[str, Any]]:
+    """Return ``TRADE_DTYPE`` records as JSON-ready dicts (see ``TRADE_COLUMNS``).
+
+    Args:
+        trades: The trade records; their bar fields index ``times``.
+        times: ISO 8601 time of each bar.
+        local_time_ns: Wall-clock nanoseconds of each bar (for ``holding_days``).
+    """
+    rows = []
+    for trade in trades:
+        entry, exit_ = int(trade["entry_bar"]), int(trade["exit_bar"])
+        rows.append(
+            {
+                "entry_time": times[entry],
+                "exit_time": times[exit_],
+                "direction": Direction(int(trade["direction"])).name.lower(),
+                "quantity": float(trade["quantity"]),
+                "entry_price": float(trade["entry_price"]),
+                "exit_price": float(trade["exit_price"]),
+                "gross_pnl": float(trade["gross_pnl"]),
+                "commission": float(trade["commission"]),
+                "tax": float(trade["tax"]),
+                "fees": float(trade["commission"] + trade["tax"]),
+                "net_pnl": float(trade["net_pnl"]),
+                "return": float(trade["return_pct"]),
+                "holding_bars": exit_ - entry,
+                "holding_days": int((local_time_ns[exit_] - local_time_ns[entry]) // _NS_PER_DAY),
+                "exit_reason": EXIT_REASON_NAMES[ExitReason(int(trade["exit_reason"]))],
+                "mae": float(trade["mae"]),
+                "mfe": float(trade["mfe"]),
+            }
+        )
+    return rows
+
+
+def fill_rows(fills: npt.NDArray[np.void], times: list[str]) -> list[dict[str, Any]]:
+    """Return ``FILL_DTYPE`` records as JSON-ready dicts (see ``FILL_COLUMNS``).
+
+    Args:
+        fills: The fill records; their ``bar`` field indexes ``times``.
+        times: ISO 8601 time of each bar.
+    """
+    rows = []
+    for fill in fills:
+        reason = ExitReason(int(fill["reason"]))
+        rows.append(
+            {
+                "time": times[int(fill["bar"])],
+                "side": Side(int(fill["side"])).name.lower(),
+                "quantity": float(fill["quantity"]),
+                "price": float(fill["price"]),
+                "commission": float(fill["commission"]),
+                "tax": float(fill["tax"]),
+                "slippage": float(fill["slippage"]),
+                "reason": "entry" if reason is ExitReason.NONE else EXIT_REASON_NAMES[reason],
+            }
+        )
+    return rows
 
 
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:

@@ -52,7 +52,7 @@ _T, _OPEN, _HIGH, _LOW, _CLOSE, _TAX, _BUY_BLOCKED, _SELL_BLOCKED, _ROW = range(
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _record_fill_nb(fills, state, t, side, quantity, price, commission, tax, slippage, reason):  # type: ignore[no-untyped-def]
+def record_fill_nb(fills, state, t, side, quantity, price, commission, tax, slippage, reason):  # type: ignore[no-untyped-def]
     """Append one fill record when a record buffer is present."""
     k = state.n_fills
     if k < fills.shape[0]:
@@ -69,7 +69,7 @@ def _record_fill_nb(fills, state, t, side, quantity, price, commission, tax, sli
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _open_position_nb(state, fills, bar, direction, price, base, cfg):  # type: ignore[no-untyped-def]
+def open_position_nb(state, fills, bar, direction, price, base, cfg):  # type: ignore[no-untyped-def]
     """Enter a position at ``price`` if one lot is affordable; return whether it filled."""
     t = bar[_T]
     side = _BUY if direction == _LONG else _SELL
@@ -89,14 +89,14 @@ def _open_position_nb(state, fills, bar, direction, price, base, cfg):  # type: 
     state.entry_tax = tax
     state.extreme_high = price
     state.extreme_low = price
-    _record_fill_nb(
+    record_fill_nb(
         fills, state, t, side, quantity, price, commission, tax, abs(price - base) * quantity, _NONE
     )
     return True
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _close_position_nb(state, fills, trades, bar, price, base, reason, cfg):  # type: ignore[no-untyped-def]
+def close_position_nb(state, fills, trades, bar, price, base, reason, cfg):  # type: ignore[no-untyped-def]
     """Close the whole position at ``price`` and record the trade."""
     t = bar[_T]
     direction = _LONG if state.position > 0.0 else _SHORT
@@ -111,7 +111,7 @@ def _close_position_nb(state, fills, trades, bar, price, base, reason, cfg):  # 
         commission = min(commission, value - tax)
     state.cash += direction * value - commission - tax
     state.position = 0.0
-    _record_fill_nb(
+    record_fill_nb(
         fills,
         state,
         t,
@@ -162,7 +162,7 @@ def _close_position_nb(state, fills, trades, bar, price, base, reason, cfg):  # 
 
 
 @njit(cache=True, error_model="numpy")
-def _blocked_nb(side, bar):  # type: ignore[no-untyped-def]
+def blocked_nb(side, bar):  # type: ignore[no-untyped-def]
     """Return whether a limit-locked bar keeps an order of ``side`` from filling."""
     return bar[_SELL_BLOCKED] if side == _SELL else bar[_BUY_BLOCKED]
 
@@ -170,22 +170,40 @@ def _blocked_nb(side, bar):  # type: ignore[no-untyped-def]
 @njit(cache=True, inline="always", error_model="numpy")
 def _fill_pending_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
     """Fill the orders decided at ``t-1`` at bar ``t``'s open (exit first, then entry)."""
+    fill_pending_exit_nb(state, fills, trades, bar, cfg)
+    fill_pending_entry_nb(state, fills, bar, cfg)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def fill_pending_exit_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
+    """Fill an exit decided at ``t-1`` at bar ``t``'s open, unless the bar is locked."""
     open_ = bar[_OPEN]
     if state.pending_exit:
         if state.position == 0.0:
             state.pending_exit = False
         else:
             side = _SELL if state.position > 0.0 else _BUY
-            if not _blocked_nb(side, bar):
+            if not blocked_nb(side, bar):
                 price = fill_price_nb(open_, side, bar, cfg)
-                _close_position_nb(state, fills, trades, bar, price, open_, _SIGNAL, cfg)
+                close_position_nb(state, fills, trades, bar, price, open_, _SIGNAL, cfg)
                 state.pending_exit = False
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def fill_pending_entry_nb(state, fills, bar, cfg):  # type: ignore[no-untyped-def]
+    """Fill an entry decided at ``t-1`` at bar ``t``'s open (or intrabar for a stop entry).
+
+    Nothing happens while a position is open or an exit is pending. A market entry on a
+    locked bar stays pending; a stop entry there, or one whose level is not reached, is
+    dropped; so is an entry that cannot afford one lot.
+    """
     if state.pending_entry == 0 or state.position != 0.0 or state.pending_exit:
         return
+    open_ = bar[_OPEN]
     direction = state.pending_entry
     side = _BUY if direction == _LONG else _SELL
     stop_entry = not np.isnan(state.pending_offset)
-    if _blocked_nb(side, bar):
+    if blocked_nb(side, bar):
         if stop_entry:
             state.pending_entry = 0
         return
@@ -198,16 +216,16 @@ def _fill_pending_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped
         base = max(open_, level) if side == _BUY else min(open_, level)
     price = fill_price_nb(base, side, bar, cfg)
     # An entry that cannot afford one lot is dropped, not retried.
-    _open_position_nb(state, fills, bar, direction, price, base, cfg)
+    open_position_nb(state, fills, bar, direction, price, base, cfg)
     state.pending_entry = 0
 
 
 @njit(cache=True, error_model="numpy")
-def _check_stops_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
+def check_stops_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
     """Exit on stop-loss, trailing stop or take-profit touched during the bar."""
     direction = _LONG if state.position > 0.0 else _SHORT
     side = -direction
-    if _blocked_nb(side, bar):
+    if blocked_nb(side, bar):
         return
     entry = state.entry_price
     stop = np.nan
@@ -230,17 +248,17 @@ def _check_stops_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-
     best = bar[_HIGH] if direction == _LONG else bar[_LOW]
     if not np.isnan(stop) and direction * (open_ - stop) <= 0.0:
         price = fill_price_nb(open_, side, bar, cfg)
-        _close_position_nb(state, fills, trades, bar, price, open_, reason, cfg)
+        close_position_nb(state, fills, trades, bar, price, open_, reason, cfg)
     elif not np.isnan(target) and direction * (open_ - target) >= 0.0:
         price = fill_price_nb(open_, side, bar, cfg)
-        _close_position_nb(state, fills, trades, bar, price, open_, _TAKE_PROFIT, cfg)
+        close_position_nb(state, fills, trades, bar, price, open_, _TAKE_PROFIT, cfg)
     elif not np.isnan(stop) and direction * (worst - stop) <= 0.0:
         price = fill_price_nb(stop, side, bar, cfg)
-        _close_position_nb(state, fills, trades, bar, price, stop, reason, cfg)
+        close_position_nb(state, fills, trades, bar, price, stop, reason, cfg)
     elif not np.isnan(target) and direction * (best - target) >= 0.0:
         price = limit_price_nb(target, side, bar, cfg)
         # A limit fill has no slippage: its reference price is the fill itself.
-        _close_position_nb(state, fills, trades, bar, price, price, _TAKE_PROFIT, cfg)
+        close_position_nb(state, fills, trades, bar, price, price, _TAKE_PROFIT, cfg)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -278,9 +296,15 @@ def _close_of_bar_nb(state, fills, trades, bar, cfg, next_open, n):  # type: ign
     if not next_open and (state.pending_exit or state.pending_entry != 0):
         _fill_at_close_nb(state, fills, trades, bar, cfg)
     if bar[_T] == n - 1 and cfg.close_at_end and state.position != 0.0:
-        side = _SELL if state.position > 0.0 else _BUY
-        price = fill_price_nb(bar[_CLOSE], side, bar, cfg)
-        _close_position_nb(state, fills, trades, bar, price, bar[_CLOSE], _END, cfg)
+        close_out_nb(state, fills, trades, bar, cfg)
+
+
+@njit(cache=True, error_model="numpy")
+def close_out_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
+    """Close the open position at the bar's close, locks ignored (reason end of data)."""
+    side = _SELL if state.position > 0.0 else _BUY
+    price = fill_price_nb(bar[_CLOSE], side, bar, cfg)
+    close_position_nb(state, fills, trades, bar, price, bar[_CLOSE], _END, cfg)
 
 
 @njit(cache=True, error_model="numpy")
@@ -319,23 +343,58 @@ def decide_nb(  # type: ignore[no-untyped-def]
     return pending_exit, pending_entry
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def decide_bar_nb(state, position, entry, exit_, short_entry, short_exit, offset):  # type: ignore[no-untyped-def]
+    """Turn one bar's signals into the state's pending orders (see ``decide_nb``).
+
+    ``offset`` is the bar's stop-entry offset (NaN for a market order); it is kept
+    when a long entry becomes pending.
+    """
+    was_entry = state.pending_entry
+    state.pending_exit, state.pending_entry = decide_nb(
+        position,
+        state.pending_exit,
+        state.pending_entry,
+        entry,
+        exit_,
+        short_entry,
+        short_exit,
+        not np.isnan(offset),
+    )
+    if state.pending_entry != was_entry:
+        state.pending_offset = offset if state.pending_entry == _LONG else np.nan
+
+
 @njit(cache=True, error_model="numpy")
 def _fill_at_close_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
     """Same-close mode: fill market orders decided at the bar at its close."""
+    fill_close_exit_nb(state, fills, trades, bar, cfg)
+    fill_close_entry_nb(state, fills, bar, cfg)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def fill_close_exit_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyped-def]
+    """Same-close mode: fill a pending exit at the bar's close, unless locked."""
     close = bar[_CLOSE]
     if state.pending_exit and state.position != 0.0:
         side = _SELL if state.position > 0.0 else _BUY
-        if not _blocked_nb(side, bar):
+        if not blocked_nb(side, bar):
             price = fill_price_nb(close, side, bar, cfg)
-            _close_position_nb(state, fills, trades, bar, price, close, _SIGNAL, cfg)
+            close_position_nb(state, fills, trades, bar, price, close, _SIGNAL, cfg)
             state.pending_exit = False
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def fill_close_entry_nb(state, fills, bar, cfg):  # type: ignore[no-untyped-def]
+    """Same-close mode: fill a pending market entry at the bar's close, unless locked."""
     if state.pending_entry == 0 or state.position != 0.0 or not np.isnan(state.pending_offset):
         return
+    close = bar[_CLOSE]
     side = _BUY if state.pending_entry == _LONG else _SELL
-    if _blocked_nb(side, bar):
+    if blocked_nb(side, bar):
         return
     price = fill_price_nb(close, side, bar, cfg)
-    _open_position_nb(state, fills, bar, state.pending_entry, price, close, cfg)
+    open_position_nb(state, fills, bar, state.pending_entry, price, close, cfg)
     state.pending_entry = 0
 
 
@@ -422,7 +481,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
             position, cash, pending, extreme_high, extreme_low = _load_nb(state)
         if has_stops and position != 0.0:
             _store_extremes_nb(state, extreme_high, extreme_low)
-            _check_stops_nb(state, fills, trades, _bar_nb(t, prices, costs), cfg)
+            check_stops_nb(state, fills, trades, _bar_nb(t, prices, costs), cfg)
             position, cash, pending, extreme_high, extreme_low = _load_nb(state)
         if position != 0.0:
             extreme_high = max(extreme_high, high[t])
@@ -431,19 +490,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
         short_exit = allow_short and short_exits[t]
         if entries[t] or exits[t] or short_entry or short_exit:
             offset = entry_offset[t] if has_offsets else np.nan
-            was_entry = state.pending_entry
-            state.pending_exit, state.pending_entry = decide_nb(
-                position,
-                state.pending_exit,
-                state.pending_entry,
-                entries[t],
-                exits[t],
-                short_entry,
-                short_exit,
-                not np.isnan(offset),
-            )
-            if state.pending_entry != was_entry:
-                state.pending_offset = offset if state.pending_entry == _LONG else np.nan
+            decide_bar_nb(state, position, entries[t], exits[t], short_entry, short_exit, offset)
             pending = state.pending_exit or state.pending_entry != 0
         if (not next_open and pending) or (t == n - 1 and cfg.close_at_end and position != 0.0):
             _store_extremes_nb(state, extreme_high, extreme_low)
