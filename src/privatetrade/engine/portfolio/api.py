@@ -52,7 +52,7 @@ from privatetrade.engine.strategies.base import Strategy
 from privatetrade.engine.strategies.registry import StrategyRegistry, compute_signals
 from privatetrade.errors import ConfigurationError
 
-__all__ = ["parse_rule", "run_portfolio"]
+__all__ = ["entry_scores", "parse_rule", "portfolio_market", "portfolio_metrics", "rule_warmup", "run_portfolio"]
 
 FloatMatrix = npt.NDArray[np.float64]
 BoolMatrix = npt.NDArray[np.bool_]
@@ -156,7 +156,7 @@ def run_portfolio(
     models = [
         resolved.costs if symbol_costs is None else symbol_costs[code] for code in aligned.symbols
     ]
-    market_data = _market(aligned, resolved, models)
+    market_data = portfolio_market(aligned, resolved, models)
     signals = None if strategy is None else _signals(aligned, strategy)
     if parsed.is_allocation:
         output, rebalances = _run_allocation(
@@ -262,7 +262,7 @@ def _check_settings(
             )
 
 
-def _market(
+def portfolio_market(
     aligned: AlignedBars, settings: SimulationSettings, models: list[CostModel]
 ) -> PortfolioMarket:
     """Return prices, per-bar costs (each symbol's on its own bars) and configs."""
