@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from privatetrade.engine.sweep import SweepResult, sweep
     from privatetrade.research.api import optimize, walk_forward
     from privatetrade.research.documents import Optimization, WalkForward
+    from privatetrade.research.scan import ScanResult, scan
 
 __all__ = [
     "ENGINE_VERSION",
@@ -48,6 +49,7 @@ __all__ = [
     "Optimization",
     "PortfolioResult",
     "PortfolioRule",
+    "ScanResult",
     "Signals",
     "SimulationSettings",
     "Sizing",
@@ -61,6 +63,7 @@ __all__ = [
     "optimize",
     "run_backtest",
     "run_portfolio",
+    "scan",
     "sweep",
     "walk_forward",
 ]
@@ -88,6 +91,8 @@ _LAZY = {
     "walk_forward": "privatetrade.research.api",
     "Optimization": "privatetrade.research.documents",
     "WalkForward": "privatetrade.research.documents",
+    "ScanResult": "privatetrade.research.scan",
+    "scan": "privatetrade.research.scan",
 }
 
 

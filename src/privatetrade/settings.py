@@ -51,6 +51,8 @@ class Settings(BaseSettings):
             its windows) of a user may run; more is refused before anything is queued.
         combination_limits: Per-user limits overriding ``max_combinations``, by user
             name, e.g. ``PRIVATETRADE_COMBINATION_LIMITS='{"alice": 1000000}'``.
+        max_universe_symbols: Most symbols one universe scan or portfolio may hold
+            (1 to 2,000); a larger list or market is refused before anything is queued.
         max_body_bytes: Largest accepted request body.
         max_active_jobs: Most queued plus running jobs per owner (more: 429).
         max_running_jobs: Most jobs of one owner running at once (None: no cap); the
@@ -103,6 +105,7 @@ class Settings(BaseSettings):
     combination_limits: dict[str, Annotated[int, Field(ge=1, le=100_000_000)]] = Field(
         default_factory=dict
     )
+    max_universe_symbols: int = Field(2_000, ge=1, le=2_000)
     max_body_bytes: int = Field(65_536, ge=1024)
     max_active_jobs: int = Field(1_000, ge=1)
     max_running_jobs: int | None = Field(None, ge=1)

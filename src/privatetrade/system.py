@@ -186,7 +186,12 @@ def build_system(settings: Settings) -> System:
     jobs = JobService(
         submissions,
         files,
-        KindContext(market_data, max_bars=settings.max_bars, data_provider=settings.data_provider),
+        KindContext(
+            market_data,
+            max_bars=settings.max_bars,
+            data_provider=settings.data_provider,
+            max_symbols=settings.max_universe_symbols,
+        ),
         max_active_jobs=settings.max_active_jobs,
         on_submitted=dispatcher.wake,
     )

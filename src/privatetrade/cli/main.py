@@ -61,6 +61,7 @@ def _register_commands() -> None:
     from privatetrade.cli.backup import backup, restore
     from privatetrade.cli.data import data_app
     from privatetrade.cli.research import optimize, walkforward
+    from privatetrade.cli.scan import scan
     from privatetrade.cli.server import db_app, serve
     from privatetrade.cli.smoke import smoke
 
@@ -68,6 +69,7 @@ def _register_commands() -> None:
     app.command()(strategies)
     app.command()(optimize)
     app.command()(walkforward)
+    app.command()(scan)
     app.add_typer(data_app, name="data")
     app.add_typer(db_app, name="db")
     app.add_typer(users_app, name="users")

@@ -14,7 +14,9 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from privatetrade.domain.data_updates import DataUpdateSpec
+from privatetrade.domain.portfolio import PortfolioSpec
 from privatetrade.domain.research import SweepSpec, WalkForwardSpec
+from privatetrade.domain.scan import ScanSpec
 from privatetrade.domain.specs import BacktestSpec
 from privatetrade.errors import InputError
 
@@ -28,6 +30,8 @@ class JobKind(StrEnum):
     DATA_UPDATE = "data_update"
     SWEEP = "sweep"
     WALKFORWARD = "walkforward"
+    SCAN = "scan"
+    PORTFOLIO = "portfolio"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +47,17 @@ class JobLabels:
     strategy: str
 
 
-# The union of every kind's spec (portfolios follow). A research spec is a backtest spec
-# plus a search: tell kinds apart by the job's kind, not by isinstance on BacktestSpec.
-JobSpec = BacktestSpec | DataUpdateSpec | SweepSpec | WalkForwardSpec
+# The union of every kind's spec. A research spec is a backtest spec plus a search:
+# tell kinds apart by the job's kind, not by isinstance on BacktestSpec.
+JobSpec = BacktestSpec | DataUpdateSpec | SweepSpec | WalkForwardSpec | ScanSpec | PortfolioSpec
 
 SPEC_TYPES: Mapping[JobKind, type[BaseModel]] = {
     JobKind.BACKTEST: BacktestSpec,
     JobKind.DATA_UPDATE: DataUpdateSpec,
     JobKind.SWEEP: SweepSpec,
     JobKind.WALKFORWARD: WalkForwardSpec,
+    JobKind.SCAN: ScanSpec,
+    JobKind.PORTFOLIO: PortfolioSpec,
 }
 
 

@@ -115,7 +115,9 @@ class JobOut(BaseModel):
     id: str
     owner: str
     kind: str = Field(
-        "backtest", description="``backtest``, ``data_update``, ``sweep`` or ``walkforward``"
+        "backtest",
+        description="``backtest``, ``data_update``, ``sweep``, ``walkforward``, ``scan`` or "
+        "``portfolio``",
     )
     state: JobState
     progress: float = Field(ge=0.0, le=1.0)
@@ -133,7 +135,8 @@ class JobOut(BaseModel):
     spec: dict[str, Any]
     summary: dict[str, Any] | None = Field(
         description="Key figures once succeeded; while a sweep or walk-forward runs, "
-        "{done, total, best}: combinations finished and the best so far"
+        "{done, total, best}: combinations finished and the best so far; while a scan "
+        "runs, {done, total, failed, best}: symbols finished and the best so far"
     )
     links: dict[str, str]
 

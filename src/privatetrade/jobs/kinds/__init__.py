@@ -12,14 +12,20 @@ from typing import Any
 
 from privatetrade.domain.kinds import JobKind
 from privatetrade.errors import InputError
-from privatetrade.jobs.kinds import backtest, data_update, research
+from privatetrade.jobs.kinds import backtest, data_update, research, scan
 from privatetrade.jobs.kinds.base import JobKindHandler, KindContext, RunOutput, StageCallback
 
 __all__ = ["HANDLERS", "JobKindHandler", "KindContext", "RunOutput", "StageCallback", "handler_for"]
 
 HANDLERS: Mapping[JobKind, JobKindHandler[Any]] = {
     handler.kind: handler
-    for handler in (backtest.HANDLER, data_update.HANDLER, research.SWEEP, research.WALKFORWARD)
+    for handler in (
+        backtest.HANDLER,
+        data_update.HANDLER,
+        research.SWEEP,
+        research.WALKFORWARD,
+        scan.HANDLER,
+    )
 }
 
 

@@ -53,6 +53,8 @@ class KindContext:
         scratch: A folder of the job that outlives its attempts (None: none, e.g. at
             submit time): finished chunks are kept there so a new attempt resumes.
         run_key: Unique per job attempt (job id and attempt), e.g. for task names.
+        max_symbols: Most symbols one universe (a scan, a portfolio) may hold
+            (None: the specs' own bound, 2,000).
     """
 
     market_data: MarketData
@@ -62,6 +64,7 @@ class KindContext:
     max_combinations: int | None = None
     scratch: Path | None = None
     run_key: str = ""
+    max_symbols: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from privatetrade import __version__
 from privatetrade.db.jobs import OpenArtifact, StoredArtifact
 from privatetrade.domain.jobs import Job
+from privatetrade.domain.kinds import JobKind
 from privatetrade.domain.specs import BacktestSpec
 from privatetrade.errors import ConflictError, DataError, InputError, NotFoundError
 from privatetrade.system import System
@@ -36,7 +37,14 @@ def _finished(services: SystemDep, owner: str, job_id: str, name: str) -> Stored
 
 
 def _opened(services: SystemDep, owner: str, job_id: str, name: str) -> OpenArtifact:
-    """The named artifact of the caller's succeeded backtest, open (404 / 409 otherwise)."""
+    """The named artifact of the caller's succeeded backtest, open (404 / 409 otherwise).
+
+    Only backtests: another kind's job (a portfolio's ``result.json`` is no backtest
+    document) is not found here; its artifacts are at ``/api/jobs/{id}/artifacts``.
+    """
+    job = services.submissions.get(job_id, owner)
+    if job is None or job.kind != JobKind.BACKTEST:
+        raise ProblemError(404, f"no backtest with id {job_id!r}")
     try:
         return services.results.open_artifact(job_id, name, owner)
     except NotFoundError:
