@@ -44,6 +44,7 @@ from privatetrade.web.ui import assets as ui_assets
 from privatetrade.web.ui import data_pages as ui_data_pages
 from privatetrade.web.ui import errors as ui_errors
 from privatetrade.web.ui import pages as ui_pages
+from privatetrade.web.ui import portfolio_pages as ui_portfolio_pages
 from privatetrade.web.ui import research_pages as ui_research_pages
 
 __all__ = ["create_app"]
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     app.include_router(ui_accounts.router)
     app.include_router(ui_pages.router)
     app.include_router(ui_research_pages.router)
+    app.include_router(ui_portfolio_pages.router)
     app.include_router(ui_data_pages.router)
     app.include_router(ui_assets.router)
     install_docs(app)

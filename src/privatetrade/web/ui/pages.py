@@ -34,12 +34,15 @@ _YEAR_SECONDS = 365 * 24 * 3600
 ChoiceT = TypeVar("ChoiceT", bound=StrEnum)
 SortField = Literal["created_at", "finished_at", "symbol", "strategy", "state"]
 _BACKTESTS = (JobKind.BACKTEST,)  # these pages list and show backtests, not other job kinds
-# The history's kind filter: every run (backtests, optimizations, walk-forwards) or one kind.
+# The history's kind filter: every run (backtests, optimizations, walk-forwards, portfolios,
+# scans) or one kind.
 _HISTORY_KINDS: dict[str, tuple[JobKind, ...]] = {
-    "": (JobKind.BACKTEST, JobKind.SWEEP, JobKind.WALKFORWARD),
+    "": (JobKind.BACKTEST, JobKind.SWEEP, JobKind.WALKFORWARD, JobKind.PORTFOLIO, JobKind.SCAN),
     "backtest": (JobKind.BACKTEST,),
     "sweep": (JobKind.SWEEP,),
     "walkforward": (JobKind.WALKFORWARD,),
+    "portfolio": (JobKind.PORTFOLIO,),
+    "scan": (JobKind.SCAN,),
 }
 
 
@@ -231,7 +234,7 @@ def history(
 ) -> Response:
     """Every run of the caller: filter, sort, page, delete, pick several to compare.
 
-    ``?kind=backtest|sweep|walkforward`` shows one kind of run (empty: all of them).
+    ``?kind=backtest|sweep|walkforward|portfolio|scan`` shows one kind of run (empty: all).
     """
     caller = signed_in(request)
     if caller is None:

@@ -11,7 +11,8 @@
   const ctx = { t: t, fmt: fmt, currency: job.currency, colors: config.colors };
   const tone = window.PTCharts.tone;
   const PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
-  const NUMERIC = ["rank", "total_return", "cagr", "sharpe", "max_drawdown", "win_rate", "profit_factor", "trades", "bars"];
+  /* The table's figures (ranking.csv has every column). */
+  const NUMERIC = ["rank", "total_return", "sharpe", "max_drawdown", "win_rate", "profit_factor", "trades"];
   let opening = false;
 
   const td = (text, className) => el("td", { className: className || "", text: text });

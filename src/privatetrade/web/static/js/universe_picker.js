@@ -82,16 +82,24 @@
       for (const listener of listeners) listener();
     }
 
-    function add(symbol) {
+    /* Choose one more symbol (false, with a message, beyond the limit). */
+    function keep(symbol) {
       if (chosen.has(symbol.code)) return true;
       if (chosen.size >= limit) {
         showError($("u-limit"), t("universe.too_many", { limit: fmt.int(limit) }));
         return false;
       }
       chosen.set(symbol.code, { code: symbol.code, name: symbol.name || "", name_en: symbol.name_en || "", market: symbol.market || "" });
-      showChips();
-      changed();
       return true;
+    }
+
+    function add(symbol) {
+      const added = keep(symbol);
+      if (added) {
+        showChips();
+        changed();
+      }
+      return added;
     }
 
     function remove(code) {
@@ -130,6 +138,7 @@
 
     function closeList() {
       list.hidden = true;
+      list.replaceChildren();
       input.setAttribute("aria-expanded", "false");
       input.removeAttribute("aria-activedescendant");
       active = -1;
@@ -162,7 +171,10 @@
       if (market.value) params.set("market", market.value);
       try {
         const symbols = await api("GET", "/api/symbols?" + params.toString());
-        if (ticket !== latest) return;
+        if (ticket !== latest) {
+          list.dataset.ignored = String(Number(list.dataset.ignored || 0) + 1); // for the tests
+          return;
+        }
         hideError($("u-search-error"));
         found = symbols.filter((symbol) => symbol.kind !== "index" && symbol.last_bar);
         active = 0;
@@ -240,10 +252,10 @@
         market.value = universe.market;
       } else {
         $("u-mode-symbols").checked = true;
-        for (const symbol of (universe && universe.symbols) || []) add(typeof symbol === "string" ? { code: symbol } : symbol);
+        for (const symbol of (universe && universe.symbols) || []) keep(typeof symbol === "string" ? { code: symbol } : symbol);
       }
       showChips();
-      showMode();
+      showMode(); // tells the listeners
     }
 
     set(settings.initial);
