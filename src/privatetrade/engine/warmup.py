@@ -18,6 +18,7 @@ import math
 import time
 
 from privatetrade.engine.api import run_backtest
+from privatetrade.engine.portfolio.api import run_portfolio
 from privatetrade.engine.strategies.builtin import BUILTIN_STRATEGIES
 from privatetrade.engine.sweep import sweep
 
@@ -67,10 +68,26 @@ def compile_kernels(*, sweeps: bool = True) -> list[str]:
     for name in names:
         result = run_backtest(bars, name, costs="krx", stops={"trailing_stop": 0.1}, tz="UTC")
         result.to_json()
+    _compile_portfolio_kernels(bars)
     if sweeps:
         for name, grid in _SWEEP_GRIDS.items():
             sweep(bars, name, grid, tz="UTC", blocks=2, start=_BARS // 2)
     return names
+
+
+def _compile_portfolio_kernels(bars: dict[str, list[float] | list[int]]) -> None:
+    """Run both portfolio kernels (signals and allocation rules) on two symbols."""
+    universe = {"A": bars, "B": {**bars, "time": bars["time"][1:], **_shifted(bars)}}
+    rules = (
+        {"rule": "top_n_momentum", "top": 1, "lookback": 20, "rebalance": "weekly"},
+        {"rule": "signals", "strategy": "sma_cross", "entry_priority": "momentum", "lookback": 20},
+    )
+    for rule in rules:
+        run_portfolio(universe, rule, costs="krx", tz="UTC").to_json()
+
+
+def _shifted(bars: dict[str, list[float] | list[int]]) -> dict[str, list[float] | list[int]]:
+    return {key: values[:-1] for key, values in bars.items() if key != "time"}
 
 
 def main() -> None:
