@@ -99,6 +99,13 @@ def market_counts(request: Request) -> dict[str, int]:
     return counts
 
 
+def market_indices(request: Request) -> dict[str, str]:
+    """Each market's stored index (the form's default benchmark), where it has one."""
+    data = system_of(request).market_data
+    found = {market: data.market_index(Market(market)) for market in MARKETS}
+    return {market: code for market, code in found.items() if code}
+
+
 def _codes(text: str) -> list[str]:
     """``A,B,C`` -> distinct upper-case codes, in order (the form's ``?symbols=``)."""
     return list(dict.fromkeys(code.strip().upper() for code in text.split(",") if code.strip()))
@@ -164,6 +171,7 @@ def _form(
             "initial": start.initial,
             "universe": start.universe,
             "marketCounts": market_counts(request),
+            "benchmarks": market_indices(request),
             "capital": capital_defaults(),
         },
         **extra,

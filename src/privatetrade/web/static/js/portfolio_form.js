@@ -172,6 +172,24 @@
     if (spec.benchmark) $("f-benchmark").value = spec.benchmark;
   }
 
+  /* ------------------------------------------------------------ default benchmark */
+  /* The universe's market index (the first chip's market, or the chosen market), until
+     the user edits the benchmark; a re-run keeps the earlier run's choice. */
+  let benchmarkChosen = Object.prototype.hasOwnProperty.call(initial, "benchmark");
+  function offerBenchmark() {
+    if (benchmarkChosen) return;
+    const universe = picker.value();
+    const market = universe.market || (picker.symbols()[0] || {}).market;
+    const code = (config.benchmarks || {})[market] || "";
+    $("f-benchmark").value = code;
+    $("benchmark-default").textContent = code ? t("index.default_benchmark", { code: code }) : "";
+    $("benchmark-default").hidden = !code;
+  }
+  $("f-benchmark").addEventListener("input", () => {
+    benchmarkChosen = true;
+    $("benchmark-default").hidden = true;
+  });
+
   /* ------------------------------------------------------------ submit */
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -204,9 +222,13 @@
   for (const id of ["f-rule", "f-absolute-momentum", "f-weighting", "f-position-size", "f-entry-priority"]) $(id).addEventListener("change", showRule);
   $("f-strategy").addEventListener("change", () => shared.showStrategy($("params"), $("strategy-description"), $("f-strategy").value, null, "rule.params."));
   $("f-costs").addEventListener("change", shared.showCosts);
-  picker.onChange(() => { if (shown("weights")) showWeights(); });
+  picker.onChange(() => {
+    if (shown("weights")) showWeights();
+    offerBenchmark();
+  });
 
   fill(initial);
   showRule();
+  offerBenchmark();
   window.PTPortfolioForm = { body: body, picker: picker };
 })();

@@ -116,11 +116,11 @@
       marker: { size: 10, color: points.map((row) => (row.total_return >= 0 ? colors.up : colors.down)), opacity: 0.85, line: { color: "#ffffff", width: 1 } },
     };
     return window.Plotly.newPlot(div, [trace], {
-      margin: { l: 64, r: 16, t: 16, b: 48 },
+      margin: { l: 80, r: 16, t: 16, b: 48 },
       font: { family: 'system-ui, "Noto Sans KR", "Noto Sans CJK KR", sans-serif', size: 13 },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", hovermode: "closest", showlegend: false,
       xaxis: { title: { text: t("metric.max_drawdown") }, tickformat: ".0%", zeroline: true },
-      yaxis: { title: { text: t("metric.total_return") }, tickformat: ".0%", automargin: true },
+      yaxis: { title: { text: t("metric.total_return"), standoff: 12 }, tickformat: ".0%", automargin: true },
     }, PLOT_CONFIG).then(() => {
       div.on("plotly_click", (event) => {
         const point = event.points && event.points[0];
