@@ -60,6 +60,7 @@ def _register_commands() -> None:
     from privatetrade.cli.backtest import backtest, strategies
     from privatetrade.cli.backup import backup, restore
     from privatetrade.cli.data import data_app
+    from privatetrade.cli.portfolio import portfolio
     from privatetrade.cli.research import optimize, walkforward
     from privatetrade.cli.scan import scan
     from privatetrade.cli.server import db_app, serve
@@ -70,6 +71,7 @@ def _register_commands() -> None:
     app.command()(optimize)
     app.command()(walkforward)
     app.command()(scan)
+    app.command()(portfolio)
     app.add_typer(data_app, name="data")
     app.add_typer(db_app, name="db")
     app.add_typer(users_app, name="users")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -84,6 +84,9 @@ ParamPairs = Annotated[
     typer.Option("--params", metavar="NAME=VALUE,...", help="Strategy parameters: fast=5,slow=20."),
 ]
 
+FieldOptions = Callable[[str], str]
+"""Spec field -> its option (empty: not one of these); the command's own fields."""
+
 _FIELD_OPTIONS = {
     "symbols": "--symbols",
     "market": "--market",
@@ -97,10 +100,11 @@ _FIELD_OPTIONS = {
 }
 
 
-def field_option(field: str, rule_options: Mapping[str, str] | None = None) -> str:
+def field_option(field: str, extra: FieldOptions | None = None) -> str:
     """The option that sets a spec field: ``params.fast`` -> ``--params fast``."""
-    if rule_options and field in rule_options:
-        return rule_options[field]
+    option = extra(field) if extra is not None else ""
+    if option:
+        return option
     if field in _FIELD_OPTIONS:
         return _FIELD_OPTIONS[field]
     head, _, rest = field.partition(".")
@@ -109,11 +113,11 @@ def field_option(field: str, rule_options: Mapping[str, str] | None = None) -> s
     return _option_of(field)
 
 
-def named(exc: InputError, rule_options: Mapping[str, str] | None = None) -> InputError:
+def named(exc: InputError, extra: FieldOptions | None = None) -> InputError:
     """The error with its option first (``--symbols: ...``), not the spec field."""
     if not exc.field:
         return exc
-    option = field_option(exc.field, rule_options)
+    option = field_option(exc.field, extra)
     message = str(exc)
     for prefix in (f"{exc.field}: ", f"{exc.field.rpartition('.')[2]}: "):
         message = message.removeprefix(prefix)
@@ -154,7 +158,7 @@ def parse_param_pairs(text: str | None, option: str = "--params") -> dict[str, A
 
 
 def spec_from_options(
-    model: type[BaseModel], values: Mapping[str, Any], rule_options: Mapping[str, str] | None = None
+    model: type[BaseModel], values: Mapping[str, Any], extra: FieldOptions | None = None
 ) -> Any:
     """Build a spec from option values (None = the spec's default), errors in option words.
 
@@ -167,12 +171,10 @@ def spec_from_options(
     try:
         return model.model_validate(given)
     except ValidationError as exc:
-        raise validation_error(exc, rule_options) from None
+        raise validation_error(exc, extra) from None
 
 
-def validation_error(
-    exc: ValidationError, rule_options: Mapping[str, str] | None = None
-) -> InputError:
+def validation_error(exc: ValidationError, extra: FieldOptions | None = None) -> InputError:
     """A pydantic error as one line naming the option."""
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"] if part != "[key]") or "options"
@@ -181,7 +183,7 @@ def validation_error(
     reason = reason.removeprefix(f"{name}: ")
     if error["type"] not in {"missing", "extra_forbidden", "value_error"}:
         reason += f", got {error['input']!r}"
-    return InputError(f"{field_option(where, rule_options)}: {reason}", field=where)
+    return InputError(f"{field_option(where, extra)}: {reason}", field=where)
 
 
 # ----------------------------------------------------------------------------- running

@@ -99,7 +99,7 @@ def resolve_universe(
 
 def _listed(data: MarketData, code: str, adjusted: bool) -> Member:
     try:
-        symbol = data.symbol(code)
+        symbol = data.catalog.get(code)  # the samples were ensured once, by the caller
     except InputError as exc:
         raise InputError(f"symbols: {exc}", field="symbols") from exc
     if symbol.is_index:

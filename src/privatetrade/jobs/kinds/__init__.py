@@ -12,7 +12,7 @@ from typing import Any
 
 from privatetrade.domain.kinds import JobKind
 from privatetrade.errors import InputError
-from privatetrade.jobs.kinds import backtest, data_update, research, scan
+from privatetrade.jobs.kinds import backtest, data_update, portfolio, research, scan
 from privatetrade.jobs.kinds.base import JobKindHandler, KindContext, RunOutput, StageCallback
 
 __all__ = ["HANDLERS", "JobKindHandler", "KindContext", "RunOutput", "StageCallback", "handler_for"]
@@ -25,6 +25,7 @@ HANDLERS: Mapping[JobKind, JobKindHandler[Any]] = {
         research.SWEEP,
         research.WALKFORWARD,
         scan.HANDLER,
+        portfolio.HANDLER,
     )
 }
 

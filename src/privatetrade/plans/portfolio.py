@@ -1,0 +1,290 @@
+"""The run plan of a portfolio backtest: the API's check, the worker and the CLI.
+
+:func:`plan_portfolio` resolves the universe
+(:func:`~privatetrade.plans.universe.resolve_universe`), checks the rule against it
+(fixed weights of symbols in the universe, the strategy and its parameters), resolves
+the settings (capital by currency, ``auto`` costs per symbol: KOSPI and KOSDAQ differ
+in taxes and ticks) and the benchmark, without reading any bars. :func:`load_bars`
+reads the bars (in the worker, or the CLI), :func:`execute_portfolio` runs
+:func:`~privatetrade.engine.portfolio.api.run_portfolio`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from privatetrade.domain.portfolio import PortfolioSpec
+from privatetrade.engine.costs import CostModel
+from privatetrade.engine.settings import SimulationSettings, default_capital
+from privatetrade.errors import ConfigurationError, InputError, ParameterError
+from privatetrade.plans.backtest import Instrument, preset_costs
+from privatetrade.plans.universe import Member, Universe, resolve_universe, series_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from privatetrade.data.market_data import MarketData
+    from privatetrade.data.symbols import SymbolInfo
+    from privatetrade.engine.portfolio.result import PortfolioResult
+    from privatetrade.engine.simulation import CancelToken
+
+__all__ = ["PortfolioPlan", "execute_portfolio", "load_bars", "plan_portfolio"]
+
+StageCallback = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class PortfolioPlan:
+    """A portfolio backtest, checked and resolved (its bars not loaded yet).
+
+    Attributes:
+        spec: The spec, symbol codes as the catalog spells them.
+        universe: The resolved symbols, in order.
+        settings: Capital, costs (the first symbol's model), fill timing, stops,
+            close at end, risk-free rate.
+        symbol_costs: Each symbol's cost model when they differ (KOSPI and KOSDAQ),
+            else None (``settings.costs`` is every symbol's).
+        benchmark: The benchmark's catalog entry, or None.
+        benchmark_adjusted: Which benchmark series to read.
+        notes: Warnings known when planning (raw prices used for lack of adjusted ones).
+    """
+
+    spec: PortfolioSpec
+    universe: Universe
+    settings: SimulationSettings
+    symbol_costs: dict[str, CostModel] | None
+    benchmark: SymbolInfo | None = None
+    benchmark_adjusted: bool = True
+    notes: tuple[str, ...] = ()
+
+
+def plan_portfolio(
+    spec: PortfolioSpec, data: MarketData, *, max_symbols: int | None = None
+) -> PortfolioPlan:
+    """Resolve a portfolio spec on the stored market data (no bars are read).
+
+    Raises:
+        InputError: The universe (``symbols``, ``market``: unknown codes, an index,
+            mixed currencies, too many, no prices over the period), the rule
+            (``rule.weights``, ``rule.strategy``, ``rule.params.<name>``), the settings
+            (``capital``, ``costs``...) or the benchmark (``benchmark``).
+    """
+    from privatetrade.plans.data_checks import raw_fallback_warning
+
+    universe = resolve_universe(spec, data, max_symbols=max_symbols)
+    for member in universe.members:
+        _check_member(member, spec)
+    codes = universe.codes
+    rule = _checked_rule(spec, codes)
+    symbol_costs = _costs(spec, universe)
+    first_costs = symbol_costs[codes[0]]
+    settings = _settings(spec, universe.currency, first_costs)
+    distinct = {model.model_dump_json() for model in symbol_costs.values()}
+    benchmark, benchmark_adjusted, benchmark_notes = _benchmark(spec, data)
+    notes = [
+        raw_fallback_warning(member.code)
+        for member in universe.members
+        if member.series is not None and member.series.fallback
+    ]
+    normalized = spec.model_copy(
+        update={
+            "symbols": None if spec.symbols is None else codes,
+            "rule": rule,
+            "benchmark": None if benchmark is None else benchmark.code,
+        }
+    )
+    return PortfolioPlan(
+        spec=normalized,
+        universe=universe,
+        settings=settings,
+        symbol_costs=None if len(distinct) == 1 else symbol_costs,
+        benchmark=benchmark,
+        benchmark_adjusted=benchmark_adjusted,
+        notes=(*notes, *benchmark_notes),
+    )
+
+
+def _check_member(member: Member, spec: PortfolioSpec) -> None:
+    """A listed symbol needs the prices asked for, stored over the period."""
+    symbol = member.symbol
+    if member.series is None:
+        kind = "adjusted" if spec.adjusted else "raw"
+        raise InputError(
+            f"symbols: no {kind} prices stored for {symbol.code} (stored: "
+            f"{', '.join(symbol.adjusted) or 'none'})",
+            field="symbols",
+        )
+    first, last = symbol.first_bar, symbol.last_bar
+    outside = (
+        first is None
+        or last is None
+        or (spec.end is not None and first > spec.end)
+        or (spec.start is not None and last < spec.start)
+    )
+    if outside:
+        from privatetrade.data.market_data import empty_range_message
+
+        held = None if first is None or last is None else (first, last)
+        message = empty_range_message(symbol.code, spec.start, spec.end, held)
+        raise InputError(f"symbols: {message}", field="symbols")
+
+
+def _checked_rule(spec: PortfolioSpec, codes: list[str]) -> Any:
+    """The rule with fixed weights keyed by the catalog's codes; the strategy checked."""
+    from privatetrade.engine.api import default_registry
+    from privatetrade.errors import StrategyError
+
+    rule = spec.rule
+    if rule.weights is not None:
+        by_upper = {code.upper(): code for code in codes}
+        unknown = [code for code in rule.weights if code.upper() not in by_upper]
+        if unknown:
+            raise InputError(
+                f"rule.weights: {', '.join(unknown[:5])} not in the universe", field="rule.weights"
+            )
+        weights = {by_upper[code.upper()]: value for code, value in rule.weights.items()}
+        rule = rule.model_copy(update={"weights": weights})
+    if rule.strategy is not None:
+        try:
+            default_registry().build(rule.strategy, rule.params)
+        except ParameterError as exc:
+            field = f"rule.params.{exc.field}" if exc.field else "rule.params"
+            raise ParameterError(f"{field}: {exc}", field=field) from exc
+        except StrategyError as exc:
+            raise InputError(f"rule.strategy: {exc}", field="rule.strategy") from exc
+    return rule
+
+
+def _costs(spec: PortfolioSpec, universe: Universe) -> dict[str, CostModel]:
+    """Each symbol's cost model: a preset resolved for its own market, or the one model."""
+    costs = spec.costs
+    if isinstance(costs, CostModel):
+        return dict.fromkeys(universe.codes, costs)
+    return {
+        member.code: preset_costs(costs, Instrument.of(member.symbol))
+        for member in universe.members
+    }
+
+
+def _settings(spec: PortfolioSpec, currency: str, costs: CostModel) -> SimulationSettings:
+    try:
+        return SimulationSettings(
+            initial_cash=spec.capital or default_capital(currency),
+            costs=costs,
+            stops=spec.stops,
+            fill_at=spec.fill_at,
+            close_at_end=spec.close_at_end,
+            risk_free_rate=spec.risk_free_rate,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        field = "capital" if where == "initial_cash" else where
+        raise ConfigurationError(f"{field}: {error['msg']}", field=field) from exc
+
+
+def _benchmark(spec: PortfolioSpec, data: MarketData) -> tuple[SymbolInfo | None, bool, list[str]]:
+    from privatetrade.plans.data_checks import raw_fallback_warning
+
+    if spec.benchmark is None:
+        return None, True, []
+    try:
+        symbol = data.symbol(spec.benchmark)
+    except InputError as exc:
+        raise InputError(f"benchmark: {exc}", field="benchmark") from exc
+    series = series_of(data, symbol, spec.adjusted)
+    if series is None:
+        raise InputError(
+            f"benchmark: no {'adjusted' if spec.adjusted else 'raw'} prices stored for "
+            f"{symbol.code}",
+            field="benchmark",
+        )
+    notes = [raw_fallback_warning(symbol.code, benchmark=True)] if series.fallback else []
+    return symbol, series.adjusted, notes
+
+
+def load_bars(
+    plan: PortfolioPlan, data: MarketData, *, stage: StageCallback | None = None
+) -> tuple[dict[str, pd.DataFrame], pd.Series | None]:
+    """Read every symbol's bars in the period (and the benchmark's closes).
+
+    Raises:
+        DataError: A symbol (or the benchmark) has no bars in the period.
+    """
+    from privatetrade.data.market_data import empty_range_message
+    from privatetrade.errors import DataError
+
+    bars: dict[str, pd.DataFrame] = {}
+    count = len(plan.universe)
+    start, end = plan.spec.start, plan.spec.end
+    for index, member in enumerate(plan.universe.members):
+        assert member.series is not None  # the plan refused symbols without prices
+        kind = data.series_for(member.symbol, adjusted=member.series.adjusted)
+        if kind is None:
+            raise DataError(f"the prices of {member.code} were removed since the plan")
+        frame = data.store.read(member.code, start, end, kind=kind)
+        if frame.empty:
+            raise DataError(empty_range_message(member.code, start, end, _held(member)))
+        bars[member.code] = frame
+        if stage is not None and index % 25 == 24:
+            stage("loading", 0.01 + 0.19 * (index + 1) / count)
+    benchmark = None
+    if plan.benchmark is not None:
+        benchmark = data.bars(
+            plan.benchmark.code,
+            plan.spec.start,
+            plan.spec.end,
+            adjusted=plan.benchmark_adjusted,
+        )["close"]
+    return bars, benchmark
+
+
+def _held(member: Member) -> tuple[dt.date, dt.date] | None:
+    first, last = member.symbol.first_bar, member.symbol.last_bar
+    return None if first is None or last is None else (first, last)
+
+
+def execute_portfolio(
+    plan: PortfolioPlan,
+    bars: dict[str, pd.DataFrame],
+    benchmark: pd.Series | None,
+    *,
+    stage: StageCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PortfolioResult:
+    """Run the plan on its loaded bars, reporting simulation progress (20%..85%)."""
+    from privatetrade.engine.portfolio.api import run_portfolio
+    from privatetrade.engine.result import DataInfo
+
+    def on_progress(fraction: float) -> None:
+        if stage is not None:
+            stage("simulating", 0.2 + 0.65 * fraction)
+
+    data_info = {
+        member.code: DataInfo(
+            symbol=member.code,
+            source=member.symbol.source,
+            adjusted=None if member.series is None else member.series.adjusted,
+        )
+        for member in plan.universe.members
+    }
+    result = run_portfolio(
+        bars,
+        plan.spec.rule,
+        settings=plan.settings,
+        costs=plan.symbol_costs,
+        benchmark=benchmark,
+        benchmark_name=plan.spec.benchmark,
+        data_info=data_info,
+        progress=on_progress,
+        cancel=cancel,
+    )
+    if not plan.notes:
+        return result
+    return dataclasses.replace(result, warnings=[*plan.notes, *result.warnings])
