@@ -52,7 +52,14 @@ from privatetrade.engine.strategies.base import Strategy
 from privatetrade.engine.strategies.registry import StrategyRegistry, compute_signals
 from privatetrade.errors import ConfigurationError
 
-__all__ = ["entry_scores", "parse_rule", "portfolio_market", "portfolio_metrics", "rule_warmup", "run_portfolio"]
+__all__ = [
+    "entry_scores",
+    "parse_rule",
+    "portfolio_market",
+    "portfolio_metrics",
+    "rule_warmup",
+    "run_portfolio",
+]
 
 FloatMatrix = npt.NDArray[np.float64]
 BoolMatrix = npt.NDArray[np.bool_]
@@ -211,6 +218,8 @@ def parse_rule(rule: PortfolioRule | Mapping[str, Any]) -> PortfolioRule:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in ("rule", *error["loc"]))
         message = str(error["msg"]).removeprefix("Value error, ")
+        # The rule's own messages start with the field's name: "top: ...".
+        message = message.removeprefix(f"{where.rsplit('.', 1)[-1]}: ")
         raise ConfigurationError(f"{where}: {message}", field=where) from exc
 
 
@@ -288,23 +297,47 @@ def portfolio_market(
 def _cost_matrices(
     aligned: AlignedBars, models: list[CostModel]
 ) -> tuple[FloatMatrix, BoolMatrix, BoolMatrix, npt.NDArray[np.int64]]:
+    """Return the per-(bar, symbol) cost arrays, each symbol's as on its own bars.
+
+    Tax rates and tick rows depend on the bar's date only, so each model's are computed
+    once on the calendar; limit locks compare a bar with the symbol's previous bar, so
+    they are computed on the own bars of the symbols that have a one-price bar.
+    """
     shape = aligned.close.shape
+    count = shape[0]
     tax = np.zeros(shape)
     buy_blocked = np.zeros(shape, dtype=np.bool_)
     sell_blocked = np.zeros(shape, dtype=np.bool_)
     tick_row = np.zeros(shape, dtype=np.int64)
-    any_costs = False
+    columns: dict[CostModel, list[int]] = {}
     for j, model in enumerate(models):
-        rows = aligned.rows(j)
-        own = aligned.symbol_bars(j)
-        arrays = cost_arrays(model, own.local_time_ns, own.bars.high, own.bars.low, own.bars.close)
-        if arrays.tax_rate.shape[0] == 0:
+        columns.setdefault(model, []).append(j)
+    one_price = (aligned.high == aligned.low).any(axis=0)
+    any_costs = False
+    for model, cols in columns.items():
+        # No bar of the calendar call is a one-price bar: it yields dates' values only.
+        by_date = cost_arrays(
+            model, aligned.local_time_ns, np.full(count, 2.0), np.ones(count), np.ones(count)
+        )
+        if by_date.tax_rate.shape[0] == 0:
             continue
         any_costs = True
-        tax[rows, j] = arrays.tax_rate
-        buy_blocked[rows, j] = arrays.buy_blocked
-        sell_blocked[rows, j] = arrays.sell_blocked
-        tick_row[rows, j] = arrays.tick_row
+        tax[:, cols] = by_date.tax_rate[:, None]
+        tick_row[:, cols] = by_date.tick_row[:, None]
+        if model.price_limit is None:
+            continue
+        for j in cols:
+            if one_price[j]:
+                rows = aligned.rows(j)
+                own = cost_arrays(
+                    model,
+                    aligned.local_time_ns[rows],
+                    aligned.high[rows, j],
+                    aligned.low[rows, j],
+                    aligned.close[rows, j],
+                )
+                buy_blocked[rows, j] = own.buy_blocked
+                sell_blocked[rows, j] = own.sell_blocked
     if not any_costs:
         return (np.empty((0, 0)), np.empty((0, 0), np.bool_), np.empty((0, 0), np.bool_),
                 np.empty((0, 0), np.int64))  # fmt: skip
