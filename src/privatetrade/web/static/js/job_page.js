@@ -72,7 +72,8 @@
   /* The job's downloads, as its artifact list names them. */
   async function showDownloads(job, box) {
     const listing = await api("GET", `/api/jobs/${job.id}/artifacts`);
-    box.replaceChildren(...listing.items.map((item, index) => el("a", {
+    const documentsFirst = listing.items.slice().sort((a, b) => Number(b.name.endsWith(".json")) - Number(a.name.endsWith(".json")));
+    box.replaceChildren(...documentsFirst.map((item, index) => el("a", {
       className: "button" + (index ? " secondary" : ""), download: true, href: item.url, "data-artifact": item.name,
       text: t("research.download", { name: item.name }),
     })));

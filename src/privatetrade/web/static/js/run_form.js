@@ -202,7 +202,7 @@
       let first = null;
       for (const item of errors) {
         const found = errorSlot(item.field || "body", aliases);
-        if (!found || found.slot.closest("[hidden]")) {
+        if (!found || found.slot.parentElement.closest("[hidden]")) { // a field the rule hides
           showError($("form-error"), item.message);
           continue;
         }
