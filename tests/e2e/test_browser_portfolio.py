@@ -326,6 +326,66 @@ def test_fixed_weights_per_chosen_symbol_and_a_sum_over_100_named_at_the_weights
     page.screenshot(path=screenshot_path("portfolio-result-ko-phone"), full_page=True)
 
 
+def test_strategy_signals_over_a_whole_market_and_a_rerun_with_the_same_fields(
+    sessions: Callable[..., Session],
+) -> None:
+    session = sessions()
+    page = session.page
+    session.goto("/portfolios/new?market=KOSPI")
+    expect(page.get_by_label("All symbols of a market")).to_be_checked()
+    expect(page.get_by_label("Market", exact=True)).to_have_value("KOSPI")
+    expect(page.locator("#u-market-hint")).to_contain_text("3 stocks of KOSPI are stored")
+    page.get_by_label("Rule", exact=True).select_option("signals")
+    for hidden in ("#f-rebalance", "#f-top", "#f-band", "#f-lookback", "#f-position-value"):
+        expect(page.locator(hidden)).to_be_hidden()
+    page.get_by_label("Strategy", exact=True).select_option("sma_cross")
+    page.locator("#param-fast").fill("10")
+    page.locator("#param-slow").fill("40")
+    page.get_by_label("Most open positions").fill("2")
+    page.get_by_label("Position size").select_option("fraction")
+    page.get_by_label("Size of each entry").fill("0.4")
+    page.get_by_label("When too many entries fire at once").select_option("momentum")
+    expect(page.get_by_label("Lookback (bars)")).to_be_visible()  # momentum needs a window
+    page.get_by_label("Lookback (bars)").fill("30")
+    page.get_by_label("Stop-loss").fill("8")
+    assert page.evaluate(UNLABELLED) == []
+    page.get_by_role("button", name="Run portfolio backtest").click()
+    page.wait_for_url(PORTFOLIO_URL)
+    expect(page.locator("#state-badge")).to_have_text("Succeeded", timeout=JOB_MS)
+    expect(page.locator("#holdings-chart")).to_have_attribute("data-drawn", "true", timeout=60_000)
+    expect(page.locator("#rebalances-section")).to_be_hidden()  # signals do not rebalance
+    job_id = page.url.rsplit("/", 1)[1]
+    with api(session.server) as client:
+        spec = client.get(f"/api/jobs/{job_id}").json()["spec"]
+    assert spec["market"] == "KOSPI"
+    assert spec["symbols"] is None
+    rule = spec["rule"]
+    assert (rule["rule"], rule["strategy"], rule["params"]) == (
+        "signals",
+        "sma_cross",
+        {"fast": 10, "slow": 40},
+    )
+    assert (rule["max_positions"], rule["position_size"], rule["position_value"]) == (
+        2,
+        "fraction",
+        0.4,
+    )
+    assert (rule["entry_priority"], rule["lookback"]) == ("momentum", 30)
+    assert spec["stops"]["stop_loss"] == pytest.approx(0.08)
+
+    # Re-run with edits: the form comes back as it was sent.
+    page.get_by_role("link", name="Re-run with edits").click()
+    page.wait_for_url(re.compile(r"/portfolios/new\?from="))
+    expect(page.get_by_label("Rule", exact=True)).to_have_value("signals")
+    expect(page.get_by_label("Market", exact=True)).to_have_value("KOSPI")
+    expect(page.locator("#param-slow")).to_have_value("40")
+    expect(page.get_by_label("Most open positions")).to_have_value("2")
+    expect(page.get_by_label("Size of each entry")).to_have_value("0.4")
+    expect(page.get_by_label("Lookback (bars)")).to_have_value("30")
+    expect(page.get_by_label("Stop-loss")).to_have_value("8")
+    expect(page.locator("#f-top")).to_be_hidden()
+
+
 # ------------------------------------------------------------------------ scans
 
 
