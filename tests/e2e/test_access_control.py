@@ -426,6 +426,8 @@ def test_other_users_get_404_for_every_operation_on_my_objects(
         "GET /api/backtests/{job_id}/equity.csv",
         "GET /api/backtests/{job_id}/report.html",
         "DELETE /api/tokens/{token_id}",
+        "GET /api/scans/{job_id}/ranking",
+        "POST /api/scans/{job_id}/backtests",
     } <= answers.keys(), list(answers)
 
     # A's objects are unchanged.

@@ -114,6 +114,24 @@ CONFIG: dict[str, Any] = {
         ),
         *(
             {
+                # A universe the catalog cannot resolve (unknown codes, an index, mixed
+                # currencies, a market without stocks with prices), a rule field the rule
+                # does not read, a strategy's parameters (422 naming the field). Up to
+                # 2,000 symbols can exceed the body limit (413).
+                "include-name": name,
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": ["2xx", "413", "422", "429"],
+                    },
+                    "negative_data_rejection": {
+                        "expected-statuses": ["400", "401", "403", "404", "409", "413", "422"],
+                    },
+                },
+            }
+            for name in ("POST /api/scans", "POST /api/portfolios")
+        ),
+        *(
+            {
                 # Parameters that the sweep did not search, or a rank beyond its table (422).
                 "include-name": name,
                 "checks": {
@@ -125,6 +143,8 @@ CONFIG: dict[str, Any] = {
             for name in (
                 "GET /api/sweeps/{job_id}/heatmap",
                 "POST /api/sweeps/{job_id}/backtests",
+                "GET /api/scans/{job_id}/ranking",
+                "POST /api/scans/{job_id}/backtests",
             )
         ),
         {
@@ -370,7 +390,13 @@ def test_job_operations_on_real_jobs(api_schema: Any, fuzz_server: ServerProcess
     }
     with fuzz_server.client() as client:
         # Jobs the fuzzer got accepted would run first on the single worker.
-        for listing in ("/api/backtests", "/api/sweeps", "/api/walkforwards"):
+        for listing in (
+            "/api/backtests",
+            "/api/sweeps",
+            "/api/walkforwards",
+            "/api/scans",
+            "/api/portfolios",
+        ):
             leftovers = client.get(listing, params={"state": ["queued", "running"]})
             for job in leftovers.json()["items"]:
                 client.post(f"/api/jobs/{job['id']}/cancel")
@@ -394,6 +420,9 @@ def test_job_operations_on_real_jobs(api_schema: Any, fuzz_server: ServerProcess
         # A backtest is not an optimization: the sweep operations do not find it.
         ("GET", "/api/sweeps/{job_id}/heatmap"): 404,
         ("POST", "/api/sweeps/{job_id}/backtests"): 404,
+        # Nor a scan.
+        ("GET", "/api/scans/{job_id}/ranking"): 404,
+        ("POST", "/api/scans/{job_id}/backtests"): 404,
         ("DELETE", "/api/backtests/{job_id}"): 204,
     }
     assert set(succeeded_calls) == job_paths, "a job operation is not exercised here"

@@ -120,9 +120,11 @@ class KeepAliveConnection:
         )
         return Reply(response.status, response.getheader("content-type", ""), data, kept)
 
-    def post_json(self, body: str | bytes, content_type: str = "application/json") -> Reply:
+    def post_json(
+        self, body: str | bytes, content_type: str = "application/json", path: str = SUBMIT
+    ) -> Reply:
         raw = body.encode() if isinstance(body, str) else body
-        return self.send("POST", SUBMIT, raw, {"Content-Type": content_type})
+        return self.send("POST", path, raw, {"Content-Type": content_type})
 
     def still_alive(self) -> bool:
         """Whether the same socket still answers."""
@@ -241,9 +243,9 @@ class Leaf:
         return ".".join(str(key) for key, _schema in self.trail)
 
 
-def body_leaves(openapi: dict[str, Any]) -> list[Leaf]:
-    """Every number and date field of the ``POST /api/backtests`` body, from the OpenAPI."""
-    content = openapi["paths"][SUBMIT]["post"]["requestBody"]["content"]
+def body_leaves(openapi: dict[str, Any], path: str = SUBMIT) -> list[Leaf]:
+    """Every number and date field of a ``POST`` body (a backtest's), from the OpenAPI."""
+    content = openapi["paths"][path]["post"]["requestBody"]["content"]
     leaves: dict[str, Leaf] = {}
     _walk(openapi, content["application/json"]["schema"], [], {}, leaves)
     return list(leaves.values())
@@ -456,6 +458,46 @@ def test_every_date_field_refuses_extreme_and_malformed_dates(
             problem = verdict(reply, connection, {422}, leaf.field)
             if problem:
                 failures.append(f"{leaf.field}={token}: {problem}")
+    assert failures == []
+
+
+# Universe scans and portfolios: their own bodies (a universe, a portfolio rule), walked
+# the same way. A short window keeps every accepted job cheap. The portfolio's rule is
+# ``signals``, which reads ``params`` and ``stops``: a field the rule does not read is
+# refused naming that field (``rule.top: only the top_n_* rules take top``).
+UNIVERSE = {"symbols": ["AAPL", "IBM"], "start": "2010-01-04", "end": "2010-03-31"}
+UNIVERSE_BODIES: dict[str, dict[str, Any]] = {
+    "/api/scans": UNIVERSE,
+    "/api/portfolios": {**UNIVERSE, "rule": {"rule": "signals", "strategy": "sma_cross"}},
+}
+
+
+@pytest.mark.parametrize("path", sorted(UNIVERSE_BODIES))
+def test_every_number_and_date_field_of_scans_and_portfolios_is_checked(
+    connection: KeepAliveConnection, openapi: dict[str, Any], path: str
+) -> None:
+    base = UNIVERSE_BODIES[path]
+    leaves = body_leaves(openapi, path)
+    fields = {leaf.field for leaf in leaves}
+    assert {"capital", "start", "end", "costs.lot_size"} <= fields
+    if path == "/api/portfolios":
+        assert {"rule.top", "rule.band", "rule.lookback", "rule.position_value"} <= fields
+    failures = []
+    for leaf in leaves:
+        if leaf.kind == "date":
+            cases = [(json.dumps(text), {422}) for text in REJECTED_DATES]
+            cases += [(token, {422}) for token in REJECTED_DATE_TOKENS]
+            body = {key: value for key, value in base.items() if key != leaf.field}
+        else:
+            cases = [(token, {422}) for token in REJECTED_NUMBERS]
+            cases += [(token, {202, 422}) for token in EDGE_NUMBERS]
+            body = base
+        for token, statuses in cases:
+            reply = connection.post_json(body_with(body, leaf.trail, token), path=path)
+            connection.forget(reply)
+            problem = verdict(reply, connection, statuses, leaf.field)
+            if problem:
+                failures.append(f"{path} {leaf.field}={token}: {problem}")
     assert failures == []
 
 
