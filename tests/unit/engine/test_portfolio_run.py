@@ -297,3 +297,15 @@ def test_library_exports() -> None:
     assert pt.run_portfolio.__module__ == "privatetrade.engine.portfolio.api"
     assert pt.PortfolioRule(rule="equal_weight").rule == "equal_weight"
     assert pt.PortfolioResult.__name__ == "PortfolioResult"
+
+
+def test_holdings_list_only_the_symbols_ever_held(
+    three: dict[str, dict[str, np.ndarray]],
+) -> None:
+    result = pt.run_portfolio(
+        three, {"rule": "fixed_weights", "weights": {"BBB": 0.5}}, tz="UTC", costs="krx"
+    )
+    holdings = result.to_dict()["holdings"]
+    assert holdings["symbols"] == ["BBB"]
+    assert max(row[0] for row in holdings["weights"]) > 0.4
+    assert result.holdings_csv().splitlines()[0] == "time,BBB"

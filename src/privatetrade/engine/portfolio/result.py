@@ -207,10 +207,20 @@ class PortfolioResult:
             "drawdown": self.drawdown.tolist(),
         }
 
+    @cached_property
+    def held_columns(self) -> npt.NDArray[np.int64]:
+        """Universe indices of the symbols held at some bar's close, in universe order."""
+        return np.flatnonzero(np.any(self.holding_values != 0.0, axis=0)).astype(np.int64)
+
     def holdings_document(self) -> dict[str, Any]:
-        """Return ``{symbols, weights}``: each bar's weights, rounded to 6 decimals."""
-        rounded = np.round(self.weights, _WEIGHT_DECIMALS) + 0.0  # no negative zeros
-        return {"symbols": list(self.symbols), "weights": rounded.tolist()}
+        """Return ``{symbols, weights}`` of the symbols ever held: weights rounded to 6 decimals.
+
+        Symbols never held are left out (a rotation over 500 symbols holds a few dozen),
+        which keeps the document proportional to what the portfolio did.
+        """
+        held = self.held_columns
+        rounded = np.round(self.weights[:, held], _WEIGHT_DECIMALS) + 0.0  # no negative zeros
+        return {"symbols": [self.symbols[j] for j in held], "weights": rounded.tolist()}
 
     def contribution_records(self) -> list[dict[str, Any]]:
         """Return each symbol's share of the result (see docs/result-schema.md).
@@ -373,9 +383,9 @@ class PortfolioResult:
 
     def holdings_csv(self) -> str:
         """Return each bar's weights as CSV: ``time`` then one column per symbol."""
-        weights = self.holdings_document()["weights"]
-        rows = [[time, *row] for time, row in zip(self.times, weights, strict=True)]
-        return _csv(("time", *self.symbols), rows)
+        holdings = self.holdings_document()
+        rows = [[time, *row] for time, row in zip(self.times, holdings["weights"], strict=True)]
+        return _csv(("time", *holdings["symbols"]), rows)
 
     def trades_csv(self) -> str:
         """Return the exit trades as CSV: ``symbol`` then the single result's columns."""
