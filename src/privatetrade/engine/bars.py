@@ -7,6 +7,7 @@ on plain arrays starts without paying for the pandas import.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,7 +33,7 @@ from privatetrade.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BarsInput", "PreparedBars", "format_times", "prepare_bars"]
+__all__ = ["BarsInput", "PreparedBars", "bars_sha256", "format_times", "prepare_bars"]
 
 _COLUMNS = ("open", "high", "low", "close", "volume")
 _NS_PER_S = 1_000_000_000
@@ -224,6 +225,18 @@ def validate(prepared: PreparedBars) -> None:
     raise DataError(
         f"bad bar at row {row} ({when}): {_REASONS[int(code)]} [{values}]", row=int(row)
     )
+
+
+def bars_sha256(bars: Bars) -> str:
+    """Return the data fingerprint of bars: SHA-256 of times, open, high, low, close, volume.
+
+    Each array as contiguous little-endian bytes, in that order (docs/result-schema.md,
+    ``data.sha256``).
+    """
+    digest = hashlib.sha256()
+    for array in (bars.time, bars.open, bars.high, bars.low, bars.close, bars.volume):
+        digest.update(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).data)
+    return digest.hexdigest()
 
 
 def format_times(time_ns: npt.NDArray[np.int64], local_time_ns: npt.NDArray[np.int64]) -> list[str]:

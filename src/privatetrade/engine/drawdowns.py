@@ -10,7 +10,15 @@ import numpy.typing as npt
 from privatetrade.engine.kernels.drawdown import drawdown_ratio_nb
 from privatetrade.engine.periods import check_initial_cash
 
-__all__ = ["Drawdowns", "drawdown_ratio", "drawdown_series", "drawdown_stats", "longest_run"]
+__all__ = [
+    "DrawdownPeriod",
+    "Drawdowns",
+    "drawdown_periods",
+    "drawdown_ratio",
+    "drawdown_series",
+    "drawdown_stats",
+    "longest_run",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -89,3 +97,57 @@ def drawdown_stats(ratio: FloatArray) -> Drawdowns:
         duration=min(stop, n - 1) - start,
         longest=int((ends - peaks).max()),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DrawdownPeriod:
+    """One stretch below the running peak.
+
+    Attributes:
+        start: Bar of the peak the stretch fell from (the bar before the first bar below
+            it; bar 0 when the first bar is already below the initial cash).
+        trough: Bar of the lowest ratio in the stretch (the first one on ties).
+        recovery: First bar back at the peak, or None if the equity never got back.
+        depth: ``ratio[trough] - 1``, a fraction < 0.
+        bars: Bars from ``start`` to ``recovery`` (to the last bar if never recovered).
+    """
+
+    start: int
+    trough: int
+    recovery: int | None
+    depth: float
+    bars: int
+
+
+def drawdown_periods(ratio: FloatArray) -> list[DrawdownPeriod]:
+    """Return every stretch below the running peak, in time order.
+
+    Uses the same rules as :func:`drawdown_stats`: the deepest period's ``start``,
+    ``trough`` and ``recovery`` are the metrics' ``max_drawdown_start``, ``_end`` and
+    ``_recovery``.
+
+    Args:
+        ratio: ``equity / running peak`` per bar (:func:`drawdown_ratio`).
+    """
+    n = ratio.shape[0]
+    under = ratio < 1.0
+    if n == 0 or not under.any():
+        return []
+    changes = np.flatnonzero(under[1:] != under[:-1]) + 1
+    first = 0 if under[0] else 1
+    bounds = np.concatenate(([0], changes, [n]))
+    periods = []
+    for begin, stop in zip(bounds[first:-1:2], bounds[first + 1 :: 2], strict=True):
+        begin, stop = int(begin), int(stop)
+        trough = begin + int(ratio[begin:stop].argmin())
+        start = max(begin - 1, 0)
+        periods.append(
+            DrawdownPeriod(
+                start=start,
+                trough=trough,
+                recovery=stop if stop < n else None,
+                depth=float(ratio[trough]) - 1.0,
+                bars=min(stop, n - 1) - start,
+            )
+        )
+    return periods

@@ -7,7 +7,6 @@ data fingerprint and the JSON document are built only when asked for.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from privatetrade.engine.bars import PreparedBars, format_times
+from privatetrade.engine.bars import PreparedBars, bars_sha256, format_times
 from privatetrade.engine.metrics import Metrics, drawdown_series, period_returns
 from privatetrade.engine.records import EXIT_REASON_NAMES, Direction, ExitReason, Side
 from privatetrade.engine.settings import SimulationSettings
@@ -120,11 +119,7 @@ class BacktestResult:
     @cached_property
     def data_sha256(self) -> str:
         """SHA-256 of exactly the bars used: times, then open, high, low, close, volume."""
-        bars = self.prepared.bars
-        digest = hashlib.sha256()
-        for array in (bars.time, bars.open, bars.high, bars.low, bars.close, bars.volume):
-            digest.update(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).data)
-        return digest.hexdigest()
+        return bars_sha256(self.prepared.bars)
 
     def monthly_returns(self) -> list[tuple[str, float]]:
         """Return ``(YYYY-MM, return)`` for each calendar month."""

@@ -9,7 +9,16 @@ Example:
 
 from __future__ import annotations
 
-from privatetrade.engine.strategies.base import Bars, Signals, Strategy, StrategyParams
+from privatetrade.engine.strategies.base import (
+    Bars,
+    IndicatorLevel,
+    IndicatorLine,
+    Indicators,
+    Pane,
+    Signals,
+    Strategy,
+    StrategyParams,
+)
 from privatetrade.engine.strategies.builtin import BUILTIN_STRATEGIES
 from privatetrade.engine.strategies.registry import (
     ENTRY_POINT_GROUP,
@@ -27,6 +36,10 @@ __all__ = [
     "BUILTIN_STRATEGIES",
     "ENTRY_POINT_GROUP",
     "Bars",
+    "IndicatorLevel",
+    "IndicatorLine",
+    "Indicators",
+    "Pane",
     "Signals",
     "Strategy",
     "StrategyDescription",

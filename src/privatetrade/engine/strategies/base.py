@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
@@ -76,6 +77,56 @@ class Signals:
     short_entries: BoolArray | None = None
     short_exits: BoolArray | None = None
     entry_offset: FloatArray | None = None
+
+
+class Pane(StrEnum):
+    """Where a chart draws an indicator: over the prices, or in a pane of its own below."""
+
+    PRICE = "price"
+    LOWER = "lower"
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorLine:
+    """One indicator series a strategy decides on, for charts.
+
+    Attributes:
+        name: Stable key of the line (``sma_fast``, ``rsi``, ``bb_lower`` ...), which
+            a chart translates into its label.
+        values: One value per bar, NaN during the warm-up.
+        pane: Drawn over the prices or in the lower pane.
+    """
+
+    name: str
+    values: FloatArray
+    pane: Pane = Pane.PRICE
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorLevel:
+    """A constant level a strategy compares an indicator with (RSI 30 and 70 ...).
+
+    Attributes:
+        name: Stable key of the level (``rsi_lower`` ...).
+        value: The level, in the unit of its pane's lines.
+        pane: The pane the level belongs to.
+    """
+
+    name: str
+    value: float
+    pane: Pane = Pane.LOWER
+
+
+@dataclass(frozen=True, slots=True)
+class Indicators:
+    """What a strategy's rule looks at, as lines and levels a chart can draw.
+
+    Built from the same arrays as the strategy's signals, so a chart shows exactly
+    the values each decision was taken on.
+    """
+
+    lines: tuple[IndicatorLine, ...] = ()
+    levels: tuple[IndicatorLevel, ...] = ()
 
 
 def _schema_with_order(schema: dict[str, Any], model: type[BaseModel]) -> None:
@@ -146,3 +197,11 @@ class Strategy(ABC, Generic[ParamsT]):
     def warmup_bars(self) -> int:
         """Return how many bars the strategy needs before its first signal."""
         return 0
+
+    def indicators(self, bars: Bars) -> Indicators:
+        """Return the indicator lines and levels the rule decides on (none by default).
+
+        Strategies override this to let charts show why each trade happened; the
+        values must be the ones :meth:`signals` uses.
+        """
+        return Indicators()

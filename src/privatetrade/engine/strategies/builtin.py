@@ -33,7 +33,7 @@ Example:
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import BeforeValidator, Field
@@ -51,6 +51,10 @@ from privatetrade.engine.kernels.indicators import (
 from privatetrade.engine.strategies.base import (
     Bars,
     FloatArray,
+    IndicatorLevel,
+    IndicatorLine,
+    Indicators,
+    Pane,
     Signals,
     Strategy,
     StrategyParams,
@@ -170,11 +174,24 @@ class _AverageCross(Strategy[_FastSlowT]):
     def average(self, close: FloatArray, window: int) -> FloatArray:
         """Return the moving average of ``close`` over ``window`` bars."""
 
+    line_prefix: ClassVar[str]
+
+    def averages(self, bars: Bars) -> tuple[FloatArray, FloatArray]:
+        """Return the fast and the slow average of the close."""
+        close = _as_float(bars.close)
+        return self.average(close, self.params.fast), self.average(close, self.params.slow)
+
     def signals(self, bars: Bars) -> Signals:
         """Return crosses of the fast average over the slow average of the close."""
-        close = _as_float(bars.close)
-        fast, slow = self.params.fast, self.params.slow
-        return _cross_signals(self.average(close, fast), self.average(close, slow))
+        return _cross_signals(*self.averages(bars))
+
+    def indicators(self, bars: Bars) -> Indicators:
+        """Return both averages, drawn over the prices."""
+        fast, slow = self.averages(bars)
+        prefix = self.line_prefix
+        return Indicators(
+            (IndicatorLine(f"{prefix}_fast", fast), IndicatorLine(f"{prefix}_slow", slow))
+        )
 
     def warmup_bars(self) -> int:
         """Return ``slow``: the slow average must exist on the previous bar."""
@@ -204,6 +221,7 @@ class SmaCross(_AverageCross[SmaCrossParams]):
         "(golden cross); sell when it crosses below (dead cross)."
     )
     Params = SmaCrossParams
+    line_prefix = "sma"
 
     def average(self, close: FloatArray, window: int) -> FloatArray:
         """Return the simple moving average."""
@@ -231,6 +249,7 @@ class EmaCross(_AverageCross[EmaCrossParams]):
         "sell when it crosses below."
     )
     Params = EmaCrossParams
+    line_prefix = "ema"
 
     def average(self, close: FloatArray, window: int) -> FloatArray:
         """Return the exponential moving average (the window is its span)."""
@@ -261,11 +280,26 @@ class MacdCross(Strategy[MacdCrossParams]):
     )
     Params = MacdCrossParams
 
-    def signals(self, bars: Bars) -> Signals:
-        """Return crosses of the MACD line over its signal line."""
+    def lines(self, bars: Bars) -> tuple[FloatArray, FloatArray]:
+        """Return the MACD line and its signal line."""
         close = _as_float(bars.close)
         line = ema_nb(close, self.params.fast) - ema_nb(close, self.params.slow)
-        return _cross_signals(line, ema_nb(line, self.params.signal))
+        return line, ema_nb(line, self.params.signal)
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return crosses of the MACD line over its signal line."""
+        return _cross_signals(*self.lines(bars))
+
+    def indicators(self, bars: Bars) -> Indicators:
+        """Return the MACD and signal lines in the lower pane, with the zero line."""
+        line, signal = self.lines(bars)
+        return Indicators(
+            (
+                IndicatorLine("macd", line, Pane.LOWER),
+                IndicatorLine("macd_signal", signal, Pane.LOWER),
+            ),
+            (IndicatorLevel("macd_zero", 0.0),),
+        )
 
     def warmup_bars(self) -> int:
         """Return ``slow + signal - 1``: the signal line must exist on the previous bar."""
@@ -305,10 +339,24 @@ class RsiReversion(Strategy[RsiReversionParams]):
     )
     Params = RsiReversionParams
 
+    def rsi(self, bars: Bars) -> FloatArray:
+        """Return Wilder's RSI of the close."""
+        return rsi_nb(_as_float(bars.close), self.params.period)
+
     def signals(self, bars: Bars) -> Signals:
         """Return ``RSI < lower`` as entries and ``RSI > upper`` as exits."""
-        rsi = rsi_nb(_as_float(bars.close), self.params.period)
+        rsi = self.rsi(bars)
         return Signals(rsi < self.params.lower, rsi > self.params.upper)
+
+    def indicators(self, bars: Bars) -> Indicators:
+        """Return the RSI in the lower pane with its oversold and overbought levels."""
+        return Indicators(
+            (IndicatorLine("rsi", self.rsi(bars), Pane.LOWER),),
+            (
+                IndicatorLevel("rsi_lower", self.params.lower),
+                IndicatorLevel("rsi_upper", self.params.upper),
+            ),
+        )
 
     def warmup_bars(self) -> int:
         """Return ``period``: the RSI needs that many price changes."""
@@ -344,12 +392,27 @@ class BollingerReversion(Strategy[BollingerReversionParams]):
     )
     Params = BollingerReversionParams
 
-    def signals(self, bars: Bars) -> Signals:
-        """Return ``close < lower band`` as entries and ``close > middle band`` as exits."""
+    def bands(self, bars: Bars) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Return the middle band and the distance ``k * std`` of the outer bands from it."""
         close = _as_float(bars.close)
         middle = sma_nb(close, self.params.period)
-        lower = middle - self.params.k * rolling_std_nb(close, self.params.period, 0)
-        return Signals(close < lower, close > middle)
+        return close, middle, self.params.k * rolling_std_nb(close, self.params.period, 0)
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return ``close < lower band`` as entries and ``close > middle band`` as exits."""
+        close, middle, width = self.bands(bars)
+        return Signals(close < middle - width, close > middle)
+
+    def indicators(self, bars: Bars) -> Indicators:
+        """Return the three bands (the upper one is drawn for reference, not traded)."""
+        _close, middle, width = self.bands(bars)
+        return Indicators(
+            (
+                IndicatorLine("bb_upper", middle + width),
+                IndicatorLine("bb_middle", middle),
+                IndicatorLine("bb_lower", middle - width),
+            )
+        )
 
     def warmup_bars(self) -> int:
         """Return ``period - 1``: the bands exist from the ``period``-th bar."""
@@ -389,12 +452,24 @@ class DonchianBreakout(Strategy[DonchianBreakoutParams]):
     )
     Params = DonchianBreakoutParams
 
+    def channel(self, bars: Bars) -> tuple[FloatArray, FloatArray]:
+        """Return the entry channel (previous highs) and the exit channel (previous lows)."""
+        upper = rolling_max_nb(_as_float(bars.high), self.params.entry_period, True)
+        lower = rolling_min_nb(_as_float(bars.low), self.params.exit_period, True)
+        return upper, lower
+
     def signals(self, bars: Bars) -> Signals:
         """Return closes above the entry channel and below the exit channel."""
         close = _as_float(bars.close)
-        upper = rolling_max_nb(_as_float(bars.high), self.params.entry_period, True)
-        lower = rolling_min_nb(_as_float(bars.low), self.params.exit_period, True)
+        upper, lower = self.channel(bars)
         return Signals(close > upper, close < lower)
+
+    def indicators(self, bars: Bars) -> Indicators:
+        """Return the entry and exit channels, drawn over the prices."""
+        upper, lower = self.channel(bars)
+        return Indicators(
+            (IndicatorLine("donchian_upper", upper), IndicatorLine("donchian_lower", lower))
+        )
 
     def warmup_bars(self) -> int:
         """Return ``entry_period``: the entry channel needs that many previous bars."""
@@ -429,14 +504,26 @@ class Momentum(Strategy[MomentumParams]):
     )
     Params = MomentumParams
 
-    def signals(self, bars: Bars) -> Signals:
-        """Return ``ret > threshold`` as entries and ``ret <= threshold`` as exits."""
+    def change(self, bars: Bars) -> FloatArray:
+        """Return the lookback return ``close[t] / close[t - lookback] - 1``."""
         close = _as_float(bars.close)
         lookback = self.params.lookback
         change = np.full(close.shape[0], np.nan)
         change[lookback:] = close[lookback:] / close[:-lookback] - 1.0
+        return change
+
+    def signals(self, bars: Bars) -> Signals:
+        """Return ``ret > threshold`` as entries and ``ret <= threshold`` as exits."""
+        change = self.change(bars)
         threshold = self.params.threshold
         return Signals(change > threshold, change <= threshold)
+
+    def indicators(self, bars: Bars) -> Indicators:
+        """Return the lookback return in the lower pane with the threshold."""
+        return Indicators(
+            (IndicatorLine("momentum", self.change(bars), Pane.LOWER),),
+            (IndicatorLevel("momentum_threshold", self.params.threshold),),
+        )
 
     def warmup_bars(self) -> int:
         """Return ``lookback``: the return needs the close ``lookback`` bars ago."""
@@ -472,12 +559,21 @@ class VolatilityBreakout(Strategy[VolatilityBreakoutParams]):
     )
     Params = VolatilityBreakoutParams
 
+    def offset(self, bars: Bars) -> FloatArray:
+        """Return ``k * (high - low)``: the distance of the next bar's buy stop above its open."""
+        high, low = _as_float(bars.high), _as_float(bars.low)
+        return self.params.k * (high - low)
+
     def signals(self, bars: Bars) -> Signals:
         """Return a stop entry and an exit on every bar."""
-        high, low = _as_float(bars.high), _as_float(bars.low)
-        offset = self.params.k * (high - low)
         always = np.ones(len(bars), dtype=np.bool_)
-        return Signals(always, always.copy(), entry_offset=offset)
+        return Signals(always, always.copy(), entry_offset=self.offset(bars))
+
+    def indicators(self, bars: Bars) -> Indicators:
+        """Return the buy stop of each bar: its open plus the previous bar's offset."""
+        target = np.full(len(bars), np.nan)
+        target[1:] = _as_float(bars.open)[1:] + self.offset(bars)[:-1]
+        return Indicators((IndicatorLine("breakout_target", target),))
 
 
 BUILTIN_STRATEGIES: tuple[type[Strategy[Any]], ...] = (
