@@ -7,6 +7,7 @@ symbols as tasks to the same cluster; each task reads its symbols' bars itself.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,3 +66,37 @@ def test_a_scan_in_chunks_on_dask_equals_the_local_pool(
     assert dask_doc["rows"] == local_doc["rows"]
     assert dask_doc["counts"] == {"symbols": SYMBOLS + 1, "evaluated": SYMBOLS + 1, "failed": 0}
     assert dask_table.count(b"\n") == 1 + SYMBOLS + 1
+
+
+def test_the_scan_command_on_dask_gives_the_local_ranking(
+    dask_cluster: DaskCluster,  # noqa: F811
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``privatetrade scan --executor dask``: chunks as tasks of the cluster, same CSV."""
+    from typer.testing import CliRunner
+
+    from privatetrade.cli.context import system
+    from privatetrade.cli.main import app
+
+    add_slow_universe(data_dir, 12, bars=20_000)
+    monkeypatch.setenv("PRIVATETRADE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("PRIVATETRADE_DASK_SCHEDULER", dask_cluster.address)
+    codes = ",".join(slow_codes(12))
+    tables = {}
+    for executor in ("local", "dask"):
+        system.cache_clear()
+        out_csv, out_json = tmp_path / f"{executor}.csv", tmp_path / f"{executor}.json"
+        result = CliRunner().invoke(
+            app,
+            ["scan", "--symbols", codes, "--strategy", "rsi_reversion", "--executor", executor,
+             "--csv", str(out_csv), "--json", str(out_json)],
+        )  # fmt: skip
+        assert result.exception is None, result.exception
+        assert result.exit_code == 0, result.output
+        tables[executor] = out_csv.read_bytes()
+        assert json.loads(out_json.read_text())["executor"] == executor
+    system.cache_clear()
+    assert tables["dask"] == tables["local"]
+    assert tables["local"].count(b"\n") == 1 + 12
