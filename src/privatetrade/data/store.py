@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from privatetrade.engine.bars import prepare_bars
 from privatetrade.errors import DataError, InputError
@@ -152,6 +152,45 @@ class BarStore:
         if end is not None:
             frame = frame[frame.index < pd.Timestamp(end).tz_localize(tz) + pd.Timedelta(days=1)]
         return frame
+
+    def read_columns(
+        self,
+        code: str,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        *,
+        kind: PriceKind = PriceKind.RAW,
+    ) -> tuple[dict[str, Any], str]:
+        """Return stored bars as arrays (no pandas frame) and the exchange's time zone.
+
+        The same bars as :meth:`read`, as ``{"time": int64 UTC nanoseconds, "open", "high",
+        "low", "close", "volume": float64}``: what the engine takes with ``tz=``, cheaper
+        to build when many symbols are read (a scan, a portfolio). Safe to call from
+        several threads at once.
+
+        Raises:
+            DataError: Nothing is stored for ``code`` and ``kind``.
+        """
+        import numpy as np
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = self.path(code, kind)
+        if not path.exists():
+            raise DataError(f"no {PriceKind(kind).value} bars stored for {code}")
+        table = pq.read_table(path, use_threads=False)
+        tz = (table.schema.metadata or {}).get(b"timezone", b"UTC").decode()
+        time = table.column("time").cast(pa.int64()).to_numpy()
+        keep = np.ones(time.shape[0], dtype=bool)
+        if start is not None:
+            keep &= time >= pd.Timestamp(start).tz_localize(tz).value
+        if end is not None:
+            keep &= time < (pd.Timestamp(end).tz_localize(tz) + pd.Timedelta(days=1)).value
+        columns: dict[str, Any] = {"time": time[keep]}
+        for name in _COLUMNS:
+            columns[name] = table.column(name).to_numpy()[keep]
+        return columns, tz
 
     def coverage(self, code: str, kind: PriceKind = PriceKind.RAW) -> Coverage | None:
         """Return what is stored for ``code`` and ``kind`` (from the file's metadata)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from privatetrade.data.market_data import MarketData
     from privatetrade.data.symbols import SymbolInfo
+    from privatetrade.engine.bars import BarsInput, PreparedBars
     from privatetrade.engine.portfolio.result import PortfolioResult
     from privatetrade.engine.simulation import CancelToken
 
@@ -119,6 +120,8 @@ def _check_member(member: Member, spec: PortfolioSpec) -> None:
             f"symbols: no {kind} prices stored for {symbol.code} (stored: "
             f"{', '.join(symbol.adjusted) or 'none'})",
             field="symbols",
+            code=f"no_{kind}_prices",
+            params={"symbol": symbol.code},
         )
     first, last = symbol.first_bar, symbol.last_bar
     outside = (
@@ -128,11 +131,13 @@ def _check_member(member: Member, spec: PortfolioSpec) -> None:
         or (spec.start is not None and last < spec.start)
     )
     if outside:
-        from privatetrade.data.market_data import empty_range_message
+        from privatetrade.data.market_data import empty_range_code, empty_range_message
 
         held = None if first is None or last is None else (first, last)
         message = empty_range_message(symbol.code, spec.start, spec.end, held)
-        raise InputError(f"symbols: {message}", field="symbols")
+        raise InputError(
+            f"symbols: {message}", field="symbols", **empty_range_code(symbol.code, held)
+        )
 
 
 def _checked_rule(spec: PortfolioSpec, codes: list[str]) -> Any:
@@ -146,7 +151,10 @@ def _checked_rule(spec: PortfolioSpec, codes: list[str]) -> Any:
         unknown = [code for code in rule.weights if code.upper() not in by_upper]
         if unknown:
             raise InputError(
-                f"rule.weights: {', '.join(unknown[:5])} not in the universe", field="rule.weights"
+                f"rule.weights: {', '.join(unknown[:5])} not in the universe",
+                field="rule.weights",
+                code="weights_not_in_universe",
+                params={"symbols": ", ".join(unknown[:5])},
             )
         weights = {by_upper[code.upper()]: value for code, value in rule.weights.items()}
         rule = rule.model_copy(update={"weights": weights})
@@ -204,36 +212,39 @@ def _benchmark(spec: PortfolioSpec, data: MarketData) -> tuple[SymbolInfo | None
             f"benchmark: no {'adjusted' if spec.adjusted else 'raw'} prices stored for "
             f"{symbol.code}",
             field="benchmark",
+            code="no_adjusted_prices" if spec.adjusted else "no_raw_prices",
+            params={"symbol": symbol.code},
         )
     notes = [raw_fallback_warning(symbol.code, benchmark=True)] if series.fallback else []
     return symbol, series.adjusted, notes
 
 
+LOAD_THREADS = 4
+"""Threads reading Parquet files at once (the reads release the GIL)."""
+
+
 def load_bars(
     plan: PortfolioPlan, data: MarketData, *, stage: StageCallback | None = None
-) -> tuple[dict[str, pd.DataFrame], pd.Series | None]:
-    """Read every symbol's bars in the period (and the benchmark's closes).
+) -> tuple[dict[str, PreparedBars], pd.Series | None]:
+    """Read and validate every symbol's bars in the period (and the benchmark's closes).
+
+    The files are read by :data:`LOAD_THREADS` threads, as arrays (the engine's
+    :class:`~privatetrade.engine.bars.PreparedBars`, no pandas frame per symbol).
 
     Raises:
-        DataError: A symbol (or the benchmark) has no bars in the period.
+        DataError: A symbol (or the benchmark) has no bars in the period, or bad ones
+            (the message starts with the symbol).
     """
-    from privatetrade.data.market_data import empty_range_message
-    from privatetrade.errors import DataError
+    from concurrent.futures import ThreadPoolExecutor
 
-    bars: dict[str, pd.DataFrame] = {}
-    count = len(plan.universe)
-    start, end = plan.spec.start, plan.spec.end
-    for index, member in enumerate(plan.universe.members):
-        assert member.series is not None  # the plan refused symbols without prices
-        kind = data.series_for(member.symbol, adjusted=member.series.adjusted)
-        if kind is None:
-            raise DataError(f"the prices of {member.code} were removed since the plan")
-        frame = data.store.read(member.code, start, end, kind=kind)
-        if frame.empty:
-            raise DataError(empty_range_message(member.code, start, end, _held(member)))
-        bars[member.code] = frame
-        if stage is not None and index % 25 == 24:
-            stage("loading", 0.01 + 0.19 * (index + 1) / count)
+    members = plan.universe.members
+    loaded: dict[str, PreparedBars] = {}
+    with ThreadPoolExecutor(max_workers=min(LOAD_THREADS, len(members))) as pool:
+        read = pool.map(lambda member: _read(plan, data, member), members)
+        for index, (member, bars) in enumerate(zip(members, read, strict=True)):
+            loaded[member.code] = bars
+            if stage is not None and index % 25 == 24:
+                stage("loading", 0.01 + 0.19 * (index + 1) / len(members))
     benchmark = None
     if plan.benchmark is not None:
         benchmark = data.bars(
@@ -242,7 +253,26 @@ def load_bars(
             plan.spec.end,
             adjusted=plan.benchmark_adjusted,
         )["close"]
-    return bars, benchmark
+    return loaded, benchmark
+
+
+def _read(plan: PortfolioPlan, data: MarketData, member: Member) -> PreparedBars:
+    from privatetrade.data.market_data import empty_range_message
+    from privatetrade.engine.bars import prepare_bars
+    from privatetrade.errors import DataError
+
+    assert member.series is not None  # the plan refused symbols without prices
+    start, end = plan.spec.start, plan.spec.end
+    kind = data.series_for(member.symbol, adjusted=member.series.adjusted)
+    if kind is None:
+        raise DataError(f"the prices of {member.code} were removed since the plan")
+    columns, tz = data.store.read_columns(member.code, start, end, kind=kind)
+    if columns["time"].shape[0] == 0:
+        raise DataError(empty_range_message(member.code, start, end, _held(member)))
+    try:
+        return prepare_bars(columns, tz=tz)
+    except DataError as exc:
+        raise DataError(f"{member.code}: {exc}", row=exc.row) from exc
 
 
 def _held(member: Member) -> tuple[dt.date, dt.date] | None:
@@ -252,7 +282,7 @@ def _held(member: Member) -> tuple[dt.date, dt.date] | None:
 
 def execute_portfolio(
     plan: PortfolioPlan,
-    bars: dict[str, pd.DataFrame],
+    bars: Mapping[str, BarsInput],
     benchmark: pd.Series | None,
     *,
     stage: StageCallback | None = None,

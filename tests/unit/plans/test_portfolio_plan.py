@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+import numpy as np
 import pytest
 
 from privatetrade.data.market_data import MarketData
@@ -77,8 +79,13 @@ def test_the_plan_runs_on_the_bars_of_the_period(market_data: MarketData) -> Non
     )
     bars, benchmark = load_bars(plan, market_data)
     assert list(bars) == ["DEMO01", "DEMO02"]
-    assert str(bars["DEMO01"].index[0].date()) >= "2020-01-01"
-    assert str(bars["DEMO02"].index[-1].date()) <= "2021-12-31"
+    for code, prepared in bars.items():
+        days = prepared.local_time_ns.astype("datetime64[ns]").astype("datetime64[D]")
+        expected = market_data.bars(code, dt.date(2020, 1, 1), dt.date(2021, 12, 31))
+        assert str(days[0]) == str(expected.index[0].date()) >= "2020-01-01"
+        assert str(days[-1]) == str(expected.index[-1].date()) <= "2021-12-31"
+        assert prepared.tz == "Asia/Seoul"
+        assert np.array_equal(prepared.bars.close, expected["close"].to_numpy())
     assert benchmark is not None
     result = execute_portfolio(plan, bars, benchmark)
     document = result.to_dict()
