@@ -21,9 +21,16 @@
     └── UnavailableError              a dependency (the database) is down or busy: retry later
 
 HTTP status codes and CLI exit codes are chosen at the boundaries (web, cli), never here.
+
+An error may carry a ``code`` (a stable name of its kind, e.g. ``"too_many_bars"``) and the
+``params`` its message mentions (``{"count": 5200, "limit": 5000}``), so a boundary can
+show it in another language; the English message stays the error's text.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 __all__ = [
     "AuthenticationError",
@@ -46,15 +53,44 @@ __all__ = [
 ]
 
 
+_Params = Mapping[str, str | int | float]
+"""The values an error message mentions, by name (for translated messages)."""
+
+
 class PrivatetradeError(Exception):
-    """Base class of every error privatetrade raises on purpose."""
+    """Base class of every error privatetrade raises on purpose.
+
+    Args:
+        message: What went wrong and how to fix it, in English.
+        code: A stable name of the kind of error (None: not named).
+        params: The values the message mentions, by name.
+    """
+
+    code: str | None = None
+    params: _Params = MappingProxyType({})
+
+    def __init__(
+        self, message: str = "", *, code: str | None = None, params: _Params | None = None
+    ) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        if params:
+            self.params = MappingProxyType(dict(params))
 
 
 class InputError(PrivatetradeError, ValueError):
     """An argument is invalid; ``field`` names it when known."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        params: _Params | None = None,
+    ) -> None:
+        super().__init__(message, code=code, params=params)
         self.field = field
 
 
@@ -69,8 +105,15 @@ class ConfigurationError(InputError):
 class DataError(PrivatetradeError, ValueError):
     """Bars are invalid; ``row`` is the position of the first bad row when known."""
 
-    def __init__(self, message: str, *, row: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        row: int | None = None,
+        code: str | None = None,
+        params: _Params | None = None,
+    ) -> None:
+        super().__init__(message, code=code, params=params)
         self.row = row
 
 

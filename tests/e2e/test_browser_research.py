@@ -84,8 +84,16 @@ def fill_values(page: Page, name: str, values: str) -> None:
     page.locator(f"#search-{name}-list").fill(values)
 
 
-def params_text(params: dict[str, Any]) -> str:
-    return ", ".join(f"{name}={value}" for name, value in params.items())
+# The moving-average crossover's parameters as the pages name them, by language.
+PARAM_NAMES = {
+    "en": {"fast": "Fast window", "slow": "Slow window"},
+    "ko": {"fast": "단기 기간", "slow": "장기 기간"},
+}
+
+
+def params_text(params: dict[str, Any], language: str = "en") -> str:
+    names = PARAM_NAMES[language]
+    return ", ".join(f"{names[name]} {value}" for name, value in params.items())
 
 
 def sideways_overflow(page: Page) -> int:
@@ -253,7 +261,7 @@ def test_a_walk_forward_in_korean_shows_its_windows_and_findings_in_korean(
     rows = page.locator("#windows-table tbody tr")
     expect(rows).to_have_count(len(windows))
     for row, window in zip(rows.all(), windows, strict=True):
-        expect(row.locator("td").nth(3)).to_have_text(params_text(window["params"]))
+        expect(row.locator("td").nth(3)).to_have_text(params_text(window["params"], "ko"))
 
     # The stitched out-of-sample equity, a dotted line where each later window starts.
     chart = page.evaluate(
@@ -302,7 +310,7 @@ def test_a_long_optimization_shows_live_progress_and_stops_when_cancelled(
     session.goto(f"/research/{job_id}")
     count = page.locator("#progress-count")
     expect(count).to_contain_text("of 59,900 combinations tested", timeout=JOB_SECONDS)
-    expect(page.locator("#best-so-far-text")).to_contain_text("fast=", timeout=60_000)
+    expect(page.locator("#best-so-far-text")).to_contain_text("Fast window", timeout=60_000)
     expect(page.locator("#best-so-far-text")).to_contain_text("trades")
     done = int(count.get_attribute("data-done") or "0")
     assert 0 < done < 59_900

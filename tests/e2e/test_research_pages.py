@@ -191,7 +191,7 @@ def test_a_run_page_only_for_the_callers_optimizations_and_walk_forwards(
     assert config["job"]["currency"] == "KRW"
     for name in ("result.json", "table.csv", "table.parquet"):
         assert f'href="/api/jobs/{sweep["id"]}/artifacts/{name}"' in sweep_page.text
-    assert "fast 5, 10 · slow 30, 60" in sweep_page.text
+    assert "Fast window 5, 10 · Slow window 30, 60" in sweep_page.text
     for name in ("result.json", "windows.csv", "equity.csv"):
         assert f'href="/api/jobs/{walk["id"]}/artifacts/{name}"' in walk_page.text
     assert page_config(walk_page.text)["job"]["kind"] == "walkforward"
@@ -221,4 +221,5 @@ def test_history_lists_every_kind_of_run_and_filters_by_kind(
     assert f'href="/research/{runs["walkforward"]["id"]}"' in every
     assert f'href="/backtests/{runs["backtest"]["id"]}"' in every
     best = runs["sweep"]["summary"]["best"]
-    assert f"fast={best['params']['fast']}, slow={best['params']['slow']}" in every
+    fast, slow = best["params"]["fast"], best["params"]["slow"]
+    assert f"Fast window {fast}, Slow window {slow}" in every

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from server import ServerProcess, submit, wait_for
 
+WEB = Path(__file__).resolve().parents[2] / "src" / "privatetrade" / "web"
 PAGES = ["/", "/stocks", "/stocks/DEMO01", "/backtests/new", "/history", "/compare", "/account"]
 
 
@@ -108,7 +109,10 @@ def test_plotly_is_served_from_the_installed_package(site: Any) -> None:
     spec = importlib.util.find_spec("plotly")
     assert spec is not None
     assert spec.origin is not None
-    shipped = (Path(spec.origin).parent / "package_data" / "plotly.min.js").read_bytes()
+    plotly = (Path(spec.origin).parent / "package_data" / "plotly.min.js").read_bytes()
+    # Plotly as the package ships it, then our Korean locale for it.
+    locale = (WEB / "static" / "js" / "plotly_locale.js").read_bytes()
+    shipped = plotly + b"\n;\n" + locale
     with site.anonymous() as client:
         packed = client.get("/assets/plotly.min.js", headers={"Accept-Encoding": "gzip"})
         assert packed.status_code == 200

@@ -111,6 +111,8 @@ class SymbolCatalog:
             raise InputError(
                 f"unknown symbol {code!r}; search with `privatetrade data search`",
                 field="symbol",
+                code="unknown_symbol",
+                params={"symbol": code},
             )
         return entry.symbol
 

@@ -186,4 +186,6 @@ def require_tradable(symbol: SymbolInfo) -> None:
             f"use it as the benchmark (benchmark={symbol.code}) and backtest a stock, "
             "or an ETF that tracks the index",
             field="symbol",
+            code="symbol_is_index",
+            params={"symbol": symbol.code},
         )

@@ -11,7 +11,7 @@ import datetime as dt
 import fcntl
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from privatetrade.data.catalog import SearchHit, SymbolCatalog
 from privatetrade.data.store import BarStore, PriceKind
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from privatetrade.data.imports import ImportMode, ImportResult
 
-__all__ = ["SAMPLE_LISTINGS", "MarketData", "empty_range_message"]
+__all__ = ["SAMPLE_LISTINGS", "MarketData", "empty_range_code", "empty_range_message"]
 
 # The bokeh-sampledata stocks (Quandl WIKI, public domain), as listed in 2013.
 SAMPLE_LISTINGS: tuple[tuple[str, str, Market], ...] = (
@@ -90,13 +90,18 @@ class MarketData:
             stored = ", ".join(symbol.adjusted) or "none"
             raise DataError(
                 f"no {wanted} bars stored for {symbol.code} (stored: {stored}); "
-                f"read the stored ones with adjusted={other}"
+                f"read the stored ones with adjusted={other}",
+                code=f"no_{wanted}_prices",
+                params={"symbol": symbol.code},
             )
         frame = self.store.read(symbol.code, start, end, kind=kind)
         if frame.empty:
             coverage = self.store.coverage(symbol.code, kind)
             held = (coverage.first_bar, coverage.last_bar) if coverage else None
-            raise DataError(empty_range_message(symbol.code, start, end, held))
+            raise DataError(
+                empty_range_message(symbol.code, start, end, held),
+                **empty_range_code(symbol.code, held),
+            )
         return frame
 
     def series_for(self, symbol: SymbolInfo, *, adjusted: bool) -> PriceKind | None:
@@ -322,6 +327,14 @@ def empty_range_message(
     last = "the last bar" if end is None else end.isoformat()
     held = "nothing" if stored is None else f"{stored[0]} to {stored[1]}"
     return f"no bars of {label} between {first} and {last}; stored: {held}"
+
+
+def empty_range_code(label: str, stored: tuple[dt.date, dt.date] | None) -> dict[str, Any]:
+    """The ``code`` and ``params`` of :func:`empty_range_message`'s error (keywords)."""
+    if stored is None:
+        return {"code": "no_bars", "params": {"symbol": label}}
+    first, last = (day.isoformat() for day in stored)
+    return {"code": "no_bars_in_range", "params": {"symbol": label, "first": first, "last": last}}
 
 
 def _us_sample(code: str, name: str, market: Market) -> SymbolInfo:

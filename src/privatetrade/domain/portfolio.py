@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from privatetrade.domain.specs import Costs, SymbolCode
 from privatetrade.domain.universe import UniverseSpec
@@ -45,7 +46,7 @@ class PortfolioSpec(UniverseSpec):
     def _stops_for_signals(cls, stops: Stops, info: ValidationInfo) -> Stops:
         rule = info.data.get("rule")
         if rule is not None and stops != Stops() and rule.rule != "signals":
-            raise ValueError("only the signals rule takes stops")
+            raise PydanticCustomError("stops_only_signals", "only the signals rule takes stops")
         return stops
 
     @property

@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from privatetrade.domain.specs import BacktestSpec, ParamName, ParamValue
 from privatetrade.engine.limits import MAX_PARAM_MAGNITUDE
@@ -65,9 +66,13 @@ class ParamRange(BaseModel):
     @model_validator(mode="after")
     def _check_order(self) -> Self:
         if self.stop < self.start:
-            raise ValueError("stop must not be below start")
+            raise PydanticCustomError("range_stop_below_start", "stop must not be below start")
         if (self.stop - self.start) / self.step > MAX_CHOICES:
-            raise ValueError(f"more than {MAX_CHOICES:,} values; use a larger step")
+            raise PydanticCustomError(
+                "too_many_values",
+                "more than {max} values; use a larger step",
+                {"max": f"{MAX_CHOICES:,}"},
+            )
         return self
 
     @property
@@ -157,7 +162,11 @@ class SweepSpec(BacktestSpec):
     def _space_apart_from_params(self) -> Self:
         both = sorted(set(self.space) & set(self.params))
         if both:
-            raise ValueError(f"parameter {both[0]!r} is both fixed (params) and searched (space)")
+            raise PydanticCustomError(
+                "param_fixed_and_searched",
+                "parameter '{param}' is both fixed (params) and searched (space)",
+                {"param": both[0]},
+            )
         return self
 
     def backtest_spec(self, params: dict[str, Any] | None = None) -> BacktestSpec:
@@ -186,7 +195,9 @@ class WindowLength(BaseModel):
         if isinstance(value, str):
             match = _WINDOW_TEXT.match(value.strip().lower())
             if match is None:
-                raise ValueError("use a number of months or bars: 24m, 500b")
+                raise PydanticCustomError(
+                    "window_text", "use a number of months or bars: 24m, 500b"
+                )
             return {"count": int(match.group(1)), "unit": WINDOW_UNITS[match.group(2)]}
         return value
 
@@ -218,7 +229,12 @@ class WalkForwardSpec(SweepSpec):
     def _step_fits(self) -> Self:
         step = self.step or self.out_of_sample
         if step.unit != self.out_of_sample.unit:
-            raise ValueError("step and out_of_sample must use the same unit")
+            raise PydanticCustomError(
+                "step_unit_mismatch", "step and out_of_sample must use the same unit"
+            )
         if step.count < self.out_of_sample.count:
-            raise ValueError("step must not be shorter than out_of_sample (windows would overlap)")
+            raise PydanticCustomError(
+                "step_shorter_than_window",
+                "step must not be shorter than out_of_sample (windows would overlap)",
+            )
         return self

@@ -17,6 +17,7 @@ from pydantic import (
     WrapValidator,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from privatetrade.engine.costs import CostModel
 from privatetrade.engine.limits import MAX_PARAM_MAGNITUDE, Cash, IsoDate, RiskFreeRate
@@ -96,7 +97,7 @@ class BacktestSpec(BaseModel):
     def _dates_in_order(cls, end: dt.date | None, info: ValidationInfo) -> dt.date | None:
         start = info.data.get("start")
         if start is not None and end is not None and start > end:
-            raise ValueError("start must not be after end")
+            raise PydanticCustomError("start_after_end", "start must not be after end")
         return end
 
     def canonical_json(self) -> str:

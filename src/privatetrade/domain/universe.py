@@ -14,6 +14,7 @@ import json
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from privatetrade.domain.specs import SymbolCode
 from privatetrade.engine.limits import IsoDate
@@ -62,14 +63,21 @@ class UniverseSpec(BaseModel):
     def _symbols_once(cls, symbols: list[str] | None, info: ValidationInfo) -> list[str] | None:
         market = info.data.get("market")
         if (symbols is None) == (market is None) and "market" in info.data:
-            both = "not both" if symbols is not None else "one of them"
-            raise ValueError(f"give either symbols or a market ({both})")
+            if symbols is not None:
+                raise PydanticCustomError(
+                    "symbols_and_market", "give either symbols or a market (not both)"
+                )
+            raise PydanticCustomError(
+                "symbols_or_market", "give either symbols or a market (one of them)"
+            )
         if symbols is None:
             return None
         seen: set[str] = set()
         for code in symbols:
             if code.upper() in seen:
-                raise ValueError(f"{code} is listed twice")
+                raise PydanticCustomError(
+                    "listed_twice", "{symbol} is listed twice", {"symbol": code}
+                )
             seen.add(code.upper())
         return symbols
 
@@ -78,7 +86,7 @@ class UniverseSpec(BaseModel):
     def _dates_in_order(cls, end: dt.date | None, info: ValidationInfo) -> dt.date | None:
         start = info.data.get("start")
         if start is not None and end is not None and start > end:
-            raise ValueError("start must not be after end")
+            raise PydanticCustomError("start_after_end", "start must not be after end")
         return end
 
     def canonical_json(self) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from privatetrade.engine.costs import CostModel
 from privatetrade.engine.limits import (
@@ -80,13 +81,21 @@ class Sizing(BaseModel):
             return value
         if mode == "all_in":
             if value is not None:
-                raise ValueError("sizing 'all_in' takes no value")
+                raise PydanticCustomError("sizing_takes_no_value", "sizing 'all_in' takes no value")
         elif value is None:
-            raise ValueError(f"sizing {mode!r} needs a value")
+            raise PydanticCustomError(
+                "sizing_needs_value", "sizing '{mode}' needs a value", {"mode": mode}
+            )
         elif mode == "fraction" and value > 1.0:
-            raise ValueError("a fraction of equity must be at most 1 (no margin)")
+            raise PydanticCustomError(
+                "fraction_above_one", "a fraction of equity must be at most 1 (no margin)"
+            )
         elif mode == "shares" and not 1.0 <= value <= MAX_SHARES:
-            raise ValueError(f"a share count must be between 1 and {MAX_SHARES:,.0f}")
+            raise PydanticCustomError(
+                "shares_out_of_range",
+                "a share count must be between 1 and {max}",
+                {"max": f"{MAX_SHARES:,.0f}"},
+            )
         return value
 
 

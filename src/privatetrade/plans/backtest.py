@@ -255,6 +255,8 @@ def plan_backtest(
             f"{len(bars):,} bars in the chosen range; the limit is {max_bars:,} "
             "(choose a later start or an earlier end)",
             field="start",
+            code="too_many_bars",
+            params={"count": len(bars), "limit": max_bars},
         )
     notes = [raw_fallback_warning(symbol.code)] if series.fallback else []
     benchmark = None
@@ -371,6 +373,8 @@ def _series(data: MarketData, symbol: SymbolInfo, spec: BacktestSpec, field: str
             f"no {'adjusted' if spec.adjusted else 'raw'} prices stored for {symbol.code} "
             f"(stored: {stored}){hint}",
             field=field,
+            code="no_adjusted_prices" if spec.adjusted else "no_raw_prices",
+            params={"symbol": symbol.code},
         )
     return series
 

@@ -102,6 +102,8 @@ def plan_research(
             f"TPE runs at most {MAX_TPE_TRIALS:,} trials (each costs more than the last); "
             "use method random or grid for more",
             field="samples",
+            code="tpe_too_many_trials",
+            params={"limit": MAX_TPE_TRIALS},
         )
     try:
         strategy = default_registry().get(spec.strategy)
@@ -146,4 +148,6 @@ def _too_many(
             else "(ask for fewer samples)"
         ),
         field=field,
+        code="too_many_combinations",
+        params={"count": total, "limit": limit},
     )

@@ -79,7 +79,10 @@ def resolve_universe(
     if spec.symbols is not None:
         if len(spec.symbols) > limit:
             raise InputError(
-                f"symbols: {len(spec.symbols):,} symbols; the limit is {limit:,}", field="symbols"
+                f"symbols: {len(spec.symbols):,} symbols; the limit is {limit:,}",
+                field="symbols",
+                code="too_many_symbols",
+                params={"count": len(spec.symbols), "limit": limit},
             )
         members = [_listed(data, code, spec.adjusted) for code in spec.symbols]
         field = "symbols"
@@ -92,6 +95,8 @@ def resolve_universe(
                 f"the limit is {limit:,} (list the symbols you want instead, or shorten "
                 "the period)",
                 field="market",
+                code="market_too_many_symbols",
+                params={"count": len(members), "market": str(spec.market), "limit": limit},
             )
     currency = _one_currency(members, field)
     return Universe(tuple(members), currency)
@@ -107,6 +112,8 @@ def _listed(data: MarketData, code: str, adjusted: bool) -> Member:
             f"symbols: {symbol.code} ({symbol.name}) is a market index, not a tradable stock; "
             "use it as the benchmark",
             field="symbols",
+            code="symbol_is_index",
+            params={"symbol": symbol.code},
         )
     return Member(symbol, series_of(data, symbol, adjusted))
 
@@ -137,6 +144,8 @@ def _market_members(data: MarketData, market: Market, spec: UniverseSpec) -> lis
         raise InputError(
             f"market: no {market.value} stock has stored prices between {first} and {last}",
             field="market",
+            code="market_without_prices",
+            params={"market": market.value},
         )
     return members
 
@@ -159,5 +168,7 @@ def _one_currency(members: list[Member], field: str) -> str:
         raise InputError(
             f"{field}: one quote currency per universe ({listed}); run them separately",
             field=field,
+            code="mixed_currencies",
+            params={"currencies": ", ".join(currencies)},
         )
     return next(iter(currencies))

@@ -125,7 +125,11 @@ class SearchSpace:
                     if len(rows) == count:
                         return np.array(rows, dtype=np.int32)
         if not rows:
-            raise ParameterError("the search space holds no valid combination", field="space")
+            raise ParameterError(
+                "the search space holds no valid combination",
+                field="space",
+                code="no_valid_combination",
+            )
         return np.array(rows, dtype=np.int32)
 
     def describe(self) -> dict[str, Any]:
@@ -200,12 +204,16 @@ def build_space(
         name: values for name, values in default_axes(strategy).items() if name not in fixed_values
     }
     if not axes_input:
-        raise ParameterError(f"{strategy.name} has no parameter to search", field="space")
+        raise ParameterError(
+            f"{strategy.name} has no parameter to search", field="space", code="nothing_to_search"
+        )
     axes: dict[str, list[Any]] = {}
     for name, axis in axes_input.items():
         values = axis.values() if isinstance(axis, ParamRange) else list(axis)
         if not values:
-            raise ParameterError(f"no values to try for {name!r}", field=f"space.{name}")
+            raise ParameterError(
+                f"no values to try for {name!r}", field=f"space.{name}", code="no_values"
+            )
         checked = _validated(model, name, values, f"space.{name}")
         axes[name] = list(dict.fromkeys(checked))
     result = SearchSpace(strategy, axes, fixed_values, defaulted)
@@ -248,7 +256,9 @@ def _require_some_valid(space: SearchSpace) -> None:
         except ValidationError as exc:
             reason = f": {parse_error_message(exc, space.strategy.Params)}"
         raise ParameterError(
-            f"the search space holds no valid combination (e.g. {first}){reason}", field="space"
+            f"the search space holds no valid combination (e.g. {first}){reason}",
+            field="space",
+            code="no_valid_combination",
         )
 
 

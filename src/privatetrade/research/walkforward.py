@@ -102,6 +102,8 @@ def plan_windows(
             f"{n:,} bars are too few for one window of {in_sample.text()} in-sample and "
             f"{out_of_sample.text()} out-of-sample; choose shorter windows or more data",
             field="in_sample",
+            code="too_few_bars_for_window",
+            params={"count": n},
         )
     short = min(windows, key=lambda w: w.is_end - w.is_start)
     if short.is_end - short.is_start < MIN_IN_SAMPLE_BARS:
@@ -109,6 +111,12 @@ def plan_windows(
             f"in-sample window {short.index + 1} holds {short.is_end - short.is_start} bars; "
             f"at least {MIN_IN_SAMPLE_BARS} are needed",
             field="in_sample",
+            code="in_sample_too_short",
+            params={
+                "window": short.index + 1,
+                "count": short.is_end - short.is_start,
+                "minimum": MIN_IN_SAMPLE_BARS,
+            },
         )
     return windows
 

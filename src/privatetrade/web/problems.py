@@ -1,4 +1,11 @@
-"""Errors as JSON problem details (RFC 9457): never an HTML page or a stack trace."""
+"""Errors as JSON problem details (RFC 9457): never an HTML page or a stack trace.
+
+Every problem has a ``code``: a stable name of its kind that programs (and the pages,
+which translate it) can rely on, with the values its English ``detail`` mentions in
+``params``. The code is the error's own (``PrivatetradeError.code``, or pydantic's error
+type for a validation error, found along the error's causes), else one for its class or
+HTTP status (``invalid_input``, ``not_found``, ...).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -25,12 +33,13 @@ from privatetrade.errors import (
     UnavailableError,
 )
 from privatetrade.web.schemas import Problem
-from privatetrade.web.validation import body_model, field_errors
+from privatetrade.web.validation import body_model, error_params, field_errors
 
 __all__ = [
     "INVALID",
     "UNAVAILABLE",
     "ProblemError",
+    "error_code",
     "install_problem_handlers",
     "problem_for",
     "problem_response",
@@ -54,6 +63,20 @@ _TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
 log = structlog.get_logger("privatetrade.web")
 
 UNAVAILABLE = {503: "The database is unavailable or busy; retry later"}
@@ -63,7 +86,11 @@ INVALID = {422: "Invalid input; the problem names the field"}
 
 
 class ProblemError(Exception):
-    """Raise from a route to answer with a problem document."""
+    """Raise from a route to answer with a problem document.
+
+    Without a ``code``, the answer takes the code of the error being handled when this
+    was raised (``raise ProblemError(...) from exc``), else the status's.
+    """
 
     def __init__(
         self,
@@ -72,6 +99,8 @@ class ProblemError(Exception):
         *,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        code: str | None = None,
+        params: Mapping[str, str | int | float] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
@@ -79,6 +108,8 @@ class ProblemError(Exception):
         self.detail = detail
         self.field = field
         self.headers = headers
+        self.code = code
+        self.params = dict(params or {})
         self.extra = extra
 
 
@@ -89,15 +120,20 @@ def problem_response(
     request: Request | None = None,
     field: str | None = None,
     headers: dict[str, str] | None = None,
+    code: str | None = None,
+    params: Mapping[str, str | int | float] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """Build a problem+json response."""
+    """Build a problem+json response (``code`` defaults to the status's)."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": _TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
+        "code": code or _CODES.get(status, "error"),
     }
+    if params:
+        body["params"] = dict(params)
     if field is not None:
         body["field"] = field
     body.update({key: value for key, value in extra.items() if value is not None})
@@ -144,12 +180,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = field_errors(exc.errors(), body_model(request.scope))
-        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        unknown = {"field": "body", "message": "invalid request"}
+        first: dict[str, Any] = errors[0] if errors else unknown
         return problem_response(
             422,
             f"{first['field']}: {first['message']}",
             request=request,
             field=first["field"],
+            code=first.get("code"),
+            params=first.get("params"),
             errors=errors,
         )
 
@@ -178,14 +217,37 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 def _answer(request: Request, problem: ProblemError) -> JSONResponse:
+    code, params = problem.code, problem.params
+    if code is None:
+        code, params = error_code(problem.__cause__ or problem.__context__)
     return problem_response(
         problem.status,
         problem.detail,
         request=request,
         field=problem.field,
         headers=problem.headers,
+        code=code,
+        params=params,
         **problem.extra,
     )
+
+
+def error_code(exc: BaseException | None) -> tuple[str | None, dict[str, str | int | float]]:
+    """The code and params of an error: its own, else the first of its causes that has one.
+
+    A ``PrivatetradeError`` with a ``code`` gives it; a pydantic ``ValidationError`` gives
+    its first error's type and context. None when no error along the chain has one.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, PrivatetradeError) and exc.code is not None:
+            return exc.code, dict(exc.params)
+        if isinstance(exc, ValidationError) and exc.error_count():
+            first = exc.errors(include_url=False)[0]
+            return str(first["type"]), error_params(first)
+        exc = exc.__cause__ or exc.__context__
+    return None, {}
 
 
 def problem_for(exc: PrivatetradeError) -> ProblemError:
@@ -195,20 +257,29 @@ def problem_for(exc: PrivatetradeError) -> ProblemError:
     with the job's state (a reused Idempotency-Key 422), limits 429 and unavailability
     503 with ``Retry-After``, authentication 401 (permission 403); any other error 422.
     """
+    problem = _problem_of_class(exc)
+    code, params = error_code(exc)
+    if code is not None:
+        problem.code, problem.params = code, params
+    return problem
+
+
+def _problem_of_class(exc: PrivatetradeError) -> ProblemError:
     detail = str(exc)
     if isinstance(exc, InputError):
         return ProblemError(422, detail, field=exc.field or "body")
     if isinstance(exc, DataError):
-        return ProblemError(422, detail, field="symbol")
+        return ProblemError(422, detail, field="symbol", code="data_error")
     if isinstance(exc, NotFoundError):
         return ProblemError(404, detail)
     if isinstance(exc, IdempotencyConflictError):
         message = "this Idempotency-Key was already used with a different request body"
-        return ProblemError(422, message, field="Idempotency-Key")
+        return ProblemError(422, message, field="Idempotency-Key", code="idempotency_conflict")
     if isinstance(exc, ConflictError):
         return ProblemError(409, detail, state=exc.state)
     if isinstance(exc, LimitExceededError):
-        return ProblemError(429, detail, headers={"Retry-After": str(exc.retry_after)})
+        headers = {"Retry-After": str(exc.retry_after)}
+        return ProblemError(429, detail, headers=headers, code="limit_exceeded")
     if isinstance(exc, UnavailableError):
         return ProblemError(503, detail, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, PermissionDeniedError):

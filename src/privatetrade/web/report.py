@@ -22,8 +22,9 @@ from privatetrade.web.ui.render import templates
 
 __all__ = ["Report", "plotly_js", "plotly_js_path", "render_report"]
 
-# Inlined in this order: Plotly, then our scripts (PTFormat, PTCharts, the report's own).
-_OUR_SCRIPTS = ("js/format.js", "js/charts.js", "js/report.js")
+# Inlined in this order: Plotly, then our scripts (Plotly's Korean locale, PTFormat,
+# PTCharts, the report's own).
+_OUR_SCRIPTS = ("js/plotly_locale.js", "js/format.js", "js/charts.js", "js/report.js")
 
 _STATIC = Path(__file__).resolve().parent / "static"
 

@@ -23,14 +23,26 @@ __all__ = [
 
 
 class Problem(BaseModel):
-    """An error, as RFC 9457 problem details."""
+    """An error, as RFC 9457 problem details.
+
+    ``detail`` is an English sentence; ``code`` names the kind of error for programs
+    (stable across releases) and ``params`` holds the values the detail mentions.
+    """
 
     type: str = "about:blank"
     title: str
     status: int
     detail: str
+    code: str = Field(
+        description="The kind of error, e.g. invalid_input, greater_than_equal, too_many_bars"
+    )
+    params: dict[str, str | int | float] | None = Field(
+        default=None, description="The values the detail mentions, by name"
+    )
     field: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Each invalid field: field, message, code and params"
+    )
     state: str | None = None
     request_id: str | None = None
 

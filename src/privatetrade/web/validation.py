@@ -7,19 +7,25 @@ and reports every member that failed. A caller wants the field it sent
 the body model's annotations along each error location to drop those steps, and of
 a union's members keeps the one the input came closest to satisfying: the one whose
 errors lie deepest in the input, preferring a violated bound to a wrong type.
+
+Each error also keeps pydantic's type as its ``code`` (``greater_than_equal``, or the
+type a validator raised with ``PydanticCustomError``) and the values of its context as
+``params`` (``{"ge": 1}``), so a page can say it in its own language.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-__all__ = ["FieldError", "body_model", "field_errors"]
+__all__ = ["FieldError", "body_model", "error_params", "field_errors"]
 
-FieldError = dict[str, str]
+FieldError = dict[str, Any]
+"""``{"field", "message", "code"}`` and, when the message mentions values, ``"params"``."""
 Location = tuple[str | int, ...]
 
 _SOURCES = {"body", "query", "path", "header", "cookie"}
@@ -56,7 +62,7 @@ def body_model(scope: Mapping[str, Any]) -> type[BaseModel] | None:
 def field_errors(
     errors: Sequence[Mapping[str, Any]], model: type[BaseModel] | None = None
 ) -> list[FieldError]:
-    """Return ``{"field", "message"}`` per error, fields as dotted paths of the input.
+    """Return ``{"field", "message", "code", "params"}`` per error, fields as dotted paths.
 
     Args:
         errors: ``RequestValidationError.errors()``.
@@ -65,7 +71,28 @@ def field_errors(
     located = [_Located.of(error, model) for error in errors]
     for level in range(max((len(item.tags) for item in located), default=0)):
         located = _resolve_unions(located, level)
-    return [{"field": item.field, "message": item.message} for item in located]
+    return [item.as_dict() for item in located]
+
+
+def error_params(error: Mapping[str, Any]) -> dict[str, str | int | float]:
+    """The values of a pydantic error's context, JSON-ready (``{"ge": 1}``).
+
+    Numbers stay numbers, dates become ISO dates, anything else its text; a
+    validator's exception object (``error``) is left out, the message has it.
+    """
+    params: dict[str, str | int | float] = {}
+    for name, value in (error.get("ctx") or {}).items():
+        if name == "error":
+            continue
+        if isinstance(value, bool):
+            params[name] = str(value).lower()
+        elif isinstance(value, (int, float, str)):
+            params[name] = value
+        elif isinstance(value, dt.date):
+            params[name] = value.isoformat()
+        else:
+            params[name] = str(value)
+    return params
 
 
 class _Located:
@@ -79,6 +106,8 @@ class _Located:
         self.error = error
         # A validator's ValueError reads "Value error, <the validator's message>".
         self.message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        self.code = str(error.get("type", "invalid_input"))
+        self.params = error_params(error)
 
     @classmethod
     def of(cls, error: Mapping[str, Any], model: type[BaseModel] | None) -> _Located:
@@ -89,6 +118,13 @@ class _Located:
         root = model if source == "body" else None
         path, tags = _walk(root, rest)
         return cls(path, tags, error)
+
+    def as_dict(self) -> FieldError:
+        """The error as the problem document lists it."""
+        item: FieldError = {"field": self.field, "message": self.message, "code": self.code}
+        if self.params:
+            item["params"] = self.params
+        return item
 
     @property
     def field(self) -> str:
@@ -126,6 +162,7 @@ def _resolve_unions(located: list[_Located], level: int) -> list[_Located]:
         if len(item.tags) <= level or id(item) in keep:
             if id(item) in merged:
                 item.message = merged[id(item)]
+                item.code, item.params = "invalid_type", {}
             result.append(item)
     return result
 

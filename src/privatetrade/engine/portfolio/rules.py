@@ -25,6 +25,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from privatetrade.engine.limits import MAX_CASH, MAX_PARAM_MAGNITUDE
 
@@ -94,7 +95,11 @@ def _default_of(field: str) -> Any:
 def _unused(field: str, value: Any, used: bool, readers: str) -> Any:
     """Return ``value``; raise naming ``field`` when a rule that ignores it changed it."""
     if not used and value != _default_of(field):
-        raise ValueError(f"{field}: only {readers} take {field}")
+        raise PydanticCustomError(
+            "field_not_used",
+            "{field}: only {readers} take {field}",
+            {"field": field, "readers": readers},
+        )
     return value
 
 
@@ -178,10 +183,16 @@ class PortfolioRule(BaseModel):
         if rule != "fixed_weights":
             return _unused("weights", weights, False, "the fixed_weights rule")  # type: ignore[no-any-return]
         if weights is None:
-            raise ValueError("weights: the fixed_weights rule needs weights (symbol -> weight)")
+            raise PydanticCustomError(
+                "weights_needed", "weights: the fixed_weights rule needs weights (symbol -> weight)"
+            )
         total = math.fsum(weights.values())
         if total > 1.0 + WEIGHT_SUM_TOLERANCE:
-            raise ValueError(f"weights: the weights sum to {total:.6g}; at most 1 (no margin)")
+            raise PydanticCustomError(
+                "weights_sum_above_one",
+                "weights: the weights sum to {total}; at most 1 (no margin)",
+                {"total": float(f"{total:.6g}")},
+            )
         return weights
 
     @field_validator("top")
@@ -191,7 +202,11 @@ class PortfolioRule(BaseModel):
         if rule is None:
             return top
         if rule in _TOP_N_RULES and top is None:
-            raise ValueError(f"top: the {rule} rule needs top (how many symbols to hold)")
+            raise PydanticCustomError(
+                "top_needed",
+                "top: the {rule} rule needs top (how many symbols to hold)",
+                {"rule": rule},
+            )
         return _unused("top", top, rule in _TOP_N_RULES, "the top_n_* rules")  # type: ignore[no-any-return]
 
     @field_validator("weighting")
@@ -221,7 +236,9 @@ class PortfolioRule(BaseModel):
         if rule is None:
             return strategy
         if rule in _STRATEGY_RULES and strategy is None:
-            raise ValueError(f"strategy: the {rule} rule needs a strategy")
+            raise PydanticCustomError(
+                "strategy_needed", "strategy: the {rule} rule needs a strategy", {"rule": rule}
+            )
         return _unused("strategy", strategy, rule in _STRATEGY_RULES, "signals and top_n_signal")  # type: ignore[no-any-return]
 
     @field_validator("params")
@@ -249,9 +266,15 @@ class PortfolioRule(BaseModel):
             return value
         if size in ("fraction", "amount"):
             if value is None:
-                raise ValueError(f"position_value: position_size {size!r} needs position_value")
+                raise PydanticCustomError(
+                    "position_value_needed",
+                    "position_value: position_size '{size}' needs position_value",
+                    {"size": size},
+                )
             if size == "fraction" and value > 1.0:
-                raise ValueError("position_value: a fraction of equity must be at most 1")
+                raise PydanticCustomError(
+                    "fraction_above_one", "position_value: a fraction of equity must be at most 1"
+                )
             return value
         return _unused("position_value", value, False, "position_size fraction or amount")  # type: ignore[no-any-return]
 

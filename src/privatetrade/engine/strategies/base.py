@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -153,9 +154,11 @@ class StrategyParams(BaseModel):
         for low, high in self.ordered:
             low_value, high_value = getattr(self, low), getattr(self, high)
             if low_value >= high_value:
-                raise ValueError(
-                    f"parameter '{low}' must be less than '{high}' "
-                    f"(got {low}={low_value}, {high}={high_value})"
+                raise PydanticCustomError(
+                    "param_order",
+                    "parameter '{low}' must be less than '{high}' "
+                    "(got {low}={low_value}, {high}={high_value})",
+                    {"low": low, "high": high, "low_value": low_value, "high_value": high_value},
                 )
         return self
 

@@ -219,14 +219,27 @@ def parse_params(
     try:
         return model.model_validate(dict(params))
     except ValidationError as exc:
-        raise _parameter_error(exc, model) from exc
+        raise _parameter_error(exc, model, strategy.name) from exc
 
 
-def _parameter_error(exc: ValidationError, model: type[StrategyParams]) -> ParameterError:
-    """Turn pydantic's error list into a one-line ParameterError naming the field."""
+def _parameter_error(
+    exc: ValidationError, model: type[StrategyParams], strategy: str
+) -> ParameterError:
+    """Turn pydantic's error list into a one-line ParameterError naming the field.
+
+    Its ``code`` is pydantic's error type (``greater_than_equal``, ``param_order``, ...),
+    its ``params`` the error's context plus the strategy and the parameter.
+    """
     errors = exc.errors(include_url=False)
     field, _ = _explain(errors[0], model)
-    return ParameterError(parse_error_message(exc, model), field=field)
+    params: dict[str, str | int | float] = {"strategy": strategy}
+    if field is not None:
+        params["param"] = field
+    for name, value in errors[0].get("ctx", {}).items():
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            params[name] = value
+    message = parse_error_message(exc, model)
+    return ParameterError(message, field=field, code=errors[0]["type"], params=params)
 
 
 def parse_error_message(exc: ValidationError, model: type[StrategyParams]) -> str:

@@ -1,10 +1,16 @@
-"""Third-party browser assets served from installed Python packages (no CDN)."""
+"""Third-party browser assets served from installed Python packages (no CDN).
+
+``/assets/plotly.min.js`` is Plotly followed by our Korean locale for it
+(``static/js/plotly_locale.js``), so every page that draws charts gets Korean tool
+tips, month names and date labels without a second script.
+"""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 from functools import cache
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -16,6 +22,7 @@ __all__ = ["ScriptAsset", "router"]
 router = APIRouter(include_in_schema=False)
 
 _YEAR = 365 * 24 * 3600
+_PLOTLY_LOCALE = Path(__file__).resolve().parent.parent / "static" / "js" / "plotly_locale.js"
 _JAVASCRIPT = "text/javascript; charset=utf-8"
 
 
@@ -50,11 +57,12 @@ class ScriptAsset:
 
 @cache
 def _plotly() -> ScriptAsset:
-    raw = plotly_js().encode("utf-8")
+    locale = _PLOTLY_LOCALE.read_text(encoding="utf-8")
+    raw = f"{plotly_js()}\n;\n{locale}".encode()
     return ScriptAsset(raw, cache_control=f"public, max-age={_YEAR}, immutable")
 
 
 @router.get("/assets/plotly.min.js")
 def plotly_script(request: Request) -> Response:
-    """Plotly's JavaScript from the ``plotly`` package, gzip-compressed when accepted."""
+    """Plotly's JavaScript from the ``plotly`` package and our Korean locale for it."""
     return _plotly().response(request)

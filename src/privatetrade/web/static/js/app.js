@@ -65,6 +65,20 @@
 
   const el = window.PTElement;
 
+  /* A strategy parameter's name in the page's language (its key when the catalog has none). */
+  function paramName(strategy, key) {
+    const titleKey = `param.${strategy}.${key}.title`;
+    const title = t(titleKey);
+    return title === titleKey ? key : title;
+  }
+
+  /* A run's parameters: "Fast window 5, Slow window 20" ("단기 기간 5, 장기 기간 20"). */
+  function paramsText(strategy, params) {
+    return Object.entries(params || {})
+      .map(([key, value]) => t("params.pair", { name: paramName(strategy, key), value: value }))
+      .join(", ");
+  }
+
   /* Re-format server-rendered values ([data-fmt]) in the page's locale. */
   function applyFormats(root) {
     for (const node of root.querySelectorAll("[data-fmt]")) {
@@ -138,7 +152,7 @@
 
   window.PT = {
     config, t, fmt, api, ApiError, errorMessage, showError, hideError, el, applyFormats,
-    followJob, FINAL_STATES,
+    followJob, FINAL_STATES, paramName, paramsText,
   };
   applyFormats(document);
 })();

@@ -5,7 +5,7 @@
   const charts = window.PTCharts;
 
   function label(run) {
-    const params = Object.entries(run.spec.params).map(([k, v]) => `${k}=${v}`).join(", ");
+    const params = window.PT.paramsText(run.spec.strategy, run.spec.params);
     return `${run.symbol_name} · ${t("strategy." + run.spec.strategy)}${params ? " (" + params + ")" : ""}`;
   }
 

@@ -222,7 +222,8 @@
   }
 
   function ruleText(rules) {
-    return rules.map(([low, high]) => `${low} < ${high}`).join(", ");
+    const strategy = $("f-strategy").value;
+    return rules.map(([low, high]) => `${window.PT.paramName(strategy, low)} < ${window.PT.paramName(strategy, high)}`).join(", ");
   }
 
   function updateCount() {

@@ -16,7 +16,7 @@
 
   /* ------------------------------------------------------------ formatting */
   function paramsText(params) {
-    return Object.entries(params || {}).map(([k, v]) => `${k}=${v}`).join(", ");
+    return window.PT.paramsText(job.spec.strategy, params);
   }
 
   function objectiveText(objective, value) {

@@ -47,7 +47,7 @@
       if (schema.minimum !== undefined) bounds.push(`≥ ${schema.minimum}`);
       if (schema.exclusiveMinimum !== undefined) bounds.push(`> ${schema.exclusiveMinimum}`);
       if (schema.maximum !== undefined) bounds.push(`≤ ${schema.maximum}`);
-      const hint = [translated(`param.${strategyName}.${name}`, schema.description || "")];
+      const hint = [translated(`param.${strategyName}.${name}.description`, schema.description || "")];
       if (bounds.length) hint.push(`(${bounds.join(", ")}; ${t("form.default")} ${schema.default})`);
       return el("div", { className: "field" },
         el("label", { for: id, text: translated(`param.${strategyName}.${name}.title`, schema.title || name) }), input,
