@@ -22,9 +22,8 @@ from privatetrade.plans.universe import Universe, resolve_universe
 from privatetrade.research.scan import ScanProblem, ScanSymbol
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from privatetrade.data.market_data import MarketData
+    from privatetrade.engine.bars import PreparedBars
     from privatetrade.engine.settings import SimulationSettings
 
 __all__ = ["ScanPlan", "StoredBars", "plan_scan"]
@@ -46,25 +45,29 @@ class StoredBars:
     start: dt.date | None
     end: dt.date | None
 
-    def __call__(self, symbol: ScanSymbol) -> pd.DataFrame:
+    def __call__(self, symbol: ScanSymbol) -> PreparedBars:
         """Return the symbol's bars in the period, as a backtest of it reads them.
 
+        The same bars as the symbol's full backtest (``MarketData.bars``), read as
+        arrays and validated (safe to call from several threads at once).
+
         Raises:
-            DataError: None stored, or none in the period (the message says which dates
-                are stored).
+            DataError: None stored, none in the period (the message says which dates
+                are stored), or bad bars.
         """
         from privatetrade.data.market_data import empty_range_message
         from privatetrade.data.store import BarStore, PriceKind
+        from privatetrade.engine.bars import prepare_bars
         from privatetrade.errors import DataError
 
         store = BarStore(self.data_dir)
         kind = PriceKind(self.kinds[symbol.code])
-        frame = store.read(symbol.code, self.start, self.end, kind=kind)
-        if frame.empty:
+        columns, tz = store.read_columns(symbol.code, self.start, self.end, kind=kind)
+        if columns["time"].shape[0] == 0:
             coverage = store.coverage(symbol.code, kind)
             held = (coverage.first_bar, coverage.last_bar) if coverage else None
             raise DataError(empty_range_message(symbol.code, self.start, self.end, held))
-        return frame
+        return prepare_bars(columns, tz=tz)
 
 
 @dataclass(frozen=True)

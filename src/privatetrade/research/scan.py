@@ -40,7 +40,7 @@ from privatetrade.files import write_bytes_atomic
 if TYPE_CHECKING:
     import pandas as pd
 
-    from privatetrade.engine.bars import BarsInput
+    from privatetrade.engine.bars import BarsInput, PreparedBars
     from privatetrade.engine.costs import CostModel, CostPreset
     from privatetrade.engine.settings import SimulationSettings
     from privatetrade.engine.strategies.base import Strategy
@@ -157,15 +157,43 @@ class ScanChunk:
         return len(self.rows)
 
 
+LOAD_THREADS = 4
+"""Threads loading a chunk's bars at once (reading Parquet files releases the GIL)."""
+
+
 def evaluate_symbols(problem: ScanProblem, start: int, stop: int) -> ScanChunk:
-    """Backtest symbols ``start..stop-1`` of the universe (metrics only), one row each."""
+    """Backtest symbols ``start..stop-1`` of the universe (metrics only), one row each.
+
+    The chunk's bars are loaded by :data:`LOAD_THREADS` threads first, then evaluated
+    one symbol after the other.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     symbols = problem.symbols[start:stop]
-    rows = tuple(_row(problem, symbol) for symbol in symbols)
+    if len(symbols) > 1:
+        with ThreadPoolExecutor(max_workers=min(LOAD_THREADS, len(symbols))) as pool:
+            loaded = list(pool.map(lambda symbol: _load(problem, symbol), symbols))
+    else:
+        loaded = [_load(problem, symbol) for symbol in symbols]
+    rows = tuple(_row(problem, symbol, bars) for symbol, bars in zip(symbols, loaded, strict=True))
     return ScanChunk(tuple(symbol.code for symbol in symbols), rows)
 
 
-def _row(problem: ScanProblem, symbol: ScanSymbol) -> dict[str, Any]:
+def _load(problem: ScanProblem, symbol: ScanSymbol) -> PreparedBars | PrivatetradeError | None:
+    """The symbol's validated bars, the error that kept them from loading, or None (skipped)."""
     from privatetrade.engine.bars import prepare_bars
+
+    if symbol.error is not None:
+        return None
+    try:
+        return prepare_bars(problem.loader(symbol))
+    except PrivatetradeError as exc:
+        return exc
+
+
+def _row(
+    problem: ScanProblem, symbol: ScanSymbol, loaded: PreparedBars | PrivatetradeError | None
+) -> dict[str, Any]:
     from privatetrade.engine.sweep import evaluate
 
     row: dict[str, Any] = {
@@ -179,25 +207,22 @@ def _row(problem: ScanProblem, symbol: ScanSymbol) -> dict[str, Any]:
         **dict.fromkeys(_ROW_METRICS),
         "error": symbol.error,
     }
-    if symbol.error is not None:
+    if loaded is None:
         return row
+    if isinstance(loaded, PrivatetradeError):
+        row["error"] = _one_line(loaded)
+        return row
+    row["bars"] = len(loaded)
+    row["first"] = _local_day(loaded.local_time_ns[0])
+    row["last"] = _local_day(loaded.local_time_ns[-1])
+    if len(loaded) < 2:
+        row["error"] = "only one bar in the period; a backtest needs at least two"
+        return row
+    settings = problem.settings[symbol.settings]
     try:
-        prepared = prepare_bars(problem.loader(symbol))
-        row["bars"] = len(prepared)
-        row["first"], row["last"] = (
-            _local_day(prepared.local_time_ns[0]),
-            _local_day(prepared.local_time_ns[-1]),
-        )
-        if len(prepared) < 2:
-            raise InputError("only one bar in the period; a backtest needs at least two")
-        result = evaluate(
-            prepared,
-            problem.strategy,
-            [problem.params],
-            settings=problem.settings[symbol.settings],
-        )
+        result = evaluate(loaded, problem.strategy, [problem.params], settings=settings)
     except PrivatetradeError as exc:
-        row["error"] = " ".join(str(exc).split()) or type(exc).__name__
+        row["error"] = _one_line(exc)
         return row
     values = dict(zip(SWEEP_METRICS, result.values[0].tolist(), strict=True))
     for column, metric in _ROW_METRICS.items():
@@ -205,6 +230,10 @@ def _row(problem: ScanProblem, symbol: ScanSymbol) -> dict[str, Any]:
         row[column] = value if math.isfinite(value) else None
     row["trades"] = int(values["trade_count"])
     return row
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _local_day(local_ns: Any) -> str:
