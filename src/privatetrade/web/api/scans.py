@@ -294,10 +294,20 @@ def _row_of(rows: list[dict[str, Any]], symbol: str) -> dict[str, Any]:
         if str(row["symbol"]).upper() == wanted:
             if row["error"] is not None:
                 raise ProblemError(
-                    422, f"{row['symbol']} could not be backtested: {row['error']}", field="symbol"
+                    422,
+                    f"{row['symbol']} could not be backtested: {row['error']}",
+                    field="symbol",
+                    code="scan_row_failed",
+                    params={"symbol": row["symbol"]},
                 )
             return row
-    raise ProblemError(422, f"{symbol} is not in this scan", field="symbol")
+    raise ProblemError(
+        422,
+        f"{symbol} is not in this scan",
+        field="symbol",
+        code="not_in_scan",
+        params={"symbol": symbol},
+    )
 
 
 def _market(name: str) -> Any:
