@@ -16,6 +16,7 @@ The library API is small::
     wf = pt.walk_forward(frame, "sma_cross", grid, in_sample="24m", out_of_sample="6m")
 
     book = pt.run_portfolio({"005930": samsung, "000660": hynix}, {"rule": "equal_weight"})
+    ranked = pt.scan({"005930": samsung, "000660": hynix}, "sma_cross", {"fast": 5}).ranking()
 
 Heavy modules load on first use, so ``import privatetrade`` stays cheap.
 """
