@@ -307,7 +307,7 @@ def test_fixed_weights_per_chosen_symbol_and_a_sum_over_100_named_at_the_weights
     page.get_by_role("button", name="포트폴리오 백테스트 실행").click()
     error = page.locator("[data-error-for='rule.weights']")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("weights")
+    expect(error).to_have_text("비중 합계가 1.2입니다. 1(100%) 이하여야 합니다.")  # in Korean
     assert sideways_overflow(page) <= 0
     page.screenshot(path=screenshot_path("portfolio-weights-ko-phone"), full_page=True)
 

@@ -218,8 +218,8 @@ def run_backtest(
     if history <= instance.warmup_bars():
         warnings.insert(
             0,
-            f"only {history} bars but the strategy needs {instance.warmup_bars()} "
-            "before its first signal",
+            f"only {history} bar{'' if history == 1 else 's'} but the strategy needs "
+            f"{instance.warmup_bars()} before its first signal",
         )
     return BacktestResult(
         strategy=instance.name,

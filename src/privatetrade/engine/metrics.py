@@ -441,6 +441,11 @@ def compute_metrics(
     )
 
 
+def _count(count: int, noun: str) -> str:
+    """``1 closed trade``, ``2 closed trades``: a count with its noun in the right number."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def metric_warnings(metrics: Metrics, n_bars: int) -> list[str]:
     """Return human-readable warnings about how far the metrics can be trusted.
 
@@ -463,13 +468,13 @@ def metric_warnings(metrics: Metrics, n_bars: int) -> list[str]:
         )
     elif metrics.trade_count < _FEW_TRADES:
         warnings.append(
-            f"Only {metrics.trade_count} closed trades (fewer than {_FEW_TRADES}): "
+            f"Only {_count(metrics.trade_count, 'closed trade')} (fewer than {_FEW_TRADES}): "
             "trade metrics are not statistically meaningful."
         )
     if n_bars < _FEW_PERIODS:
         warnings.append(
-            f"Only {n_bars} return periods (fewer than {_FEW_PERIODS}): volatility, Sharpe "
-            "and Sortino are not statistically meaningful."
+            f"Only {_count(n_bars, 'return period')} (fewer than {_FEW_PERIODS}): volatility, "
+            "Sharpe and Sortino are not statistically meaningful."
         )
     if metrics.benchmark_bars is not None and metrics.benchmark_bars < n_bars:
         warnings.append(

@@ -17,7 +17,7 @@ from typing import Any
 from privatetrade import __version__
 from privatetrade.domain.jobs import Job
 from privatetrade.web.security import report_policy, script_hash
-from privatetrade.web.ui.i18n import Preferences, catalog
+from privatetrade.web.ui.i18n import Preferences, catalog, notices
 from privatetrade.web.ui.render import templates
 
 __all__ = ["Report", "plotly_js", "plotly_js_path", "render_report"]
@@ -103,6 +103,7 @@ def render_report(
         "colors": prefs.colors.value,
         "currency": currency,
         "messages": catalog(language),
+        "notices": notices(),
     }
     # The document is JSON already; only "<" needs escaping to be safe in a script element.
     document_json = document.decode("utf-8").replace("<", "\\u003c")

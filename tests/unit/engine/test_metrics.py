@@ -763,6 +763,13 @@ def test_warning_for_few_trades() -> None:
     )
 
 
+def test_warnings_count_one_trade_and_one_period_in_the_singular() -> None:
+    m = run([100.0, 101.0], trades=make_trades([1.0]))
+    text = metric_warnings(m, 1)
+    assert text[0].startswith("Only 1 closed trade (fewer than")
+    assert text[1].startswith("Only 1 return period (fewer than")
+
+
 def test_warning_for_wiped_out_equity() -> None:
     m = run([100.0, 0.0])
     assert "zero or below" in metric_warnings(m, 100)[0]

@@ -55,16 +55,38 @@ def test_translate_fills_placeholders_and_shows_unknown_keys() -> None:
     assert translate(Language.KO, "no.such.key") == "no.such.key"
 
 
-def test_both_catalogs_have_the_same_messages() -> None:
-    english = json.loads((WEB / "locales" / "en.json").read_text(encoding="utf-8"))
-    korean = json.loads((WEB / "locales" / "ko.json").read_text(encoding="utf-8"))
-    assert sorted(set(english) - set(korean)) == []
-    # Korean may add translations of the registry's own English texts, nothing else.
-    extra = set(korean) - set(english)
-    assert all(key.startswith(("param.", "strategy_desc.")) for key in extra), extra
-    for key, text in english.items():
-        assert re.findall(r"\{(\w+)\}", text) == re.findall(r"\{(\w+)\}", korean[key]), key
-        assert korean[key].strip(), key
+def _catalog_file(language: str) -> dict[str, str]:
+    messages: dict[str, str] = json.loads(
+        (WEB / "locales" / f"{language}.json").read_text(encoding="utf-8")
+    )
+    return messages
+
+
+def test_both_catalogs_have_the_same_keys() -> None:
+    english, korean = _catalog_file("en"), _catalog_file("ko")
+    assert sorted(set(english) - set(korean)) == [], "missing in ko.json"
+    assert sorted(set(korean) - set(english)) == [], "missing in en.json"
+
+
+def test_no_message_is_empty() -> None:
+    for language in ("en", "ko"):
+        empty = [key for key, text in _catalog_file(language).items() if not text.strip()]
+        assert empty == [], (language, empty)
+
+
+def test_both_languages_fill_the_same_placeholders() -> None:
+    english, korean = _catalog_file("en"), _catalog_file("ko")
+    placeholders = re.compile(r"\{(\w+)\}")
+
+    def names(text: str) -> list[str]:
+        return sorted(set(placeholders.findall(text)))
+
+    different = {
+        key: (names(text), names(korean[key]))
+        for key, text in english.items()
+        if key in korean and names(text) != names(korean[key])
+    }
+    assert different == {}
 
 
 def _static_keys() -> set[str]:
@@ -148,3 +170,60 @@ def test_every_strategy_and_metric_card_has_a_name() -> None:
             assert "metric." + key in messages
         for key in columns:
             assert "trade." + key in messages
+
+
+def test_every_built_in_strategy_is_described_in_both_languages() -> None:
+    """English mirrors the registry (the API's texts); Korean has its own for each."""
+    from privatetrade.engine.api import default_registry
+
+    english, korean = _catalog_file("en"), _catalog_file("ko")
+    for entry in default_registry().describe():
+        name = entry["name"]
+        assert english[f"strategy_desc.{name}"] == entry["description"]
+        assert korean[f"strategy_desc.{name}"] != entry["description"]
+        for param, schema in entry["parameters_schema"]["properties"].items():
+            for part in ("title", "description"):
+                key = f"param.{name}.{param}.{part}"
+                assert english[key] == schema[part], key
+                assert korean[key] != schema[part], key
+
+
+def _raised_codes() -> set[str]:
+    """Every error code the source gives: ``code="..."``, ``no_{kind}_prices``, custom types."""
+    source = WEB.parent
+    codes: set[str] = set()
+    for path in source.rglob("*.py"):
+        if path.name == "findings.py":  # codes of research findings, told in both languages
+            continue
+        text = path.read_text(encoding="utf-8")
+        codes |= set(re.findall(r"""\bcode=["']([a-z_]+)["']""", text))
+        codes |= set(re.findall(r"""\bPydanticCustomError\(\s*["']([a-z_]+)["']""", text))
+        codes |= set(re.findall(r"""["']code["']: ["']([a-z_]+)["']""", text))
+        for template in re.findall(r"""\bcode=f["']([a-z_{}]+)["']""", text):
+            codes |= {template.replace("{kind}", kind).replace("{wanted}", kind)
+                      for kind in ("adjusted", "raw")}  # fmt: skip
+    return codes
+
+
+def test_every_error_code_has_a_message_in_both_languages() -> None:
+    from privatetrade.web.problems import _CODES
+
+    codes = _raised_codes() | set(_CODES.values())
+    assert {"too_many_bars", "param_order", "start_after_end", "no_raw_prices"} <= codes
+    for language in ("en", "ko"):
+        messages = _catalog_file(language)
+        missing = sorted(code for code in codes if f"problem.{code}" not in messages)
+        assert missing == [], (language, missing)
+
+
+def test_the_bound_errors_of_every_form_field_have_a_message() -> None:
+    """Pydantic's error types for numbers, text, lists, dates and choices."""
+    kinds = [
+        "missing", "extra_forbidden", "greater_than_equal", "greater_than", "less_than_equal",
+        "less_than", "int_parsing", "int_from_float", "float_parsing", "finite_number",
+        "bool_parsing", "string_too_short", "string_too_long", "too_short", "too_long",
+        "literal_error", "enum", "date_parsing", "date_from_datetime_parsing", "json_invalid",
+        "invalid_type",
+    ]  # fmt: skip
+    korean = _catalog_file("ko")
+    assert [kind for kind in kinds if f"problem.{kind}" not in korean] == []

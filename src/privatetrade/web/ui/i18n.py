@@ -25,6 +25,7 @@ __all__ = [
     "Language",
     "Preferences",
     "catalog",
+    "notices",
     "preferences",
     "translate",
 ]
@@ -72,6 +73,17 @@ def catalog(language: Language) -> dict[str, str]:
     if language is Language.EN:
         return english
     return {**english, **_load(language)}
+
+
+@cache
+def notices() -> dict[str, str]:
+    """The English templates of the server's sentences the pages translate (``notice.*``).
+
+    Result warnings and a scan row's reason are English sentences in the stored
+    documents; a page finds the template a sentence matches and shows the catalog's
+    message of that key (``PTTranslator``'s ``t.notice`` in ``format.js``).
+    """
+    return {key: text for key, text in _load(Language.EN).items() if key.startswith("notice.")}
 
 
 def _load(language: Language) -> dict[str, str]:

@@ -15,7 +15,7 @@ from privatetrade.domain.users import User
 from privatetrade.web.auth import Caller, caller_from_request
 from privatetrade.web.context import system_of
 from privatetrade.web.security import CHART_PAGE_POLICY, CSP_HEADER
-from privatetrade.web.ui.i18n import Language, catalog, preferences
+from privatetrade.web.ui.i18n import Language, catalog, notices, preferences
 
 __all__ = ["page", "safe_next", "signed_in", "templates", "to_login", "user_page"]
 
@@ -66,6 +66,7 @@ def page(
         "colors": prefs.colors.value,
         "csrf": csrf_token,
         "messages": catalog(language),
+        "notices": notices(),
         **context.pop("js", {}),
     }
     response = templates.TemplateResponse(

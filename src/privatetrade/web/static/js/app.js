@@ -4,14 +4,46 @@
   const config = JSON.parse(document.getElementById("pt-config").textContent);
   const fmt = window.PTFormat(config.locale);
 
-  const t = window.PTTranslator(config.messages);
+  const t = window.PTTranslator(config.messages, config.notices);
+
+  const plainNumber = new Intl.NumberFormat(config.locale, { maximumFractionDigits: 6 });
+
+  /* Problem params that are a choice of the forms, named as the forms name them. */
+  const CHOICES = { mode: "sizing.", size: "position_size.", rule: "rule." };
+  /* Codes that only say which kind of error it is: the API's sentence says more. */
+  const GENERAL = ["invalid_input", "bad_request", "conflict", "data_error", "value_error"];
+
+  /* A problem's values for its message: numbers in the page's locale, a strategy
+     parameter ("param", "low", "high" beside "strategy") by its translated name. */
+  function problemParams(params) {
+    const values = {};
+    for (const [name, value] of Object.entries(params || {})) {
+      if (typeof value === "number") values[name] = plainNumber.format(value);
+      else if (params.strategy && ["param", "low", "high"].includes(name)) values[name] = paramName(params.strategy, value);
+      else if (CHOICES[name] && config.messages[CHOICES[name] + value]) values[name] = t(CHOICES[name] + value);
+      else values[name] = value;
+    }
+    return values;
+  }
+
+  /* A problem (or one of its field errors) in the page's language. English pages show the
+     API's own sentence; other languages the catalog's "problem.<code>" with the problem's
+     params, or for a code the catalog lacks a general sentence and then the API's. */
+  function problemText(item) {
+    const english = (item && (item.message || item.detail)) || "";
+    if (!item || !item.code || config.lang === "en") return english;
+    const key = "problem." + item.code;
+    if (GENERAL.includes(item.code) && english) return t("problem.untranslated", { detail: english });
+    if (config.messages[key]) return t(key, problemParams(item.params));
+    return english ? t("problem.untranslated", { detail: english }) : t("problem.invalid_input");
+  }
 
   class ApiError extends Error {
     constructor(status, problem) {
-      super((problem && problem.detail) || "");
+      super(problemText(problem));
       this.status = status;
       this.field = (problem && problem.field) || null;
-      this.errors = (problem && problem.errors) || [];
+      this.errors = ((problem && problem.errors) || []).map((item) => ({ ...item, message: problemText(item) }));
       this.problem = problem || {};
     }
   }

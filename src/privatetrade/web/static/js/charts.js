@@ -256,7 +256,7 @@
     const warnings = doc.warnings || [];
     if (warnings.length) {
       root.append(el("ul", { className: "warnings", "aria-label": ctx.t("result.warnings") },
-        ...warnings.map((w) => el("li", { text: w }))));
+        ...warnings.map((w) => el("li", { text: ctx.t.notice ? ctx.t.notice(w) : w }))));
     }
     root.append(el("h3", { text: ctx.t("result.metrics") }), metricCards(ctx, doc.metrics));
     root.append(el("p", { className: "muted engine-version", text: ctx.t("result.engine", { version: doc.engine_version }) }));

@@ -59,13 +59,16 @@
         if (isNaN(moment.getTime())) return iso;
         return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(moment);
       },
-      /* A duration in seconds, e.g. "1 min 5 s". */
+      /* A duration in seconds in the page's language: "1 min, 5 sec", "1분 5초", "<1초". */
       seconds(value) {
         if (!isNumber(value)) return missing;
-        if (value < 1) return "<1 s";
+        const unit = (amount, name) => numberFormat({ style: "unit", unit: name, unitDisplay: "short" }).format(amount);
+        if (value < 1) return "<" + unit(1, "second");
         const minutes = Math.floor(value / 60);
         const rest = Math.round(value % 60);
-        return minutes ? `${minutes} min ${rest} s` : `${rest} s`;
+        if (!minutes) return unit(rest, "second");
+        const parts = [unit(minutes, "minute"), unit(rest, "second")];
+        return new Intl.ListFormat(locale, { style: "narrow", type: "unit" }).format(parts);
       },
       isNumber: isNumber,
     };
@@ -88,13 +91,48 @@
     return node;
   }
 
-  /* t(key, {name: value}) over a message catalog; an unknown key is shown as itself. */
-  function PTTranslator(messages) {
-    return function t(key, values) {
+  /* t(key, {name: value}) over a message catalog; an unknown key is shown as itself.
+     t.notice(text) says an English sentence of the server (a result's warning, a scan
+     row's reason) in the catalog's language: `notices` are the English templates
+     ("notice.<name>": "Only {count} closed trades ..."); the sentence matching one is
+     told with the catalog's "notice.<name>", its values translated through the
+     "notice.part.<name>" templates ("{list} and {count} more") and lists split at ", ".
+     A sentence no template matches is shown as it is. */
+  function PTTranslator(messages, notices) {
+    function t(key, values) {
       const text = (messages && messages[key]) || key;
       if (!values) return text;
       return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
-    };
+    }
+    const templates = Object.entries(notices || {}).map(([key, english]) => {
+      const names = [];
+      const source = english.split(/(\{\w+\})/).map((piece) => {
+        const name = /^\{(\w+)\}$/.exec(piece);
+        if (!name) return piece.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        names.push(name[1]);
+        return "(.+?)";
+      }).join("");
+      const literal = english.replace(/\{\w+\}/g, "").length;
+      return { key: key, names: names, pattern: new RegExp("^" + source + "$"), part: key.startsWith("notice.part."), literal: literal };
+    }).sort((a, b) => b.literal - a.literal);
+
+    function told(text, parts) {
+      for (const template of templates) {
+        if (template.part !== parts) continue;
+        const match = template.pattern.exec(text);
+        if (!match) continue;
+        const values = {};
+        template.names.forEach((name, i) => { values[name] = part(match[i + 1]); });
+        return t(template.key, values);
+      }
+      return null;
+    }
+    function part(value) {
+      if (value.includes(", ")) return value.split(", ").map(part).join(", ");
+      return told(value, true) ?? value;
+    }
+    t.notice = (text) => (typeof text === "string" ? told(text, false) ?? text : String(text));
+    return t;
   }
 
   global.PTFormat = PTFormat;

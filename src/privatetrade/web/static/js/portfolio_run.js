@@ -40,7 +40,7 @@
   function warnings(doc) {
     const list = doc.warnings || [];
     $("warnings").hidden = list.length === 0;
-    $("warnings").replaceChildren(...list.map((text) => el("li", { text: typeof text === "string" ? text : JSON.stringify(text) })));
+    $("warnings").replaceChildren(...list.map((text) => el("li", { text: typeof text === "string" ? t.notice(text) : JSON.stringify(text) })));
   }
 
   /* ------------------------------------------------------------ contribution */

@@ -67,7 +67,7 @@
       ...["rank"].map((key) => ({ key: key, label: t("research.rank"), numeric: true, cell: (row) => metricCell(key, row) })),
       {
         key: "symbol", label: t("col.stock"), value: (row) => row.symbol,
-        cell: (row) => el("th", { scope: "row" }, symbolText(row), row.error ? el("span", { className: "row-error", text: " " + row.error }) : null),
+        cell: (row) => el("th", { scope: "row" }, symbolText(row), row.error ? el("span", { className: "row-error", text: " " + t.notice(row.error) }) : null),
       },
       { key: "market", label: t("scan.column.market"), cell: (row) => td(row.market || "") },
       ...NUMERIC.filter((key) => key !== "rank").map((key) => ({

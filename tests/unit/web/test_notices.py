@@ -1,0 +1,192 @@
+"""The server's English sentences that pages translate: every one has a template.
+
+Result warnings and scan rows' reasons are stored as English sentences. A page finds the
+``notice.*`` template a sentence matches and shows the catalog's message in its language
+(``format.js``, ``t.notice``). These tests make every producer of such a sentence say
+something, match each sentence the way the page does and check the Korean that comes
+out holds no English, so a changed sentence fails here instead of showing English on a
+Korean page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import privatetrade as pt
+from korean_text import latin_words
+from portfolio_builders import book
+from privatetrade.data.market_data import empty_range_message
+from privatetrade.data.symbols import Market
+from privatetrade.engine.metrics import metric_warnings
+from privatetrade.plans.data_checks import data_warnings, raw_fallback_warning
+from privatetrade.web.ui.i18n import Language, catalog, notices
+
+PLACEHOLDER = re.compile(r"(\{\w+\})")
+
+
+def _compiled(parts: bool) -> list[tuple[str, list[str], re.Pattern[str], int]]:
+    templates = []
+    for key, english in notices().items():
+        if key.startswith("notice.part.") != parts:
+            continue
+        pieces = PLACEHOLDER.split(english)
+        names = [piece[1:-1] for piece in pieces if PLACEHOLDER.fullmatch(piece)]
+        source = "".join(
+            "(.+?)" if PLACEHOLDER.fullmatch(piece) else re.escape(piece) for piece in pieces
+        )
+        literal = len(PLACEHOLDER.sub("", english))
+        templates.append((key, names, re.compile(f"^{source}$"), literal))
+    return sorted(templates, key=lambda template: -template[3])
+
+
+def told(text: str, language: Language, parts: bool = False) -> str | None:
+    """The page's ``t.notice`` in Python: None when no template matches."""
+    messages = catalog(language)
+    for key, names, pattern, _ in _compiled(parts):
+        match = pattern.match(text)
+        if match is None:
+            continue
+        values = {name: part(match.group(i + 1), language) for i, name in enumerate(names)}
+        return messages[key].format(**values)
+    return None
+
+
+def part(value: str, language: Language) -> str:
+    if ", " in value:
+        return ", ".join(part(item, language) for item in value.split(", "))
+    return told(value, language, parts=True) or value
+
+
+def daily_bars(close: list[float], tz: str, saturdays: int = 1) -> pd.DataFrame:
+    """Business days from 2024-03-04 and ``saturdays`` Saturday bars among them."""
+    days = list(pd.bdate_range("2024-03-04", periods=len(close) - saturdays))
+    for week in range(saturdays):
+        days.insert(5 * week + 5 + week, pd.Timestamp("2024-03-09") + pd.Timedelta(weeks=week))
+    index = pd.DatetimeIndex(days).tz_localize(tz)
+    return pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close, "volume": 1000.0},
+        index=index,
+    )
+
+
+def data_check_warnings() -> list[str]:
+    """Splits (one, two), jumps beyond the KRX limit and 50 % a day, closed-day bars."""
+    one_split = daily_bars([10_000.0] * 15 + [5_000.0] * 10 + [7_300.0] * 6, "Asia/Seoul", 2)
+    two_prices = [100.0] * 11 + [50.0] * 10 + [25.0] * 4 + [40.0] * 6
+    two_splits = daily_bars(two_prices, "America/New_York")
+    return [
+        *data_warnings(one_split, Market.KOSPI, adjusted=False),
+        *data_warnings(one_split, Market.KOSPI, adjusted=None),
+        *data_warnings(two_splits, Market.NYSE, adjusted=False),
+        *data_warnings(two_splits, Market.NYSE, adjusted=None),
+        *data_warnings(daily_bars([10_000.0] * 6, "Asia/Seoul"), Market.KOSPI, adjusted=True),
+    ]
+
+
+def backtest_warnings() -> list[str]:
+    close = np.array([100.0, 101.0, 99.0, 102.0, 104.0, 103.0, 105.0, 101.0, 100.0, 98.0])
+    bars = {"open": close, "high": close + 1, "low": close - 1, "close": close}
+    times = pd.date_range("2024-01-01", periods=len(close), freq="D", tz="UTC")
+    frame = pd.DataFrame(bars, index=times)
+    bench = pd.Series(close, index=times).where(np.arange(len(close)) >= 3)
+    result = pt.run_backtest(frame, "sma_cross", {"fast": 2, "slow": 4}, benchmark=bench)
+    one_bar = pt.run_backtest(frame.iloc[:1], "sma_cross", {"fast": 2, "slow": 4})
+    three_bars = pt.run_backtest(frame.iloc[:3], "sma_cross", {"fast": 2, "slow": 4})
+    ruined = dataclasses.replace(result.metrics, max_drawdown=-1.0, trade_count=1)
+    no_trades = dataclasses.replace(result.metrics, trade_count=0)
+    return [
+        *result.warnings,
+        *one_bar.warnings,
+        *three_bars.warnings,
+        *metric_warnings(ruined, 1),
+        *metric_warnings(no_trades, 500),
+    ]
+
+
+def portfolio_warnings() -> list[str]:
+    dates = ["2024-01-29", "2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02", "2024-02-05"]
+    many = {f"S{i:02d}": {"close": [10, 10, 10, 10, 10, 10]} for i in range(12)}
+    bars = book(
+        dates,
+        {
+            "A": {"close": [10, 10, 10, 10, 10, 10]},
+            "B": {"close": [10, 10, 10, None, None, None]},
+            "C": {"close": [10, 11, 12, 13, 14, 15]},
+            **many,
+        },
+    )
+    rule = {"rule": "fixed_weights", "weights": {"A": 0.5, "B": 0.5}, "rebalance": "daily"}
+    held = pt.run_portfolio(bars, {**rule, "delisted": "hold"}, tz="Asia/Seoul")
+    sold = pt.run_portfolio(bars, rule, tz="Asia/Seoul")
+    short = pt.run_portfolio(bars, {"rule": "top_n_momentum", "top": 1, "lookback": 10}, tz="UTC")
+    signals = pt.run_portfolio(
+        bars,
+        {"rule": "signals", "strategy": "sma_cross", "params": {"fast": 5, "slow": 30}},
+        tz="UTC",
+    )
+    late = book(dates[:3], {"A": {"close": [10, 10.5, 10]}, "B": {"close": [10, 11, 12]}})
+    unfilled = pt.run_portfolio(late, {"rule": "inverse_volatility", "lookback": 2}, tz="UTC")
+    return [*held.warnings, *sold.warnings, *short.warnings, *signals.warnings, *unfilled.warnings]
+
+
+def every_sentence() -> list[str]:
+    day = dt.date(2024, 1, 2)
+    return [
+        *backtest_warnings(),
+        *portfolio_warnings(),
+        *data_check_warnings(),
+        raw_fallback_warning("DEMO01"),
+        raw_fallback_warning("KOSPI", benchmark=True),
+        empty_range_message("DEMO01", None, day, None),
+        empty_range_message("DEMO01", day, None, (day, day)),
+        "only one bar in the period; a backtest needs at least two",
+        "no adjusted prices stored",
+        "no raw prices stored",
+    ]
+
+
+SENTENCES = every_sentence()
+
+
+def test_the_producers_say_every_kind_of_sentence() -> None:
+    keys = {
+        key
+        for sentence in SENTENCES
+        for key, _, pattern, _ in _compiled(parts=False)
+        if pattern.match(sentence)
+    }
+    unused = sorted({key for key, *_ in _compiled(parts=False)} - keys)
+    assert unused == [], "templates no producer says: update them with the producers"
+
+
+@pytest.mark.parametrize("sentence", SENTENCES)
+def test_every_sentence_is_told_in_korean_without_english(sentence: str) -> None:
+    korean = told(sentence, Language.KO)
+    assert korean is not None, f"no notice.* template matches: {sentence!r}"
+    codes = {"DEMO01", "A", "B", "C", *(f"S{i:02d}" for i in range(12))}
+    assert latin_words(korean, codes) == [], korean
+    assert told(sentence, Language.EN) == sentence  # the English template is the sentence
+
+
+def test_the_old_plural_of_one_trade_is_still_translated() -> None:
+    stored = "Only 1 closed trades (fewer than 10): trade metrics are not statistically meaningful."
+    assert told(stored, Language.KO) == (
+        "청산된 거래가 1건뿐이라(10건 미만) 거래 지표는 통계적으로 의미가 없습니다."
+    )
+
+
+def test_lists_are_told_item_by_item() -> None:
+    sentence = (
+        "held at their last close after their data ended (delisted: hold): "
+        "A (last bar 2024-01-31), B (last bar 2024-02-01) and 3 more"
+    )
+    assert told(sentence, Language.KO) == (
+        "데이터가 끝난 뒤에도 마지막 종가로 보유한 종목(상장폐지 시 보유): "
+        "A(마지막 봉 2024-01-31), B(마지막 봉 2024-02-01) 외 3개"
+    )
