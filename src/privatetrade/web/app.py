@@ -44,6 +44,7 @@ from privatetrade.web.ui import accounts as ui_accounts
 from privatetrade.web.ui import assets as ui_assets
 from privatetrade.web.ui import data_pages as ui_data_pages
 from privatetrade.web.ui import errors as ui_errors
+from privatetrade.web.ui import favicon as ui_favicon
 from privatetrade.web.ui import pages as ui_pages
 from privatetrade.web.ui import portfolio_pages as ui_portfolio_pages
 from privatetrade.web.ui import research_pages as ui_research_pages
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     app.include_router(ui_portfolio_pages.router)
     app.include_router(ui_data_pages.router)
     app.include_router(ui_assets.router)
+    app.include_router(ui_favicon.router)
     install_docs(app)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.add_middleware(

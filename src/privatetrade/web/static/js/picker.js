@@ -1,4 +1,11 @@
-/* Stock picker: search the catalog as you type (code, Korean or English name). */
+/* Stock picker: search the catalog as you type (code, Korean or English name).
+
+   Searches race: typing waits 150 ms before it searches, a market change or Enter
+   searches at once. Only the latest search's answer is shown (an older answer that
+   arrives late is ignored and counted in the list's data-ignored), a search started
+   at once cancels the typed one still waiting, and an answer equal to what the list
+   shows leaves the list alone (data-rendered counts the rebuilds), so the focus that
+   ArrowDown moved into the list stays there. */
 (function () {
   "use strict";
   const { t, api, el, errorMessage, showError, hideError } = window.PT;
@@ -9,6 +16,9 @@
   const problem = document.getElementById("search-error");
   let timer = null;
   let latest = 0;
+  let shown = null; // what the list shows: one line per symbol
+  let ignored = 0;
+  let rendered = 0;
 
   function item(symbol) {
     return el("li", {},
@@ -22,15 +32,34 @@
         el("span", { className: "muted range", text: `${symbol.first_bar || ""} – ${symbol.last_bar || ""}` })));
   }
 
+  function signature(symbols) {
+    return symbols.map((s) => [s.code, s.name, s.name_en, s.market, s.kind, s.synthetic, s.first_bar, s.last_bar].join("\t")).join("\n");
+  }
+
+  function show(symbols) {
+    const next = signature(symbols);
+    if (next === shown) return;
+    shown = next;
+    const focused = list.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+    list.replaceChildren(...symbols.map(item));
+    list.dataset.rendered = String(++rendered);
+    const again = focused && Array.from(list.querySelectorAll("a")).find((a) => a.getAttribute("href") === focused);
+    if (again) again.focus(); // the stock the keyboard was on, if it is still listed
+  }
+
   async function search() {
+    clearTimeout(timer); // a search now makes the typed one still waiting pointless
     const ticket = ++latest;
     const params = new URLSearchParams({ q: input.value.trim(), limit: "30" });
     if (market.value) params.set("market", market.value);
     try {
       const symbols = await api("GET", "/api/symbols?" + params.toString());
-      if (ticket !== latest) return;
+      if (ticket !== latest) {
+        list.dataset.ignored = String(++ignored);
+        return;
+      }
       hideError(problem);
-      list.replaceChildren(...symbols.map(item));
+      show(symbols);
       list.dispatchEvent(new CustomEvent("pt:results", { detail: { query: input.value, symbols: symbols } }));
       count.textContent = t("stocks.count", { count: symbols.length });
       const query = new URLSearchParams({ q: input.value });
