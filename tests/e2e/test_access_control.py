@@ -425,6 +425,7 @@ def test_other_users_get_404_for_every_operation_on_my_objects(
         "GET /api/backtests/{job_id}/trades.csv",
         "GET /api/backtests/{job_id}/equity.csv",
         "GET /api/backtests/{job_id}/report.html",
+        "GET /api/backtests/{job_id}/analysis",
         "DELETE /api/tokens/{token_id}",
         "GET /api/scans/{job_id}/ranking",
         "POST /api/scans/{job_id}/backtests",

@@ -67,6 +67,14 @@ CONFIG: dict[str, Any] = {
             },
         },
         {
+            # The history's date filter: ``created_to`` before ``created_from``, or a
+            # time zone that is no IANA name, is rejected 422 naming the field.
+            "include-name": "GET /api/backtests",
+            "checks": {
+                "positive_data_acceptance": {"expected-statuses": ["2xx", "422"]},
+            },
+        },
+        {
             # ``start`` after ``end`` is rejected 422: a rule across two parameters.
             "include-name": "GET /api/symbols/{code}/bars",
             "checks": {
@@ -411,6 +419,7 @@ def test_job_operations_on_real_jobs(api_schema: Any, fuzz_server: ServerProcess
         ("GET", "/api/backtests/{job_id}/trades.csv"): 200,
         ("GET", "/api/backtests/{job_id}/equity.csv"): 200,
         ("GET", "/api/backtests/{job_id}/report.html"): 200,
+        ("GET", "/api/backtests/{job_id}/analysis"): 200,
         ("GET", "/api/jobs/{job_id}/artifacts"): 200,
         ("GET", "/api/jobs/{job_id}/artifacts/{name}"): 200,
         ("GET", "/api/jobs/{job_id}"): 200,

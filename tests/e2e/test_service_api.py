@@ -68,6 +68,7 @@ def result_paths(job_id: str) -> list[str]:
         f"/api/backtest/result/{job_id}",
         f"/api/backtests/{job_id}/trades.csv",
         f"/api/backtests/{job_id}/equity.csv",
+        f"/api/backtests/{job_id}/analysis",
     ]
 
 

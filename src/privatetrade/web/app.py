@@ -20,6 +20,7 @@ from privatetrade.settings import Settings
 from privatetrade.system import System, build_system
 from privatetrade.web.api import (
     accounts,
+    analysis,
     backtests,
     data,
     data_imports,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         strategies,
         backtests,
         results,
+        analysis,
         jobs,
         research,
         scans,

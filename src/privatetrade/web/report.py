@@ -24,7 +24,15 @@ __all__ = ["Report", "plotly_js", "plotly_js_path", "render_report"]
 
 # Inlined in this order: Plotly, then our scripts (Plotly's Korean locale, PTFormat,
 # PTCharts, the report's own).
-_OUR_SCRIPTS = ("js/plotly_locale.js", "js/format.js", "js/charts.js", "js/report.js")
+_OUR_SCRIPTS = (
+    "js/plotly_locale.js",
+    "js/format.js",
+    "js/charts.js",
+    "js/price_chart.js",
+    "js/result_tables.js",
+    "js/table_cards.js",
+    "js/report.js",
+)
 
 _STATIC = Path(__file__).resolve().parent / "static"
 
@@ -79,6 +87,7 @@ def render_report(
     job: Job,
     document: bytes,
     bars: dict[str, Any] | None,
+    analysis: dict[str, Any] | None,
     symbol_name: str,
     currency: str,
     prefs: Preferences,
@@ -93,6 +102,8 @@ def render_report(
         document: The result document (JSON, with its ``run`` section).
         bars: The price bars the run used, as columns (``time``, ``open``, ...), or
             None to chart the closes stored in the result.
+        analysis: The result's analysis (indicators, trade levels, drawdown periods,
+            years; ``plans.result_analysis``), or None to leave those out.
         symbol_name: The stock's name for the title.
         currency: The quote currency (``KRW``, ``USD``).
         prefs: Language and colour convention of the reader.
@@ -117,11 +128,12 @@ def render_report(
         symbol_name=symbol_name,
         currency=currency,
         spec=job.spec.model_dump(mode="json"),
-        styles=_static_text("site.css"),
+        styles=_static_text("site.css") + "\n" + _static_text("result.css"),
         scripts=scripts,
         content_security_policy=report_policy(hashes, header=False),
         config_json=_script_json(config),
         bars_json=_script_json(bars),
+        analysis_json=_script_json(analysis),
         document_json=document_json,
     )
     return Report(html, report_policy(hashes, header=True))

@@ -158,7 +158,8 @@ def test_every_strategy_and_metric_card_has_a_name() -> None:
 
     charts = (WEB / "static" / "js" / "charts.js").read_text(encoding="utf-8")
     cards = _array_keys(charts, "CARDS")
-    columns = _array_keys(charts, "TRADE_COLUMNS")
+    tables = (WEB / "static" / "js" / "result_tables.js").read_text(encoding="utf-8")
+    columns = _array_keys(tables, "TRADE_COLUMNS")
     assert "total_return" in cards
     assert "net_pnl" in columns
     assert len(cards) >= 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
@@ -18,7 +19,18 @@ from privatetrade.errors import IdempotencyConflictError
 
 __all__ = ["JobSubmissions", "SortField"]
 
-SortField = Literal["created_at", "finished_at", "symbol", "strategy", "state"]
+SortField = Literal[
+    "created_at",
+    "finished_at",
+    "symbol",
+    "strategy",
+    "state",
+    "total_return",
+    "sharpe",
+    "max_drawdown",
+]
+# Sort keys read from the summary a succeeded job stores (jobs without one sort last).
+_SUMMARY_SORTS = frozenset({"total_return", "sharpe", "max_drawdown"})
 
 
 def _backtest_labels(spec: JobSpec) -> JobLabels:
@@ -123,8 +135,15 @@ class JobSubmissions(JobTable):
         descending: bool = True,
         offset: int = 0,
         limit: int = 50,
+        created_from: dt.datetime | None = None,
+        created_before: dt.datetime | None = None,
     ) -> JobPage:
-        """Return one page of jobs, filtered (empty filters: any) and sorted (ties by id)."""
+        """Return one page of jobs, filtered (empty filters: any) and sorted (ties by id).
+
+        ``created_from`` / ``created_before`` keep the jobs created at or after / before
+        those instants. ``total_return``, ``sharpe`` and ``max_drawdown`` sort by the
+        figures of the job's summary; jobs without the figure come last either way.
+        """
         conditions = []
         if owner is not None:
             conditions.append(jobs.c.owner == owner)
@@ -136,8 +155,12 @@ class JobSubmissions(JobTable):
             conditions.append(jobs.c.strategy == strategy)
         if states:
             conditions.append(jobs.c.state.in_([state.value for state in states]))
+        if created_from is not None:
+            conditions.append(jobs.c.created_at >= created_from)
+        if created_before is not None:
+            conditions.append(jobs.c.created_at < created_before)
         where = and_(*conditions) if conditions else and_(True)
-        column = jobs.c[sort]
+        column = jobs.c.summary[sort].as_float() if sort in _SUMMARY_SORTS else jobs.c[sort]
         # Unfinished jobs (finished_at NULL) go last either way; backends disagree by default.
         order = (
             (column.desc().nulls_last(), jobs.c.id.desc())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterable
+from functools import cache
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, available_timezones
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Response, status
@@ -14,6 +16,8 @@ from pydantic import ConfigDict
 from privatetrade.domain.jobs import Job, JobState
 from privatetrade.domain.kinds import JobKind
 from privatetrade.domain.specs import BacktestSpec
+from privatetrade.engine.limits import MAX_DATE, MIN_DATE
+from privatetrade.errors import InputError
 from privatetrade.system import System
 from privatetrade.web.deps import Owner, SystemDep
 from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
@@ -28,6 +32,77 @@ _EVENT_POLL_S = 0.1
 _RETRY_MS = 1000  # how long a client waits before reconnecting a broken event stream
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NOT_FOUND = problem_responses({404: "No such backtest", **INVALID})
+ListSort = Literal[
+    "created_at",
+    "finished_at",
+    "symbol",
+    "strategy",
+    "state",
+    "total_return",
+    "sharpe",
+    "max_drawdown",
+]
+# A calendar day, YYYY-MM-DD only (a plain ``date`` would also take "0" as 1970-01-01).
+CreatedDay = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description=f"A day, YYYY-MM-DD, from {MIN_DATE} to {MAX_DATE}",
+        json_schema_extra={"format": "date"},
+    ),
+]
+
+
+def parse_day(text: str | None, field: str) -> dt.date | None:
+    """Return the day ``text`` names (YYYY-MM-DD), None for none.
+
+    Raises:
+        InputError: No such day, or outside ``MIN_DATE..MAX_DATE`` (``field`` names it).
+    """
+    if text is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{field}: no such day {text!r} (YYYY-MM-DD)", field=field) from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise InputError(f"{field}: {day} is outside {MIN_DATE}..{MAX_DATE}", field=field)
+    return day
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def created_range(
+    created_from: dt.date | None, created_to: dt.date | None, tz: str
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Return the UTC instants of the start of ``created_from`` and of the day after ``created_to``.
+
+    The days are calendar days in the time zone ``tz`` (IANA name, e.g. ``Asia/Seoul``).
+
+    Raises:
+        InputError: ``tz`` is no known time zone (``field="tz"``), or ``created_to`` is
+            before ``created_from`` (``field="created_to"``).
+    """
+    if tz not in _time_zones():
+        raise InputError(
+            f"unknown time zone {tz!r}; use an IANA name such as Asia/Seoul", field="tz"
+        )
+    if created_from is not None and created_to is not None and created_to < created_from:
+        raise InputError(
+            f"created_to ({created_to}) is before created_from ({created_from})", field="created_to"
+        )
+    zone = ZoneInfo(tz)
+
+    def instant(day: dt.date | None) -> dt.datetime | None:
+        if day is None:
+            return None
+        return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+
+    after_last = None if created_to is None else created_to + dt.timedelta(days=1)
+    return instant(created_from), instant(after_last)
 
 
 class BacktestCreate(BacktestSpec):
@@ -97,15 +172,25 @@ def list_backtests(
     symbol: Annotated[str | None, Query(max_length=32)] = None,
     strategy: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[list[JobState] | None, Query()] = None,
-    sort: Literal["created_at", "finished_at", "symbol", "strategy", "state"] = "created_at",
+    sort: ListSort = "created_at",
     order: Literal["asc", "desc"] = "desc",
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    created_from: CreatedDay = None,
+    created_to: CreatedDay = None,
+    tz: Annotated[str, Query(min_length=1, max_length=64)] = "UTC",
 ) -> JobList:
     """List the caller's backtests, newest first by default; filter and page.
 
-    Other kinds of jobs (data updates) are not listed here.
+    ``sort`` also takes ``total_return``, ``sharpe`` and ``max_drawdown`` (from the
+    summary of succeeded runs; runs without one come last). ``created_from`` and
+    ``created_to`` keep runs submitted on those days or between them (inclusive),
+    calendar days in the time zone ``tz`` (default UTC). Other kinds of jobs (data
+    updates) are not listed here.
     """
+    start, before = created_range(
+        parse_day(created_from, "created_from"), parse_day(created_to, "created_to"), tz
+    )
     page = services.submissions.page(
         owner,
         symbol=symbol,
@@ -116,6 +201,8 @@ def list_backtests(
         descending=order == "desc",
         offset=offset,
         limit=limit,
+        created_from=start,
+        created_before=before,
     )
     now = services.submissions.clock()
     return JobList(

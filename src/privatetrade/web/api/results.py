@@ -12,6 +12,7 @@ from privatetrade.domain.jobs import Job
 from privatetrade.domain.kinds import JobKind
 from privatetrade.domain.specs import BacktestSpec
 from privatetrade.errors import ConflictError, DataError, InputError, NotFoundError
+from privatetrade.plans.result_analysis import analyse_result
 from privatetrade.system import System
 from privatetrade.web.api.downloads import attachment, download_responses, streamed_attachment
 from privatetrade.web.api.symbols import bars_out
@@ -29,14 +30,14 @@ _DOCUMENT_PREFIX = b'{"schema_version":'
 _HEAD_BYTES = 256
 
 
-def _finished(services: SystemDep, owner: str, job_id: str, name: str) -> StoredArtifact:
-    """The named artifact of the caller's succeeded backtest (404 / 409 otherwise)."""
+def finished_artifact(services: System, owner: str, job_id: str, name: str) -> StoredArtifact:
+    """Return the named artifact of the caller's succeeded backtest (404 / 409 otherwise)."""
     opened = _opened(services, owner, job_id, name)
     with opened.stream:
         return StoredArtifact(opened.job, opened.info, opened.stream.read())
 
 
-def _opened(services: SystemDep, owner: str, job_id: str, name: str) -> OpenArtifact:
+def _opened(services: System, owner: str, job_id: str, name: str) -> OpenArtifact:
     """The named artifact of the caller's succeeded backtest, open (404 / 409 otherwise).
 
     Only backtests: another kind's job (a portfolio's ``result.json`` is no backtest
@@ -175,8 +176,12 @@ def _report_bars(services: System, job: Job) -> dict[str, object] | None:
     responses=download_responses(_ERRORS, "text/html"),
 )
 def download_report(job_id: str, request: Request, services: SystemDep, owner: Owner) -> Response:
-    """Download a self-contained HTML report (charts, metrics, trades) that opens offline."""
-    stored = _finished(services, owner, job_id, "result.json")
+    """Download a self-contained HTML report that opens offline.
+
+    Metrics, the run's settings, charts (with the strategy's indicators and the trades'
+    levels), yearly returns, drawdown periods and the trades.
+    """
+    stored = finished_artifact(services, owner, job_id, "result.json")
     job = stored.job
     code = job.spec.symbol if isinstance(job.spec, BacktestSpec) else job.kind.value
     try:
@@ -184,10 +189,15 @@ def download_report(job_id: str, request: Request, services: SystemDep, owner: O
         name, currency = symbol.name, symbol.currency
     except InputError:
         name, currency = code, "USD"
+    analysis = None
+    if isinstance(job.spec, BacktestSpec):
+        parsed = json.loads(stored.content)
+        analysis = analyse_result(job.spec, parsed, services.market_data).to_dict()
     report = render_report(
         job=job,
         document=_with_run(stored),
         bars=_report_bars(services, job),
+        analysis=analysis,
         symbol_name=name,
         currency=currency,
         prefs=preferences(request),

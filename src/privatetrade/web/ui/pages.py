@@ -7,8 +7,11 @@ through the JSON API (with the session cookie and its CSRF header).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -29,10 +32,20 @@ from privatetrade.web.ui.render import safe_next, signed_in, to_login, user_page
 router = APIRouter(include_in_schema=False)
 
 _HISTORY_PAGE = 25
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MAX_COMPARED = 6
 _YEAR_SECONDS = 365 * 24 * 3600
 ChoiceT = TypeVar("ChoiceT", bound=StrEnum)
-SortField = Literal["created_at", "finished_at", "symbol", "strategy", "state"]
+SortField = Literal[
+    "created_at",
+    "finished_at",
+    "symbol",
+    "strategy",
+    "state",
+    "total_return",
+    "sharpe",
+    "max_drawdown",
+]
 _BACKTESTS = (JobKind.BACKTEST,)  # these pages list and show backtests, not other job kinds
 # The history's kind filter: every run (backtests, optimizations, walk-forwards, portfolios,
 # scans) or one kind.
@@ -44,6 +57,29 @@ _HISTORY_KINDS: dict[str, tuple[JobKind, ...]] = {
     "portfolio": (JobKind.PORTFOLIO,),
     "scan": (JobKind.SCAN,),
 }
+
+
+def _created_filter(
+    request: Request, created_from: str, created_to: str, tz: str
+) -> tuple[tuple[dt.datetime | None, dt.datetime | None], str | None]:
+    """The history's date filter as UTC instants, or no filter and the message why."""
+    from privatetrade.web.api.backtests import created_range, parse_day
+    from privatetrade.web.ui.i18n import preferences
+
+    t = preferences(request).t
+    days: list[dt.date | None] = []
+    for field, text in (("created_from", created_from), ("created_to", created_to)):
+        try:
+            days.append(parse_day(text, field) if text and _DAY.fullmatch(text) else None)
+        except InputError:
+            days.append(None)
+        if text and days[-1] is None:
+            return (None, None), t("history.bad_date", value=text)
+    try:
+        return created_range(days[0], days[1], tz or "UTC"), None
+    except InputError as exc:
+        key = "history.bad_range" if exc.field == "created_to" else "history.bad_tz"
+        return (None, None), t(key)
 
 
 def not_found(request: Request, caller: Caller) -> Response:
@@ -231,10 +267,16 @@ def history(
     sort: SortField = "created_at",
     order: Literal["asc", "desc"] = "desc",
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    created_from: Annotated[str, Query(max_length=10)] = "",
+    created_to: Annotated[str, Query(max_length=10)] = "",
+    tz: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """Every run of the caller: filter, sort, page, delete, pick several to compare.
 
     ``?kind=backtest|sweep|walkforward|portfolio|scan`` shows one kind of run (empty: all).
+    ``?created_from=&created_to=`` (YYYY-MM-DD, days in the browser's time zone ``tz``)
+    keep the runs submitted on those days; ``sort`` also takes ``total_return``,
+    ``sharpe`` and ``max_drawdown``.
     """
     caller = signed_in(request)
     if caller is None:
@@ -243,6 +285,7 @@ def history(
 
     state = _choice(JobState, state_name)
     kind = kind_name if kind_name in _HISTORY_KINDS else ""
+    dates, filter_error = _created_filter(request, created_from, created_to, tz)
     found = system_of(request).submissions.page(
         caller.user.id,
         symbol=symbol.strip().upper() or None,
@@ -253,15 +296,21 @@ def history(
         descending=order == "desc",
         offset=offset,
         limit=_HISTORY_PAGE,
+        created_from=dates[0],
+        created_before=dates[1],
     )
     filters = {
         "symbol": symbol,
         "strategy": strategy,
         "state": state.value if state else "",
         "kind": kind,
+        "created_from": created_from if dates[0] else "",
+        "created_to": created_to if dates[1] else "",
+        "tz": tz,
         "sort": sort,
         "order": order,
     }
+    shown = ("symbol", "strategy", "state", "kind", "created_from", "created_to", "tz")
     return user_page(
         request,
         caller,
@@ -271,6 +320,8 @@ def history(
         offset=found.offset,
         page_size=_HISTORY_PAGE,
         filters=filters,
+        filter_query=urlencode({key: filters[key] for key in shown}),
+        filter_error=filter_error,
         strategies=[entry["name"] for entry in default_registry().describe()],
         states=[s.value for s in JobState],
         kinds=[k for k in _HISTORY_KINDS if k],

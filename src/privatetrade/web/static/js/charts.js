@@ -1,13 +1,14 @@
-/* Result rendering with Plotly: metric cards, equity, drawdown, price with trades,
-   monthly heatmap and a sortable trades table. Shared by the result page and the
-   offline HTML report, so it needs only Plotly, PTFormat and PTElement.
+/* Result rendering with Plotly: metric cards, the run's settings, equity, drawdown, the
+   price chart with volume, indicators and trades (price_chart.js), monthly heatmap,
+   yearly returns, drawdown periods and the trades table (result_tables.js). Shared by
+   the result page and the offline HTML report, so it needs only Plotly, PTFormat,
+   PTElement and those two scripts.
 
    ctx = {t(key), fmt (PTFormat), currency, colors: "red-up" | "green-up"} */
 (function (global) {
   "use strict";
   const el = global.PTElement;
   const CANDLES_UP_TO = 20000;
-  const TABLE_ROWS = 2000;
   const SERIES = ["#4c1d95", "#b45309", "#0f766e", "#be185d", "#1d4ed8", "#4d7c0f"];
 
   function palette(ctx) {
@@ -47,8 +48,9 @@
     return global.Plotly.newPlot(div, traces, baseLayout(layout), PLOT_CONFIG);
   }
 
+  /* "up" for a gain, "down" for a loss, "" for zero or no number (the class colours it). */
   function tone(value) {
-    return typeof value === "number" && value !== 0 ? (value > 0 ? "up" : "down") : "";
+    return typeof value === "number" && isFinite(value) && value !== 0 ? (value > 0 ? "up" : "down") : "";
   }
 
   /* ---------------------------------------------------------------- metric cards */
@@ -58,8 +60,13 @@
     ["profit_factor", "ratio"], ["trade_count", "int"], ["expectancy", "money"], ["exposure", "pct"],
     ["final_equity", "money"], ["buy_and_hold_return", "signed"], ["benchmark_return", "signed"],
     ["alpha", "signed"], ["beta", "ratio"], ["information_ratio", "ratio"],
-    ["best_trade", "signed"], ["worst_trade", "signed"], ["total_commission", "money"], ["total_tax", "money"],
+    ["best_trade", "signed"], ["worst_trade", "signed"], ["average_win", "signed"], ["average_loss", "signed"],
+    ["max_consecutive_losses", "int"], ["turnover", "ratio"],
+    ["total_commission", "money"], ["total_tax", "money"], ["total_slippage", "money"],
   ];
+  const SIGNED_MONEY = new Set(["expectancy"]);
+  /* A single run's turnover is over its whole period (a portfolio's is a year's). */
+  const CARD_LABELS = { turnover: "turnover_total" };
 
   function metricText(ctx, kind, value) {
     const fmt = ctx.fmt;
@@ -76,10 +83,10 @@
       if (!(key in metrics)) continue;
       if ((key.startsWith("benchmark") || key === "alpha" || key === "beta" || key === "information_ratio") && metrics.benchmark_bars == null) continue;
       const value = metrics[key];
-      const colored = kind === "signed" || key === "final_equity" ? tone(key === "final_equity" ? null : value) : "";
+      const colored = kind === "signed" || SIGNED_MONEY.has(key) ? tone(value) : "";
       grid.append(
         el("div", { className: "metric", "data-metric": key },
-          el("dt", { text: ctx.t("metric." + key) }),
+          el("dt", { text: ctx.t("metric." + (CARD_LABELS[key] || key)) }),
           el("dd", { className: colored, text: metricText(ctx, kind, value) }))
       );
     }
@@ -102,7 +109,12 @@
         type: "scatter", mode: "lines", line: { color: colors.benchmark, width: 1.5 },
         text: doc.benchmark.map((v) => (v == null ? "" : money(v))), hovertemplate: "%{text}", connectgaps: false });
     }
-    return plot(div, traces, { yaxis: { tickformat: ",.0f", automargin: true } });
+    return plot(div, traces, { xaxis: { rangebreaks: breaksOf(doc) }, yaxis: { tickformat: ",.0f", automargin: true } });
+  }
+
+  /* The same rangebreaks as the price chart, so the x-axes of all charts line up. */
+  function breaksOf(doc) {
+    return global.PTPriceChart ? global.PTPriceChart.rangeBreaks(doc.equity.time) : [];
   }
 
   function drawdownChart(div, ctx, doc) {
@@ -111,7 +123,7 @@
       { x: doc.equity.time.map(plotTime), y: doc.equity.drawdown, name: ctx.t("chart.drawdown"), type: "scatter",
         mode: "lines", fill: "tozeroy", line: { color: colors.down, width: 1 },
         text: doc.equity.drawdown.map((v) => ctx.fmt.pct(v)), hovertemplate: "%{text}" },
-    ], { yaxis: { tickformat: ".0%", automargin: true }, showlegend: false, margin: { l: 64, r: 16, t: 8, b: 40 } });
+    ], { xaxis: { rangebreaks: breaksOf(doc) }, yaxis: { tickformat: ".0%", automargin: true }, showlegend: false, margin: { l: 64, r: 16, t: 8, b: 40 } });
   }
 
   /* Candlesticks (or the close, for very long series) with the fills as markers. */
@@ -178,80 +190,27 @@
     }], { yaxis: { type: "category", autorange: "reversed" }, hovermode: "closest", height: Math.max(180, 34 * years.length + 70), margin: { l: 56, r: 8, t: 8, b: 32 } });
   }
 
-  /* ---------------------------------------------------------------- trades table */
-  const TRADE_COLUMNS = [
-    ["entry_time", "date"], ["exit_time", "date"], ["direction", "label"], ["quantity", "int"],
-    ["entry_price", "money"], ["exit_price", "money"], ["net_pnl", "signed-money"], ["return", "signed"],
-    ["fees", "money"], ["holding_days", "int"], ["exit_reason", "label"], ["mae", "pct"], ["mfe", "pct"],
-  ];
-
-  function tradeCell(ctx, key, kind, trade) {
-    const value = trade[key];
-    if (kind === "date") return el("td", { text: ctx.fmt.date(value) });
-    if (kind === "label") return el("td", { text: ctx.t((key === "direction" ? "direction." : "exit.") + value) });
-    if (kind === "int") return el("td", { className: "num", text: ctx.fmt.int(value) });
-    if (kind === "money") return el("td", { className: "num", text: ctx.fmt.money(value, ctx.currency) });
-    if (kind === "signed-money") return el("td", { className: "num " + tone(value), text: ctx.fmt.money(value, ctx.currency) });
-    if (kind === "signed") return el("td", { className: "num " + tone(value), text: ctx.fmt.signedPct(value) });
-    return el("td", { className: "num", text: ctx.fmt.pct(value) });
-  }
-
-  function tradesTable(ctx, trades) {
-    const wrap = el("div", { className: "table-wrap" });
-    if (!trades.length) {
-      wrap.append(el("p", { className: "empty", text: ctx.t("result.no_trades") }));
-      return wrap;
-    }
-    const table = el("table", { className: "trades", id: "trades-table" });
-    const caption = el("caption", { className: "sr-only", text: ctx.t("result.trades_caption") });
-    const head = el("tr");
-    const body = el("tbody");
-    const rows = trades.map((trade, index) => ({ trade: trade, index: index }));
-    let sortKey = null;
-    let ascending = true;
-
-    function fill() {
-      body.replaceChildren();
-      for (const row of rows.slice(0, TABLE_ROWS)) {
-        const tr = el("tr");
-        for (const [key, kind] of TRADE_COLUMNS) tr.append(tradeCell(ctx, key, kind, row.trade));
-        body.append(tr);
-      }
-    }
-
-    function sortBy(key, th) {
-      ascending = sortKey === key ? !ascending : true;
-      sortKey = key;
-      rows.sort((a, b) => {
-        const x = a.trade[key];
-        const y = b.trade[key];
-        const order = x < y ? -1 : x > y ? 1 : a.index - b.index;
-        return ascending ? order : -order;
-      });
-      for (const other of head.children) other.removeAttribute("aria-sort");
-      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-      fill();
-    }
-
-    for (const [key, kind] of TRADE_COLUMNS) {
-      const th = el("th", { scope: "col", className: kind === "date" || kind === "label" ? "" : "num" });
-      th.append(el("button", { type: "button", className: "sort", text: ctx.t("trade." + key), onclick: () => sortBy(key, th) }));
-      head.append(th);
-    }
-    table.append(caption, el("thead", {}, head), body);
-    fill();
-    wrap.append(table);
-    if (trades.length > TABLE_ROWS) wrap.append(el("p", { className: "muted", text: ctx.t("result.trades_truncated", { count: TABLE_ROWS }) }));
-    return wrap;
-  }
-
   /* ---------------------------------------------------------------- the whole result */
   function section(title, id, extraClass) {
     const chart = el("div", { className: "chart " + (extraClass || ""), id: id, role: "img", "aria-label": title });
     return { node: el("section", { className: "result-part" }, el("h3", { text: title }), chart), chart: chart };
   }
 
-  function renderResult(root, ctx, doc, bars) {
+  function part(title, id, content) {
+    return el("section", { className: "result-part", id: id }, el("h3", { text: title }), content);
+  }
+
+  /* A note when the chart cannot show what the strategy saw (the stored prices changed). */
+  function barsNote(ctx, analysis) {
+    if (!analysis || !analysis.bars_note) return null;
+    return el("p", { className: "muted bars-note", id: "bars-note", text: ctx.t("result.bars_note." + analysis.bars_note) });
+  }
+
+  /* Draw a result document. `bars` are the run's price bars (null: the closes in the
+     document), `analysis` the document of /api/backtests/{id}/analysis (null: no
+     indicators, trade levels, drawdown periods). Resolves to the price chart. */
+  function renderResult(root, ctx, doc, bars, analysis) {
+    const tables = global.PTResultTables;
     root.replaceChildren();
     const warnings = doc.warnings || [];
     if (warnings.length) {
@@ -264,20 +223,48 @@
     if (adjusted === true || adjusted === false) {
       root.append(el("p", { className: "muted prices-used", text: ctx.t(adjusted ? "prices.used_adjusted" : "prices.used_raw") }));
     }
+    root.append(tables.settingsPanel(ctx, doc));
     const equity = section(ctx.t("result.equity"), "equity-chart");
     const drawdown = section(ctx.t("result.drawdown"), "drawdown-chart", "short");
     const price = section(ctx.t("result.price"), "price-chart", "tall");
+    const note = barsNote(ctx, analysis);
+    if (note) price.node.append(note);
+    const selectedText = el("p", { className: "selected-trade muted", id: "selected-trade", "aria-live": "polite", hidden: true });
+    price.node.append(selectedText);
     const monthly = section(ctx.t("result.monthly"), "monthly-chart", "auto");
     root.append(equity.node, drawdown.node, price.node, monthly.node);
-    const trades = el("section", { className: "result-part" }, el("h3", { text: ctx.t("result.trades", { count: doc.trades.length }) }), tradesTable(ctx, doc.trades));
-    root.append(trades);
-    const fallbackBars = { time: doc.equity.time, open: doc.equity.close, high: doc.equity.close, low: doc.equity.close, close: doc.equity.close };
+    root.append(part(ctx.t("result.yearly"), "yearly-returns", tables.yearlyTable(ctx, doc, analysis)));
+    if (analysis) root.append(part(ctx.t("result.drawdowns"), "drawdown-periods", tables.drawdownsTable(ctx, analysis)));
+    const levels = analysis && analysis.trades ? analysis.trades : null;
+    let chart = null;
+    const trades = tables.tradesTable(ctx, doc.trades, levels, {
+      onSelect: (index) => select(index, true),
+    });
+    root.append(part(ctx.t("result.trades", { count: doc.trades.length }), "trades", trades.node));
+
+    function select(index, fromTable) {
+      selectedText.hidden = false;
+      selectedText.textContent = tables.selectedTradeText(ctx, doc.trades[index], levels ? levels[index] : null);
+      if (!fromTable) trades.show(index);
+      if (!chart) return;
+      chart.selectTrade(index, true);
+      if (fromTable && price.node.scrollIntoView) price.node.scrollIntoView({ block: "nearest" });
+    }
+
+    const fallbackBars = { time: doc.equity.time, open: null, high: null, low: null, close: doc.equity.close };
+    const priceDrawn = global.PTPriceChart.draw(price.chart, ctx, {
+      bars: bars || fallbackBars, fills: doc.fills, trades: doc.trades, analysis: analysis, params: doc.spec.params,
+    }).then((drawn) => {
+      chart = drawn;
+      chart.onTradeClick = (index) => select(index, false);
+      return drawn;
+    });
     return Promise.all([
       equityChart(equity.chart, ctx, doc),
       drawdownChart(drawdown.chart, ctx, doc),
-      priceChart(price.chart, ctx, bars || fallbackBars, doc.fills),
+      priceDrawn,
       doc.monthly_returns.length ? monthlyHeatmap(monthly.chart, ctx, doc.monthly_returns) : Promise.resolve(),
-    ]);
+    ]).then(() => chart);
   }
 
   /* Several runs on one chart, as returns since their start (they may differ in capital). */
@@ -291,5 +278,5 @@
     return plot(div, traces, { yaxis: { tickformat: ".0%" }, hovermode: "x" });
   }
 
-  global.PTCharts = { renderResult, priceChart, compareChart, metricText, CARDS, palette, tone };
+  global.PTCharts = { renderResult, priceChart, compareChart, metricText, CARDS, palette, tone, baseLayout, PLOT_CONFIG, plotTime };
 })(window);

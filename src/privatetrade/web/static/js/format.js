@@ -12,13 +12,16 @@
     }
     const missing = "—";
     const isNumber = (v) => typeof v === "number" && isFinite(v);
+    /* A negative number that rounds to zero at `digits` prints as 0, never -0 (-0.00, -0%). */
+    const unsignedZero = (v, digits) => (Math.round(Math.abs(v) * 10 ** digits) === 0 ? 0 : v);
 
     return {
       locale: locale,
       /* Money in its currency: KRW as ₩ without decimals, USD with cents. */
       money(value, currency) {
         if (!isNumber(value)) return missing;
-        return numberFormat({ style: "currency", currency: currency || "USD" }).format(value);
+        const format = numberFormat({ style: "currency", currency: currency || "USD" });
+        return format.format(unsignedZero(value, format.resolvedOptions().maximumFractionDigits));
       },
       /* A price: like money, but cents for KRW prices are never shown either. */
       price(value, currency) {
@@ -27,23 +30,23 @@
       pct(value, digits) {
         if (!isNumber(value)) return missing;
         const d = digits === undefined ? 2 : digits;
-        return numberFormat({ style: "percent", minimumFractionDigits: d, maximumFractionDigits: d }).format(value);
+        return numberFormat({ style: "percent", minimumFractionDigits: d, maximumFractionDigits: d }).format(unsignedZero(value, d + 2));
       },
       signedPct(value, digits) {
         if (!isNumber(value)) return missing;
         const d = digits === undefined ? 2 : digits;
         return numberFormat({
           style: "percent", minimumFractionDigits: d, maximumFractionDigits: d, signDisplay: "exceptZero",
-        }).format(value);
+        }).format(unsignedZero(value, d + 2));
       },
       num(value, digits) {
         if (!isNumber(value)) return missing;
         const d = digits === undefined ? 2 : digits;
-        return numberFormat({ minimumFractionDigits: d, maximumFractionDigits: d }).format(value);
+        return numberFormat({ minimumFractionDigits: d, maximumFractionDigits: d }).format(unsignedZero(value, d));
       },
       int(value) {
         if (!isNumber(value)) return missing;
-        return numberFormat({ maximumFractionDigits: 0 }).format(value);
+        return numberFormat({ maximumFractionDigits: 0 }).format(unsignedZero(value, 0));
       },
       /* A calendar date, from "YYYY-MM-DD..." (the exchange's local date; no time-zone shift). */
       date(iso) {

@@ -1,7 +1,17 @@
-/* History: delete the selected runs; comparing is a plain GET form to /compare. */
+/* History: the date filter's time zone; delete the selected runs; comparing is a plain GET
+   form to /compare. */
 (function () {
   "use strict";
   const { t, api, errorMessage, showError, hideError } = window.PT;
+  /* The date filter's days are the browser's days: send its time zone with them. */
+  const zone = document.getElementById("h-tz");
+  if (zone && !zone.value) {
+    try {
+      zone.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (error) {
+      zone.value = "";
+    }
+  }
   const form = document.getElementById("history-form");
   if (!form) return;
   const problem = document.getElementById("history-error");

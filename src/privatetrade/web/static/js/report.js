@@ -5,7 +5,7 @@
   const config = read("report-config");
   const ctx = { t: PTTranslator(config.messages, config.notices), fmt: PTFormat(config.locale), currency: config.currency, colors: config.colors };
   const doc = read("report-document");
-  PTCharts.renderResult(document.getElementById("report-body"), ctx, doc, read("report-bars")).catch(function () {
+  PTCharts.renderResult(document.getElementById("report-body"), ctx, doc, read("report-bars"), read("report-analysis")).catch(function () {
     const box = document.getElementById("report-error");
     box.textContent = ctx.t("error.unexpected");
     box.hidden = false;

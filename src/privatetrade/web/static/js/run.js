@@ -28,7 +28,7 @@
   function update(view) {
     $("state-badge").replaceChildren(badge(view.state));
     const running = !FINAL.includes(view.state);
-    $("progress-section").hidden = !running && view.state !== "succeeded";
+    $("progress-section").hidden = !running; /* a finished run shows its result, not "100 %" */
     showProgress(view);
     $("cancel-button").hidden = !running;
     $("failed-section").hidden = view.state !== "failed";
@@ -54,6 +54,16 @@
     }
   }
 
+  /* Indicators, trade levels, drawdown periods (null if they cannot be had: the page
+     still shows everything the result document holds). */
+  async function analysis() {
+    try {
+      return await api("GET", `/api/backtests/${job.id}/analysis`);
+    } catch (error) {
+      return null;
+    }
+  }
+
   async function showResult(view) {
     $("result").hidden = false;
     const body = $("result-body");
@@ -62,9 +72,9 @@
       return;
     }
     try {
-      const doc = await api("GET", `/api/backtest/result/${job.id}`);
+      const [doc, extra] = await Promise.all([api("GET", `/api/backtest/result/${job.id}`), analysis()]);
       const ctx = { t: t, fmt: fmt, currency: job.currency, colors: config.colors };
-      await window.PTCharts.renderResult(body, ctx, doc, await bars(doc));
+      await window.PTCharts.renderResult(body, ctx, doc, await bars(doc), extra);
       $("result-loading").hidden = true;
     } catch (error) {
       showError($("run-error"), errorMessage(error));
