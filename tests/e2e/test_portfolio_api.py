@@ -201,3 +201,27 @@ def test_another_user_sees_no_portfolio_of_mine(portfolio_server: ServerProcess)
         assert stranger.post(f"/api/jobs/{job['id']}/cancel").status_code == 404
         assert stranger.get("/api/portfolios").json()["total"] == 0
     assert job["state"] == "succeeded"
+
+
+def test_a_momentum_portfolio_started_mid_data_is_invested_from_its_start(
+    portfolio_server: ServerProcess,
+) -> None:
+    """The 60-bar ranking reads the bars before ``start``: no 60 sessions in cash."""
+    body = {
+        "market": "KOSDAQ",
+        "start": "2019-07-01",
+        "rule": {"rule": "top_n_momentum", "top": 2, "lookback": 60},
+    }
+    with portfolio_server.client() as client:
+        job = final_job(client, submitted(client, body)["id"])
+        document = client.get(f"/api/jobs/{job['id']}/artifacts/result.json").json()
+    assert job["state"] == "succeeded", job
+    assert document["data"]["first"].startswith("2019-07-01")
+    assert document["data"]["history_bars"] == 61
+    assert job["summary"]["bars"] == document["data"]["bars"]
+    assert document["rebalances"][0]["signal_time"].startswith("2019-07-01")
+    assert document["fills"][0]["time"].startswith("2019-07-02")
+    exposure = document["equity"]["exposure"]
+    assert exposure[0] == 0.0  # nothing decided before start fills at its open
+    assert min(exposure[1:5]) > 0.9
+    assert document["warnings"] == []

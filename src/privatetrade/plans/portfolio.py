@@ -5,8 +5,9 @@
 (fixed weights of symbols in the universe, the strategy and its parameters), resolves
 the settings (capital by currency, ``auto`` costs per symbol: KOSPI and KOSDAQ differ
 in taxes and ticks) and the benchmark, without reading any bars. :func:`load_bars`
-reads the bars (in the worker, or the CLI), :func:`execute_portfolio` runs
-:func:`~privatetrade.engine.portfolio.api.run_portfolio`.
+reads the bars (in the worker, or the CLI), with the warm-up history before ``start``
+the rule reads (:mod:`~privatetrade.plans.portfolio_history`); :func:`execute_portfolio`
+runs :func:`~privatetrade.engine.portfolio.api.run_portfolio` with that history.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ from privatetrade.engine.costs import CostModel
 from privatetrade.engine.settings import SimulationSettings, default_capital
 from privatetrade.errors import ConfigurationError, InputError, ParameterError
 from privatetrade.plans.backtest import Instrument, preset_costs
+from privatetrade.plans.portfolio_history import (
+    calendar_start,
+    cut_history,
+    history_sessions,
+    history_start,
+    history_warning,
+    strategy_warmup,
+)
 from privatetrade.plans.universe import Member, Universe, resolve_universe, series_of
 
 if TYPE_CHECKING:
@@ -54,6 +63,9 @@ class PortfolioPlan:
         benchmark: The benchmark's catalog entry, or None.
         benchmark_adjusted: Which benchmark series to read.
         notes: Warnings known when planning (raw prices used for lack of adjusted ones).
+        history: Calendar bars of history before ``spec.start`` the rule reads at its
+            first decision (:func:`~privatetrade.plans.portfolio_history.history_sessions`);
+            0 without ``start``.
     """
 
     spec: PortfolioSpec
@@ -63,6 +75,13 @@ class PortfolioPlan:
     benchmark: SymbolInfo | None = None
     benchmark_adjusted: bool = True
     notes: tuple[str, ...] = ()
+    history: int = 0
+
+    @property
+    def load_start(self) -> dt.date | None:
+        """The first day :func:`load_bars` reads: ``start``, earlier by the history."""
+        start = self.spec.start
+        return None if start is None else history_start(start, self.history)
 
 
 def plan_portfolio(
@@ -83,6 +102,7 @@ def plan_portfolio(
         _check_member(member, spec)
     codes = universe.codes
     rule = _checked_rule(spec, codes)
+    history = 0 if spec.start is None else history_sessions(rule, strategy_warmup(rule))
     symbol_costs = _costs(spec, universe)
     first_costs = symbol_costs[codes[0]]
     settings = _settings(spec, universe.currency, first_costs)
@@ -108,6 +128,7 @@ def plan_portfolio(
         benchmark=benchmark,
         benchmark_adjusted=benchmark_adjusted,
         notes=(*notes, *benchmark_notes),
+        history=history,
     )
 
 
@@ -228,7 +249,10 @@ def load_bars(
 ) -> tuple[dict[str, PreparedBars], pd.Series | None]:
     """Read and validate every symbol's bars in the period (and the benchmark's closes).
 
-    The files are read by :data:`LOAD_THREADS` threads, as arrays (the engine's
+    With ``start`` and a rule that reads history (``plan.history`` > 0), the bars of the
+    last ``plan.history`` calendar bars before ``start`` come too (fewer when fewer are
+    stored); :func:`execute_portfolio` runs them as history only. The files are read by
+    :data:`LOAD_THREADS` threads, as arrays (the engine's
     :class:`~privatetrade.engine.bars.PreparedBars`, no pandas frame per symbol).
 
     Raises:
@@ -245,11 +269,13 @@ def load_bars(
             loaded[member.code] = bars
             if stage is not None and index % 25 == 24:
                 stage("loading", 0.01 + 0.19 * (index + 1) / len(members))
+    if plan.spec.start is not None and plan.history > 0:
+        loaded = cut_history(loaded, plan.spec.start, plan.history)
     benchmark = None
     if plan.benchmark is not None:
         benchmark = data.bars(
             plan.benchmark.code,
-            plan.spec.start,
+            plan.load_start,  # from before the first bar: forward-filled onto the calendar
             plan.spec.end,
             adjusted=plan.benchmark_adjusted,
         )["close"]
@@ -266,13 +292,17 @@ def _read(plan: PortfolioPlan, data: MarketData, member: Member) -> PreparedBars
     kind = data.series_for(member.symbol, adjusted=member.series.adjusted)
     if kind is None:
         raise DataError(f"the prices of {member.code} were removed since the plan")
-    columns, tz = data.store.read_columns(member.code, start, end, kind=kind)
+    columns, tz = data.store.read_columns(member.code, plan.load_start, end, kind=kind)
     if columns["time"].shape[0] == 0:
         raise DataError(empty_range_message(member.code, start, end, _held(member)))
     try:
-        return prepare_bars(columns, tz=tz)
+        prepared = prepare_bars(columns, tz=tz)
     except DataError as exc:
         raise DataError(f"{member.code}: {exc}", row=exc.row) from exc
+    if start is not None and calendar_start({member.code: prepared}, start) == len(prepared):
+        # Only history: no bar from start on (the catalog's range is out of date).
+        raise DataError(empty_range_message(member.code, start, end, _held(member)))
+    return prepared
 
 
 def _held(member: Member) -> tuple[dt.date, dt.date] | None:
@@ -288,7 +318,13 @@ def execute_portfolio(
     stage: StageCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> PortfolioResult:
-    """Run the plan on its loaded bars, reporting simulation progress (20%..85%)."""
+    """Run the plan on its loaded bars, reporting simulation progress (20%..85%).
+
+    The bars before ``start``'s day (:func:`load_bars`'s warm-up history) are history
+    only: rankings and strategies read them, the result covers ``start`` .. ``end``.
+    A warning says so when fewer of them are stored than the rule reads.
+    """
+    from privatetrade.engine.bars import prepare_bars
     from privatetrade.engine.portfolio.api import run_portfolio
     from privatetrade.engine.result import DataInfo
 
@@ -304,17 +340,23 @@ def execute_portfolio(
         )
         for member in plan.universe.members
     }
+    prepared = {code: prepare_bars(symbol_bars) for code, symbol_bars in bars.items()}
+    first = calendar_start(prepared, plan.spec.start)
+    notes = list(plan.notes)
+    if plan.spec.start is not None and first < plan.history:
+        notes.append(history_warning(first, plan.history, plan.spec.start))
     result = run_portfolio(
-        bars,
+        prepared,
         plan.spec.rule,
         settings=plan.settings,
         costs=plan.symbol_costs,
         benchmark=benchmark,
         benchmark_name=plan.spec.benchmark,
         data_info=data_info,
+        start=first,
         progress=on_progress,
         cancel=cancel,
     )
-    if not plan.notes:
+    if not notes:
         return result
-    return dataclasses.replace(result, warnings=[*plan.notes, *result.warnings])
+    return dataclasses.replace(result, warnings=[*notes, *result.warnings])

@@ -25,6 +25,7 @@ from privatetrade.data.market_data import empty_range_message
 from privatetrade.data.symbols import Market
 from privatetrade.engine.metrics import metric_warnings
 from privatetrade.plans.data_checks import data_warnings, raw_fallback_warning
+from privatetrade.plans.portfolio_history import history_warning
 from privatetrade.web.ui.i18n import Language, catalog, notices
 
 PLACEHOLDER = re.compile(r"(\{\w+\})")
@@ -143,6 +144,7 @@ def every_sentence() -> list[str]:
         *data_check_warnings(),
         raw_fallback_warning("DEMO01"),
         raw_fallback_warning("KOSPI", benchmark=True),
+        history_warning(20, 61, day),
         empty_range_message("DEMO01", None, day, None),
         empty_range_message("DEMO01", day, None, (day, day)),
         "only one bar in the period; a backtest needs at least two",

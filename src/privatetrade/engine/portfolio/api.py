@@ -197,6 +197,7 @@ def run_portfolio(
         engine_version=ENGINE_VERSION,
         periods_per_year=periods,
         warnings=warnings,
+        history_bars=first,
     )
 
 

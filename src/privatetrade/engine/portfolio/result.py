@@ -104,6 +104,8 @@ class PortfolioResult:
         engine_version: Version of the engine semantics that produced this result.
         periods_per_year: Annualization factor the metrics used.
         warnings: Human-readable caveats.
+        history_bars: Calendar bars before ``aligned`` the run read as history only
+            (``run_portfolio``'s ``start``).
     """
 
     rule: PortfolioRule
@@ -119,6 +121,7 @@ class PortfolioResult:
     engine_version: str
     periods_per_year: float
     warnings: list[str] = field(default_factory=list)
+    history_bars: int = 0
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -313,7 +316,7 @@ class PortfolioResult:
         return values
 
     def data_document(self) -> dict[str, Any]:
-        """Return ``{symbols: [...], first, last, bars}`` of the bars the run used."""
+        """Return ``{symbols: [...], first, last, bars, history_bars}`` of the bars used."""
         aligned = self.aligned
         times = self.times
         rows = []
@@ -331,7 +334,13 @@ class PortfolioResult:
                     "adjusted": info.adjusted,
                 }
             )
-        return {"symbols": rows, "first": times[0], "last": times[-1], "bars": len(times)}
+        return {
+            "symbols": rows,
+            "first": times[0],
+            "last": times[-1],
+            "bars": len(times),
+            "history_bars": self.history_bars,
+        }
 
     def spec_document(self) -> dict[str, Any]:
         """Return ``{rule, settings, symbols, benchmark}``: what re-runs this backtest."""
