@@ -179,7 +179,7 @@ def test_admin_uploads_a_csv_previews_it_and_imports_it(
     expect(facts).to_contain_text("KOSDAQ")
     expect(facts).to_contain_text("Jan 2, 2024")
     expect(facts).to_contain_text("Jan 12, 2024")
-    expect(facts).to_contain_text("import")
+    expect(facts).to_contain_text("Imported file")  # the source, named
     expect(page.locator("#findings [data-finding=non_session_bars]")).to_contain_text("Jan 6, 2024")
     page.screenshot(path=screenshot_path("data-symbol-imported"), full_page=True)
 

@@ -91,6 +91,13 @@ PARAM_NAMES = {
 }
 
 
+def named_params(text: str, language: str) -> str:
+    """A finding as the page shows it: parameters by their names ("Fast window = 5")."""
+    for key, name in PARAM_NAMES[language].items():
+        text = re.sub(rf"(^|\W){key} = ", rf"\g<1>{name} = ", text)
+    return text
+
+
 def params_text(params: dict[str, Any], language: str = "en") -> str:
     names = PARAM_NAMES[language]
     return ", ".join(f"{names[name]} {value}" for name, value in params.items())
@@ -191,7 +198,7 @@ def test_optimize_from_the_backtest_form_then_backtest_a_top_combination(
     items = page.locator("#findings li")
     expect(items).to_have_count(len(findings))
     for item, finding in zip(items.all(), findings, strict=True):
-        expect(item).to_contain_text(finding["message_en"])
+        expect(item).to_contain_text(named_params(finding["message_en"], "en"))
     expect(page.locator("#best-params")).to_contain_text(str(best["params"]["fast"]))
 
     # The heatmap: the API's cells, the searched values on its axes; another metric redraws.
@@ -279,7 +286,7 @@ def test_a_walk_forward_in_korean_shows_its_windows_and_findings_in_korean(
     items = page.locator("#findings li")
     expect(items).to_have_count(len(findings))
     for item, finding in zip(items.all(), findings, strict=True):
-        expect(item).to_contain_text(finding["message_ko"])
+        expect(item).to_contain_text(named_params(finding["message_ko"], "ko"))
         expect(item).not_to_contain_text(finding["message_en"][:30])
     assert sideways_overflow(page) <= 0
     page.screenshot(path=screenshot_path("research-walkforward-ko"), full_page=True)

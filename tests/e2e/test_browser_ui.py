@@ -480,7 +480,7 @@ def test_korean_from_the_browser_switchable_with_korean_colours(
     expect(page.locator("html")).to_have_attribute("lang", "ko")
 
     # Gains green instead (switchable), and it sticks.
-    page.get_by_role("link", name=re.compile("수익 초록")).click()
+    page.get_by_role("link", name="수익을 초록색으로 보기").click()
     expect(page.locator("html")).to_have_attribute("data-colors", "green-up")
     session.goto("/history")
     expect(page.locator("html")).to_have_attribute("data-colors", "green-up")

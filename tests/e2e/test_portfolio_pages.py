@@ -240,6 +240,6 @@ def test_history_lists_portfolios_and_scans_and_filters_them_by_kind(
     # The scan's best symbol by its sort (Sharpe), from the job's summary.
     best = runs["scan"]["summary"]["best"][0]
     assert best["name"] in every.text
-    assert "모멘텀 상위 N" in korean.text
+    assert "모멘텀 상위 종목" in korean.text
     assert "Top N by momentum" not in korean.text
     assert "KOSDAQ 전체" in korean.text

@@ -125,6 +125,7 @@
         node.classList.toggle("down", value < 0);
       } else if (kind === "num") node.textContent = fmt.num(value, Number(node.dataset.digits || 2));
       else if (kind === "int") node.textContent = fmt.int(value);
+      else if (kind === "duration") node.textContent = fmt.seconds(value);
       else if (kind === "money") node.textContent = fmt.money(value, node.dataset.currency);
     }
   }

@@ -35,7 +35,7 @@
       parts.push(el("p", { text: t("data.not_stored_by_code") }));
     } else {
       const target = "/data/import" + (code ? "?symbol=" + encodeURIComponent(code) : "");
-      parts.push(el("p", { text: t("data.not_stored_no_provider") }),
+      parts.push(el("p", {}, t("data.not_stored_no_provider"), " ", el("code", { text: "PRIVATETRADE_DATA_PROVIDER" })),
         el("div", { className: "actions" }, el("a", { className: "button secondary", href: target, text: t("data.import") })));
     }
     return parts;

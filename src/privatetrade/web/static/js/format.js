@@ -62,16 +62,17 @@
         if (isNaN(moment.getTime())) return iso;
         return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(moment);
       },
-      /* A duration in seconds in the page's language: "1 min, 5 sec", "1분 5초", "<1초". */
+      /* A duration in seconds in the page's language: "1 min 5 sec", "1분 5초", "<1초", "2시간 5분". */
       seconds(value) {
         if (!isNumber(value)) return missing;
         const unit = (amount, name) => numberFormat({ style: "unit", unit: name, unitDisplay: "short" }).format(amount);
         if (value < 1) return "<" + unit(1, "second");
-        const minutes = Math.floor(value / 60);
-        const rest = Math.round(value % 60);
-        if (!minutes) return unit(rest, "second");
-        const parts = [unit(minutes, "minute"), unit(rest, "second")];
-        return new Intl.ListFormat(locale, { style: "narrow", type: "unit" }).format(parts);
+        const list = (parts) => new Intl.ListFormat(locale, { style: "narrow", type: "unit" }).format(parts);
+        const seconds = Math.round(value);
+        if (seconds >= 86400) return list([unit(Math.floor(seconds / 86400), "day"), unit(Math.floor(seconds % 86400 / 3600), "hour")]);
+        if (seconds >= 3600) return list([unit(Math.floor(seconds / 3600), "hour"), unit(Math.floor(seconds % 3600 / 60), "minute")]);
+        if (seconds >= 60) return list([unit(Math.floor(seconds / 60), "minute"), unit(seconds % 60, "second")]);
+        return unit(seconds, "second");
       },
       isNumber: isNumber,
     };

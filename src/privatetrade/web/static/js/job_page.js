@@ -5,7 +5,7 @@
    window.PTJobPage(job, {onSucceeded, progressText(view)}) */
 (function () {
   "use strict";
-  const { t, fmt, api, el, errorMessage, showError } = window.PT;
+  const { config, t, fmt, api, el, errorMessage, showError } = window.PT;
   const $ = (id) => document.getElementById(id);
 
   function PTJobPage(job, options) {
@@ -75,7 +75,7 @@
     const documentsFirst = listing.items.slice().sort((a, b) => Number(b.name.endsWith(".json")) - Number(a.name.endsWith(".json")));
     box.replaceChildren(...documentsFirst.map((item, index) => el("a", {
       className: "button" + (index ? " secondary" : ""), download: true, href: item.url, "data-artifact": item.name,
-      text: t("research.download", { name: item.name }),
+      text: config.messages["artifact." + item.name] ? t("artifact." + item.name) : t("research.download", { name: item.name }),
     })));
   }
 

@@ -45,8 +45,8 @@
     else trace.colorscale = "Viridis";
     if (body.x_values.length * body.y_values.length <= TEXT_CELLS_UP_TO) trace.texttemplate = "%{text}";
     return global.Plotly.react(div, [trace], layout({
-      xaxis: { type: "category", title: { text: body.x } },
-      yaxis: { type: "category", title: { text: body.y }, automargin: true },
+      xaxis: { type: "category", title: { text: ctx.paramName ? ctx.paramName(body.x) : body.x } },
+      yaxis: { type: "category", title: { text: ctx.paramName ? ctx.paramName(body.y) : body.y }, automargin: true },
       hovermode: "closest",
     }), PLOT_CONFIG);
   }

@@ -10,7 +10,8 @@
   const walk = job.kind === "walkforward";
   const $ = (id) => document.getElementById(id);
   const FINAL = ["succeeded", "failed", "cancelled"];
-  const ctx = { t: t, fmt: fmt, currency: job.currency, colors: config.colors };
+  const paramName = (key) => window.PT.paramName(job.spec.strategy, key);
+  const ctx = { t: t, fmt: fmt, currency: job.currency, colors: config.colors, paramName: paramName };
   let source = null;
   let resultShown = false;
 
@@ -134,6 +135,12 @@
     ];
   }
 
+  /* A finding names parameters as "fast = 5": name them as the page does. */
+  function findingText(doc, text) {
+    const keys = Object.keys((doc.space && doc.space.axes) || {});
+    return keys.reduce((told, key) => told.replace(new RegExp(`(^|[^\\w])${key} = `, "g"), `$1${paramName(key)} = `), text);
+  }
+
   function findingsList(doc) {
     const findings = (doc.report && doc.report.findings) || [];
     const list = $("findings");
@@ -144,7 +151,7 @@
     const korean = config.lang === "ko";
     list.replaceChildren(...findings.map((finding) => el("li", { className: "finding finding-" + finding.severity, "data-code": finding.code },
       el("span", { className: "badge severity", text: t("research.severity." + finding.severity) }), " ",
-      korean ? finding.message_ko : finding.message_en)));
+      findingText(doc, korean ? finding.message_ko : finding.message_en))));
   }
 
   /* ------------------------------------------------------------ an optimization */
@@ -155,7 +162,7 @@
       return;
     }
     box.replaceChildren(...Object.entries(doc.best.params).map(([name, value]) =>
-      el("div", {}, el("dt", { text: name }), el("dd", { text: String(value) }))));
+      el("div", {}, el("dt", { text: paramName(name) }), el("dd", { text: String(value) }))));
   }
 
   const TOP_METRICS = ["total_return", "cagr", "sharpe", "max_drawdown", "profit_factor", "trade_count"];
@@ -171,7 +178,7 @@
     const names = Object.keys(doc.space.axes);
     const metrics = [doc.objective, ...TOP_METRICS.filter((m) => m !== doc.objective)];
     const head = el("tr", {}, el("th", { scope: "col", className: "num", text: t("research.rank") }),
-      ...names.map((name) => el("th", { scope: "col", className: "num", text: name })),
+      ...names.map((name) => el("th", { scope: "col", className: "num", text: paramName(name) })),
       ...metrics.map((m) => el("th", { scope: "col", className: "num", text: t("metric." + m) })),
       el("th", { scope: "col", text: t("research.full_backtest") }));
     const body = el("tbody");
@@ -239,7 +246,7 @@
       $("heatmap-note").textContent = t("research.heatmap_needs_two");
       return Promise.resolve();
     }
-    for (const id of ["heatmap-x", "heatmap-y"]) $(id).replaceChildren(...names.map((n) => el("option", { value: n, text: n })));
+    for (const id of ["heatmap-x", "heatmap-y"]) $(id).replaceChildren(...names.map((n) => el("option", { value: n, text: paramName(n) })));
     $("heatmap-x").value = names[0];
     $("heatmap-y").value = names[1];
     $("heatmap-metric").value = doc.objective;
