@@ -31,6 +31,7 @@ from server import ServerProcess, submit
 from korean_text import latin_words
 from polling import poll
 from privatetrade.domain.users import Role
+from privatetrade.web.ui.i18n import Language, tell
 
 pytestmark = pytest.mark.browser
 
@@ -279,6 +280,19 @@ def test_the_forms_errors_and_times_are_korean(
     left = page.evaluate("() => PT.t('run.time_left', { time: PT.fmt.seconds(3) })")
     assert left == "약 3초 남음"
     assert page.evaluate("() => PT.fmt.seconds(65)") == "1분 5초"
+
+
+def test_the_results_warnings_read_as_the_server_tells_them(
+    korean: Page, site: ServerProcess, runs: dict[str, str]
+) -> None:
+    """The page (format.js) and the server (i18n.tell) translate a sentence the same way."""
+    with api(site) as client:
+        stored = client.get(f"/api/backtest/result/{runs['backtest']}").json()["warnings"]
+    assert stored, "the short backtest warns"
+    expected = [tell(Language.KO, warning) for warning in stored]
+    assert None not in expected
+    open_page(korean, site.url + f"/backtests/{runs['backtest']}", ("ul.warnings li",), "ko-warn")
+    expect(korean.locator("ul.warnings li")).to_have_text(expected)
 
 
 def choices(page: Page, select: str) -> list[str]:

@@ -2,10 +2,10 @@
 
 Result warnings and scan rows' reasons are stored as English sentences. A page finds the
 ``notice.*`` template a sentence matches and shows the catalog's message in its language
-(``format.js``, ``t.notice``). These tests make every producer of such a sentence say
-something, match each sentence the way the page does and check the Korean that comes
-out holds no English, so a changed sentence fails here instead of showing English on a
-Korean page.
+(``format.js``, ``t.notice``; the server's ``i18n.tell`` is the same, and the browser test
+checks they agree). These tests make every producer of such a sentence say something,
+tell each one and check the Korean that comes out holds no English, so a changed sentence
+fails here instead of showing English on a Korean page.
 """
 
 from __future__ import annotations
@@ -26,42 +26,26 @@ from privatetrade.data.symbols import Market
 from privatetrade.engine.metrics import metric_warnings
 from privatetrade.plans.data_checks import data_warnings, raw_fallback_warning
 from privatetrade.plans.portfolio_history import history_warning
-from privatetrade.web.ui.i18n import Language, catalog, notices
+from privatetrade.web.ui.i18n import Colors, Language, Preferences, notices, tell
 
 PLACEHOLDER = re.compile(r"(\{\w+\})")
 
 
-def _compiled(parts: bool) -> list[tuple[str, list[str], re.Pattern[str], int]]:
+def _compiled(parts: bool) -> list[tuple[str, re.Pattern[str]]]:
     templates = []
     for key, english in notices().items():
         if key.startswith("notice.part.") != parts:
             continue
         pieces = PLACEHOLDER.split(english)
-        names = [piece[1:-1] for piece in pieces if PLACEHOLDER.fullmatch(piece)]
         source = "".join(
             "(.+?)" if PLACEHOLDER.fullmatch(piece) else re.escape(piece) for piece in pieces
         )
-        literal = len(PLACEHOLDER.sub("", english))
-        templates.append((key, names, re.compile(f"^{source}$"), literal))
-    return sorted(templates, key=lambda template: -template[3])
+        templates.append((key, re.compile(f"^{source}$")))
+    return templates
 
 
-def told(text: str, language: Language, parts: bool = False) -> str | None:
-    """The page's ``t.notice`` in Python: None when no template matches."""
-    messages = catalog(language)
-    for key, names, pattern, _ in _compiled(parts):
-        match = pattern.match(text)
-        if match is None:
-            continue
-        values = {name: part(match.group(i + 1), language) for i, name in enumerate(names)}
-        return messages[key].format(**values)
-    return None
-
-
-def part(value: str, language: Language) -> str:
-    if ", " in value:
-        return ", ".join(part(item, language) for item in value.split(", "))
-    return told(value, language, parts=True) or value
+def told(text: str, language: Language) -> str | None:
+    return tell(language, text)
 
 
 def daily_bars(close: list[float], tz: str, saturdays: int = 1) -> pd.DataFrame:
@@ -160,10 +144,10 @@ def test_the_producers_say_every_kind_of_sentence() -> None:
     keys = {
         key
         for sentence in SENTENCES
-        for key, _, pattern, _ in _compiled(parts=False)
+        for key, pattern in _compiled(False)
         if pattern.match(sentence)
     }
-    unused = sorted({key for key, *_ in _compiled(parts=False)} - keys)
+    unused = sorted({key for key, _ in _compiled(False)} - keys)
     assert unused == [], "templates no producer says: update them with the producers"
 
 
@@ -191,4 +175,12 @@ def test_lists_are_told_item_by_item() -> None:
     assert told(sentence, Language.KO) == (
         "데이터가 끝난 뒤에도 마지막 종가로 보유한 종목(상장폐지 시 보유): "
         "A(마지막 봉 2024-01-31), B(마지막 봉 2024-02-01) 외 3개"
+    )
+
+
+def test_a_page_tells_a_known_sentence_and_leaves_others_as_they_are() -> None:
+    korean = Preferences(Language.KO, Colors.RED_UP)
+    assert korean.notice("no raw prices stored") == "수정 전 주가가 저장되어 있지 않습니다."
+    assert korean.notice("internal error (KeyError); see the server log") == (
+        "internal error (KeyError); see the server log"
     )

@@ -10,6 +10,7 @@ unless the ``pt_colors`` cookie says otherwise. Message catalogs are JSON files 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -27,6 +28,7 @@ __all__ = [
     "catalog",
     "notices",
     "preferences",
+    "tell",
     "translate",
 ]
 
@@ -65,6 +67,11 @@ class Preferences:
         """Translate ``key`` into this language, filling ``{name}`` placeholders."""
         return translate(self.language, key, **values)
 
+    def notice(self, text: str) -> str:
+        """Say a sentence of the server in this language (as it is when none matches)."""
+        told = tell(self.language, text)
+        return text if told is None else told
+
 
 @cache
 def catalog(language: Language) -> dict[str, str]:
@@ -84,6 +91,50 @@ def notices() -> dict[str, str]:
     message of that key (``PTTranslator``'s ``t.notice`` in ``format.js``).
     """
     return {key: text for key, text in _load(Language.EN).items() if key.startswith("notice.")}
+
+
+_PLACEHOLDER = re.compile(r"(\{\w+\})")
+
+
+@cache
+def _templates(parts: bool) -> list[tuple[str, list[str], re.Pattern[str]]]:
+    """The notice templates as patterns, the most literal text first (the most specific)."""
+    found = []
+    for key, english in notices().items():
+        if key.startswith("notice.part.") != parts:
+            continue
+        pieces = _PLACEHOLDER.split(english)
+        names = [piece[1:-1] for piece in pieces if _PLACEHOLDER.fullmatch(piece)]
+        source = "".join(
+            "(.+?)" if _PLACEHOLDER.fullmatch(piece) else re.escape(piece) for piece in pieces
+        )
+        literal = len(_PLACEHOLDER.sub("", english))
+        found.append((literal, key, names, re.compile(f"^{source}$")))
+    found.sort(key=lambda template: -template[0])
+    return [(key, names, pattern) for _, key, names, pattern in found]
+
+
+def tell(language: Language, text: str, *, parts: bool = False) -> str | None:
+    """Say an English sentence of the server in ``language``, or None if no template matches.
+
+    The same as the pages' ``t.notice`` (``format.js``): the first ``notice.*`` template
+    (most literal text first) the whole sentence matches gives the message; each value is
+    told with the ``notice.part.*`` templates, a list (``A, B``) item by item.
+    """
+    messages = catalog(language)
+    for key, names, pattern in _templates(parts):
+        match = pattern.match(text)
+        if match is not None:
+            values = {name: _part(language, match.group(i + 1)) for i, name in enumerate(names)}
+            return messages[key].format(**values)
+    return None
+
+
+def _part(language: Language, value: str) -> str:
+    if ", " in value:
+        return ", ".join(_part(language, item) for item in value.split(", "))
+    told = tell(language, value, parts=True)
+    return value if told is None else told
 
 
 def _load(language: Language) -> dict[str, str]:

@@ -77,6 +77,7 @@ def page(
             "user": user,
             "csrf_token": csrf_token,
             "t": prefs.t,
+            "notice": prefs.notice,
             "lang": language.value,
             "colors": prefs.colors.value,
             "path": request.url.path,

@@ -83,6 +83,15 @@
     return error.message || t("error.unexpected");
   }
 
+  /* A sentence of the server (a failed run's detail) in the page's language when the
+     catalog knows it, else as it is, marked as English. */
+  function showServerText(element, text) {
+    const told = t.notice(text);
+    element.textContent = told;
+    if (told === text && text && config.lang !== "en") element.setAttribute("lang", "en");
+    else element.removeAttribute("lang");
+  }
+
   function showError(element, message) {
     if (!element) return;
     element.textContent = message;
@@ -185,7 +194,7 @@
 
   window.PT = {
     config, t, fmt, api, ApiError, errorMessage, showError, hideError, el, applyFormats,
-    followJob, FINAL_STATES, paramName, paramsText,
+    followJob, FINAL_STATES, paramName, paramsText, showServerText,
   };
   applyFormats(document);
 })();

@@ -65,7 +65,7 @@
     $("cancelled-section").hidden = view.state !== "cancelled";
     if (view.state === "failed") {
       $("failed-reason").textContent = t("reason." + (view.reason || "internal_error"));
-      $("failed-error").textContent = view.error || "";
+      PT.showServerText($("failed-error"), view.error || "");
     }
     if (view.state === "succeeded" && !resultShown) {
       resultShown = true;
