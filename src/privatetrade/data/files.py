@@ -262,11 +262,14 @@ def _check_arguments(date_format: str | None, tz: str) -> None:
         raise InputError(
             f"a date format is a strptime pattern such as %m/%d/%Y, got {date_format!r}",
             field="date_format",
+            code="date_format_pattern",
         )
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InputError(f"unknown time zone {tz!r}", field="tz") from exc
+        raise InputError(
+            f"unknown time zone {tz!r}", field="tz", code="unknown_time_zone", params={"tz": tz}
+        ) from exc
 
 
 def _missing_message(field: str, mapping: Mapping[str, str]) -> str:

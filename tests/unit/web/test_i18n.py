@@ -228,3 +228,16 @@ def test_the_bound_errors_of_every_form_field_have_a_message() -> None:
     ]  # fmt: skip
     korean = _catalog_file("ko")
     assert [kind for kind in kinds if f"problem.{kind}" not in korean] == []
+
+
+def test_korean_messages_hold_no_english_words() -> None:
+    """Every Korean message, its placeholders aside, is Korean (see tests/korean_text.py)."""
+    from korean_text import latin_words
+
+    examples = {"AAPL", "DEMOIDX"}  # symbol codes given as examples of what to type
+    english = {
+        key: words
+        for key, text in _catalog_file("ko").items()
+        if (words := latin_words(re.sub(r"\{\w+\}", " ", text), examples))
+    }
+    assert english == {}

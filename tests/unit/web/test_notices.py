@@ -13,6 +13,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +24,7 @@ import pytest
 import privatetrade as pt
 from korean_text import latin_words
 from portfolio_builders import book
+from privatetrade.data.imports import preview_import
 from privatetrade.data.market_data import empty_range_message
 from privatetrade.data.symbols import Market
 from privatetrade.engine.metrics import metric_warnings
@@ -120,6 +124,52 @@ def portfolio_warnings() -> list[str]:
     return [*held.warnings, *sold.warnings, *short.warnings, *signals.warnings, *unfilled.warnings]
 
 
+FILE_ROWS = {
+    # one problem of each kind a row can have once the file is read
+    "bars.csv": [
+        "date,open,high,low,close,volume",
+        "2024-01-02,100,110,90,105,1000",
+        "2024-01-03,100,99,90,105,1000",
+        "2024-01-04,100,110,101,105,1000",
+        "2024-01-05,-5,110,90,105,1000",
+        "2024-01-08,100,110,90,105,-3",
+        "2024-01-08,100,110,90,105,1000",
+        "2024-01-05,100,110,90,105,1000",
+        "2024-01-12,100,110,90,,1000",
+    ],
+    # text that is not a number or not a date, a missing date
+    "cells.csv": [
+        "date,open,high,low,close,volume",
+        "2024-01-02,100,110,90,105,1000",
+        "2024-01-05,abc,110,90,105,1000",
+        "notadate,100,110,90,105,1000",
+        ",100,110,90,105,1000",
+    ],
+    "empty.csv": ["date,open,high,low,close,volume"],
+    "bars.parquet": [],  # written by file_problems: a row whose high is below its open
+    "no_close.csv": ["date,open,high,low,volume", "2024-01-02,1,2,1,5"],
+}
+
+
+def file_problems(folder: Path) -> list[str]:
+    """The problems an import preview lists for files with every kind of problem."""
+    found = []
+    for name, lines in FILE_ROWS.items():
+        if name.endswith(".parquet"):
+            rows = {"open": [10.0, 10.0], "high": [11.0, 9.0], "low": [9.0, 9.0], "close": 10.0}
+            days = pd.date_range("2024-01-02", periods=2, name="date")
+            pd.DataFrame({**rows, "volume": 100.0}, index=days).to_parquet(folder / name)
+        else:
+            (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        found += [str(p) for p in preview_import(folder / name, symbol="TEST").errors]
+    choices: list[dict[str, Any]] = [{"mapping": {"close": "Close"}}, {"date_format": "%d/%m/%Y"}]
+    source = {"mapping": "no_close.csv", "date_format": "cells.csv"}
+    for extra in choices:
+        path = folder / source[next(iter(extra))]
+        found += [str(p) for p in preview_import(path, symbol="TEST", **extra).errors]
+    return found
+
+
 def every_sentence() -> list[str]:
     day = dt.date(2024, 1, 2)
     return [
@@ -134,6 +184,7 @@ def every_sentence() -> list[str]:
         "only one bar in the period; a backtest needs at least two",
         "no adjusted prices stored",
         "no raw prices stored",
+        *file_problems(Path(tempfile.mkdtemp(prefix="notices-"))),
     ]
 
 
@@ -155,7 +206,9 @@ def test_the_producers_say_every_kind_of_sentence() -> None:
 def test_every_sentence_is_told_in_korean_without_english(sentence: str) -> None:
     korean = told(sentence, Language.KO)
     assert korean is not None, f"no notice.* template matches: {sentence!r}"
+    # data: symbol codes, and what the files hold (a cell, a column name, a date form)
     codes = {"DEMO01", "A", "B", "C", *(f"S{i:02d}" for i in range(12))}
+    codes |= {"abc", "notadate", "Close", "YYYY-MM-DD", "DD", "MM", "YYYY"}
     assert latin_words(korean, codes) == [], korean
     assert told(sentence, Language.EN) == sentence  # the English template is the sentence
 

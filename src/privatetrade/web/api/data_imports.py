@@ -212,10 +212,15 @@ def import_choices(upload: ReceivedUpload, *, commit: bool) -> ImportChoices:
     """
     symbol = upload.text("symbol").upper()
     if not symbol:
-        raise ProblemError(422, "name the symbol to import as", field="symbol")
+        raise ProblemError(
+            422, "name the symbol to import as", field="symbol", code="import_symbol_missing"
+        )
     if not _CODE.match(symbol):
         raise ProblemError(
-            422, "a symbol code is 1-32 letters, digits or . _ ^ = -", field="symbol"
+            422,
+            "a symbol code is 1-32 letters, digits or . _ ^ = -",
+            field="symbol",
+            code="symbol_code_format",
         )
     market_name = upload.text("market")
     try:
@@ -239,12 +244,18 @@ def _flag(value: str, field: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ProblemError(422, "use true or false", field=field)
+    raise ProblemError(422, "use true or false", field=field, code="bool_parsing")
 
 
 def _bounded(value: str, field: str, limit: int = 64) -> str:
     if len(value) > limit:
-        raise ProblemError(422, f"at most {limit} characters", field=field)
+        raise ProblemError(
+            422,
+            f"at most {limit} characters",
+            field=field,
+            code="string_too_long",
+            params={"max_length": limit},
+        )
     return value
 
 
@@ -277,7 +288,13 @@ def _time_zone(value: str) -> str | None:
     if not value:
         return None
     if value not in _zones():
-        raise ProblemError(422, f"unknown time zone {value[:64]!r}", field="tz")
+        raise ProblemError(
+            422,
+            f"unknown time zone {value[:64]!r}",
+            field="tz",
+            code="unknown_time_zone",
+            params={"tz": value[:64]},
+        )
     return value
 
 
@@ -300,12 +317,18 @@ def _check_rows(upload: ReceivedUpload) -> None:
         try:
             rows = pq.read_metadata(upload.path).num_rows
         except Exception as exc:  # pyarrow raises several unrelated types
-            raise ProblemError(422, "not a readable Parquet file", field="file") from exc
+            raise ProblemError(
+                422, "not a readable Parquet file", field="file", code="unreadable_file"
+            ) from exc
     elif rows > 0:
         rows -= 1  # the header line
     if rows > MAX_UPLOAD_ROWS:
         raise ProblemError(
-            422, f"the file has {rows} rows; at most {MAX_UPLOAD_ROWS} are imported", field="file"
+            422,
+            f"the file has {rows} rows; at most {MAX_UPLOAD_ROWS} are imported",
+            field="file",
+            code="too_many_rows",
+            params={"count": rows, "limit": MAX_UPLOAD_ROWS},
         )
 
 

@@ -105,8 +105,10 @@ def _templates(parts: bool) -> list[tuple[str, list[str], re.Pattern[str]]]:
             continue
         pieces = _PLACEHOLDER.split(english)
         names = [piece[1:-1] for piece in pieces if _PLACEHOLDER.fullmatch(piece)]
+        # A value inside a part never spans a list's ", " (so "A (x), B (y)" is two items).
+        value = "((?:(?!, ).)+?)" if parts else "(.+?)"
         source = "".join(
-            "(.+?)" if _PLACEHOLDER.fullmatch(piece) else re.escape(piece) for piece in pieces
+            value if _PLACEHOLDER.fullmatch(piece) else re.escape(piece) for piece in pieces
         )
         literal = len(_PLACEHOLDER.sub("", english))
         found.append((literal, key, names, re.compile(f"^{source}$")))
@@ -119,7 +121,8 @@ def tell(language: Language, text: str, *, parts: bool = False) -> str | None:
 
     The same as the pages' ``t.notice`` (``format.js``): the first ``notice.*`` template
     (most literal text first) the whole sentence matches gives the message; each value is
-    told with the ``notice.part.*`` templates, a list (``A, B``) item by item.
+    told with the ``notice.part.*`` templates (whose values hold no ``", "``), else a list
+    (``A, B``) item by item.
     """
     messages = catalog(language)
     for key, names, pattern in _templates(parts):
@@ -131,10 +134,12 @@ def tell(language: Language, text: str, *, parts: bool = False) -> str | None:
 
 
 def _part(language: Language, value: str) -> str:
+    told = tell(language, value, parts=True)
+    if told is not None:
+        return told
     if ", " in value:
         return ", ".join(_part(language, item) for item in value.split(", "))
-    told = tell(language, value, parts=True)
-    return value if told is None else told
+    return value
 
 
 def _load(language: Language) -> dict[str, str]:

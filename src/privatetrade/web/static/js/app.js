@@ -27,11 +27,15 @@
   }
 
   /* A problem (or one of its field errors) in the page's language. English pages show the
-     API's own sentence; other languages the catalog's "problem.<code>" with the problem's
-     params, or for a code the catalog lacks a general sentence and then the API's. */
+     API's own sentence; other languages the sentence as the catalog tells it when it is one
+     of the server's known sentences (t.notice), else the catalog's "problem.<code>" with
+     the problem's params, or for a code the catalog lacks a general sentence and then the
+     API's. */
   function problemText(item) {
     const english = (item && (item.message || item.detail)) || "";
-    if (!item || !item.code || config.lang === "en") return english;
+    if (!item || config.lang === "en") return english;
+    const known = t.notice(english); // a sentence the catalog also knows (a file's problem)
+    if (!item.code || known !== english) return known;
     const key = "problem." + item.code;
     if (GENERAL.includes(item.code) && english) return t("problem.untranslated", { detail: english });
     if (config.messages[key]) return t(key, problemParams(item.params));

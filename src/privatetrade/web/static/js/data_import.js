@@ -173,7 +173,7 @@
 
   function renderErrors(data) {
     const list = errorsBox.querySelector("ul");
-    const items = data.errors.map((error) => el("li", { text: error.text }));
+    const items = data.errors.map((error) => el("li", { text: t.notice(error.text) }));
     const more = data.error_count - data.errors.length;
     if (more > 0) items.push(el("li", { className: "muted", text: t("data.more_errors", { count: more }) }));
     list.replaceChildren(...items);

@@ -110,11 +110,13 @@
     }
     const templates = Object.entries(notices || {}).map(([key, english]) => {
       const names = [];
+      // A value inside a part never spans a list's ", " (so "A (x), B (y)" is two items).
+      const value = key.startsWith("notice.part.") ? "((?:(?!, ).)+?)" : "(.+?)";
       const source = english.split(/(\{\w+\})/).map((piece) => {
         const name = /^\{(\w+)\}$/.exec(piece);
         if (!name) return piece.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
         names.push(name[1]);
-        return "(.+?)";
+        return value;
       }).join("");
       const literal = english.replace(/\{\w+\}/g, "").length;
       return { key: key, names: names, pattern: new RegExp("^" + source + "$"), part: key.startsWith("notice.part."), literal: literal };
@@ -132,8 +134,9 @@
       return null;
     }
     function part(value) {
-      if (value.includes(", ")) return value.split(", ").map(part).join(", ");
-      return told(value, true) ?? value;
+      const whole = told(value, true);
+      if (whole !== null) return whole;
+      return value.includes(", ") ? value.split(", ").map(part).join(", ") : value;
     }
     t.notice = (text) => (typeof text === "string" ? told(text, false) ?? text : String(text));
     return t;
