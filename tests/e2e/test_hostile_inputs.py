@@ -641,3 +641,6 @@ def test_a_50_mb_body_is_413_and_the_connection_survives(
 ) -> None:
     reply = connection.post_json(b" " * 50_000_000)
     assert verdict(reply, connection, {413}, None) is None
+    problem = reply.problem()
+    assert problem["code"] == "too_large"
+    assert problem["params"]["limit"] > 0

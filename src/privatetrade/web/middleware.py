@@ -129,6 +129,8 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
         "title": "Request body too large",
         "status": 413,
         "detail": f"the request body exceeds {limit} bytes",
+        "code": "too_large",
+        "params": {"limit": limit},
     }
     request_id = scope.get("state", {}).get("request_id")
     if request_id is not None:
