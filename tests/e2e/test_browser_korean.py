@@ -291,7 +291,9 @@ def test_the_results_warnings_read_as_the_server_tells_them(
     assert stored, "the short backtest warns"
     expected = [tell(Language.KO, warning) for warning in stored]
     assert None not in expected
-    open_page(korean, site.url + f"/backtests/{runs['backtest']}", ("ul.warnings li",), "ko-warn")
+    open_page(
+        korean, site.url + f"/backtests/{runs['backtest']}", ("ul.warnings li",), "korean-warnings"
+    )
     expect(korean.locator("ul.warnings li")).to_have_text(expected)
 
 
@@ -310,7 +312,9 @@ def test_every_strategy_rule_and_method_the_forms_offer_is_korean(
     for strategy in choices(page, "#f-strategy"):
         page.locator("#f-strategy").select_option(strategy)
         found += english_words(page, f"backtest form, {strategy}", data_words)
-    open_page(page, site.url + "/research/new?symbol=DEMO01", ("#search-fast-mode",), "korean-r")
+    open_page(
+        page, site.url + "/research/new?symbol=DEMO01", ("#search-fast-mode",), "korean-methods"
+    )
     for method in choices(page, "#f-method"):
         page.locator("#f-method").select_option(method)
         found += english_words(page, f"optimization form, {method}", data_words)

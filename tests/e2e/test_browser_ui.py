@@ -474,7 +474,9 @@ def test_korean_from_the_browser_switchable_with_korean_colours(
 
     page.get_by_role("link", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.locator("[data-metric=total_return] dt")).to_have_text("Total return")
+    # The page is loaded anew: its result is read and drawn again (slow on a loaded machine).
+    total = page.locator("[data-metric=total_return] dt")
+    expect(total).to_have_text("Total return", timeout=60_000)
     assert page.url.endswith(f"/backtests/{job['id']}")
     page.get_by_role("link", name="한국어").click()
     expect(page.locator("html")).to_have_attribute("lang", "ko")
