@@ -11,7 +11,10 @@ text with the charts' labels, tooltips, placeholders and accessible names) and l
 every word in Latin letters that is not allowed (``tests/korean_text.py``: market and
 product names, units, standard abbreviations; data such as symbol codes and names, the
 user's name, run ids). The test fails listing each such word with its page, element and
-text. Screenshots of every page go to test-artifacts/.
+text. It also chooses every strategy, method and rule the forms offer, submits the backtest
+form with values the API refuses, hovers a chart (Plotly's own words) and compares the
+page's translation of a result's warnings with the server's. Screenshots of every page go
+to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -295,6 +298,17 @@ def test_the_results_warnings_read_as_the_server_tells_them(
         korean, site.url + f"/backtests/{runs['backtest']}", ("ul.warnings li",), "korean-warnings"
     )
     expect(korean.locator("ul.warnings li")).to_have_text(expected)
+
+
+def test_a_charts_hover_label_is_korean(korean: Page, site: ServerProcess) -> None:
+    """Plotly's own words (a candle's open, high, low, close) and its dates, in Korean."""
+    open_page(korean, site.url + "/stocks/DEMO01", ("#price-chart .main-svg",), "korean-hover")
+    korean.evaluate("() => Plotly.Fx.hover('price-chart', [{curveNumber: 0, pointNumber: 10}])")
+    label = korean.locator("#price-chart .hoverlayer")
+    expect(label).to_contain_text("시가")
+    text = " ".join(label.locator("text").all_text_contents())
+    assert "종가" in text
+    assert latin_words(text) == [], text
 
 
 def choices(page: Page, select: str) -> list[str]:
