@@ -223,7 +223,11 @@ def test_the_report_allows_exactly_its_own_inline_scripts(api: httpx.Client, job
     assert policy["default-src"] == {"'none'"}
     html = response.text
     inline = re.findall(r"<script>(.*?)</script>", html, re.S)
-    assert len(inline) == 4  # Plotly, format.js, charts.js, report.js
+    # Plotly, its Korean locale, format.js, charts.js, price_chart.js, result_tables.js,
+    # table_cards.js, report.js: every one inlined, none fetched.
+    assert len(inline) == 8
+    assert "plotly.js" in inline[0][:200]
+    assert "<script src=" not in html
     hashes = {
         f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline
     }
