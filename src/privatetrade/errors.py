@@ -5,7 +5,8 @@
     PrivatetradeError                 base of everything below
     ├── InputError                    the caller passed a bad argument: fix the call
     │   ├── ParameterError            a strategy parameter is missing, unknown or out of bounds
-    │   └── ConfigurationError        settings or a cost / sizing / stop choice is invalid
+    │   ├── ConfigurationError        settings or a cost / sizing / stop choice is invalid
+    │   └── RuleError                 a rule strategy document is invalid (names its JSON path)
     ├── DataError                     the bars are unusable: fix the data (names the first bad row)
     │   └── ProviderError             a data provider failed or answered empty/malformed
     ├── StrategyError                 a strategy is unknown, broken or looks ahead
@@ -47,6 +48,7 @@ __all__ = [
     "PermissionDeniedError",
     "PrivatetradeError",
     "ProviderError",
+    "RuleError",
     "StrategyError",
     "TimeLimitError",
     "UnavailableError",
@@ -100,6 +102,26 @@ class ParameterError(InputError):
 
 class ConfigurationError(InputError):
     """A setting or an option (costs, sizing, stops) is invalid."""
+
+
+class RuleError(InputError):
+    """A rule strategy document is invalid.
+
+    ``path`` is the JSON path of the offending part (``"$.long.entry.all[1].left.period"``;
+    ``"$"`` for the whole document), also given as ``field`` and in ``params["path"]``;
+    ``code`` is a stable snake_case name of the problem.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str = "$",
+        code: str = "invalid_rule",
+        params: _Params | None = None,
+    ) -> None:
+        super().__init__(message, field=path, code=code, params={"path": path, **(params or {})})
+        self.path = path
 
 
 class DataError(PrivatetradeError, ValueError):
