@@ -35,6 +35,8 @@ __all__ = [
     "login_failures",
     "login_links",
     "metadata",
+    "rule_strategies",
+    "rule_strategy_versions",
     "sessions",
     "users",
 ]
@@ -191,4 +193,43 @@ login_failures = Table(
     Column("cleared_at", UTCDateTime),
     Index("ix_login_failures_key_at", "key", "at"),
     Index("ix_login_failures_client_at", "client", "at"),
+)
+
+# A user's saved rule strategies (docs/rules.md). ``name_key`` is the case-folded name,
+# unique per owner; a deleted strategy keeps its row and versions (``deleted_at`` set,
+# ``name_key`` NULL, so the name is free again). ``version`` is the latest version.
+rule_strategies = Table(
+    "rule_strategies",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(100)),
+    Column("description", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    UniqueConstraint("owner", "name_key"),
+    Index("ix_rule_strategies_owner_updated", "owner", "updated_at"),
+)
+
+# Every saved version of a rule strategy, never changed once written: ``document`` is
+# the rule document as JSON text, ``sha256`` its digest.
+rule_strategy_versions = Table(
+    "rule_strategy_versions",
+    metadata,
+    Column(
+        "strategy_id",
+        String(32),
+        ForeignKey("rule_strategies.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("strategy_id", "version"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from privatetrade.domain.rule_strategies import RulesChoice, rules_field_check
 from privatetrade.domain.specs import Costs, SymbolCode
 from privatetrade.domain.universe import UniverseSpec
 from privatetrade.engine.limits import Cash, RiskFreeRate
@@ -30,6 +31,8 @@ class PortfolioSpec(UniverseSpec):
         risk_free_rate: Annual risk-free rate for Sharpe and Sortino.
         benchmark: Catalog code of a benchmark series; None: none (as for a backtest,
             the web form offers the market's index).
+        rules: The rule of a rule strategy (``rule.strategy="rules"``, for the
+            ``signals`` and ``top_n_signal`` rules); required then, refused otherwise.
     """
 
     rule: PortfolioRule = Field(default_factory=PortfolioRule)
@@ -40,6 +43,7 @@ class PortfolioSpec(UniverseSpec):
     close_at_end: bool = True
     risk_free_rate: RiskFreeRate = 0.0
     benchmark: SymbolCode | None = None
+    rules: RulesChoice | None = Field(None, validate_default=True)
 
     @field_validator("stops")
     @classmethod
@@ -48,6 +52,18 @@ class PortfolioSpec(UniverseSpec):
         if rule is not None and stops != Stops() and rule.rule != "signals":
             raise PydanticCustomError("stops_only_signals", "only the signals rule takes stops")
         return stops
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_for_rule_strategy(
+        cls, rules: RulesChoice | None, info: ValidationInfo
+    ) -> RulesChoice | None:
+        rule = info.data.get("rule")
+        if rule is None:
+            return rules  # the rule's own error suffices
+        if rule.strategy is None and rules is None:
+            return None
+        return rules_field_check(rule.strategy or "none", rules)
 
     @property
     def strategy_label(self) -> str:

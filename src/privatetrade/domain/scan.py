@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
+from privatetrade.domain.rule_strategies import RulesChoice, rules_field_check
 from privatetrade.domain.specs import BacktestSpec, Costs, ParamName, ParamValue
 from privatetrade.domain.universe import UniverseSpec
 from privatetrade.engine.limits import Cash, RiskFreeRate
@@ -67,6 +68,7 @@ class ScanSpec(UniverseSpec):
     Attributes:
         strategy: Registry name of the strategy.
         params: Strategy parameters; missing ones take the strategy's defaults.
+        rules: The rule of a rule strategy (``strategy="rules"``), as a backtest's.
         capital: Initial cash of each symbol's backtest; by currency when None.
         costs: A preset (``auto`` = each symbol's own market: KOSPI and KOSDAQ
             differ in taxes and ticks) or one cost model for all.
@@ -81,6 +83,7 @@ class ScanSpec(UniverseSpec):
 
     strategy: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "sma_cross"
     params: dict[ParamName, ParamValue] = Field(default_factory=dict, max_length=32)
+    rules: RulesChoice | None = Field(None, validate_default=True)
     capital: Cash | None = None
     costs: Costs = "auto"
     sizing: Sizing = Field(default_factory=Sizing)
@@ -90,6 +93,13 @@ class ScanSpec(UniverseSpec):
     close_at_end: bool = True
     risk_free_rate: RiskFreeRate = 0.0
     sort: ScanSort = "sharpe"
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_for_rule_strategy(
+        cls, rules: RulesChoice | None, info: ValidationInfo
+    ) -> RulesChoice | None:
+        return rules_field_check(info.data.get("strategy"), rules)
 
     def backtest_spec(self, symbol: str, benchmark: str | None = None) -> BacktestSpec:
         """The full single backtest of ``symbol`` with the scan's settings."""

@@ -19,11 +19,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from privatetrade.domain.rule_strategies import RulesChoice, rules_field_check
 from privatetrade.engine.costs import CostModel
 from privatetrade.engine.limits import MAX_PARAM_MAGNITUDE, Cash, IsoDate, RiskFreeRate
 from privatetrade.engine.settings import FillAt, Sizing, Stops
 
-__all__ = ["COST_PRESETS", "BacktestSpec", "CostChoice", "ParamValue"]
+__all__ = ["COST_PRESETS", "BacktestSpec", "CostChoice", "ParamValue", "canonical_spec_json"]
 
 ParamValue = (
     Annotated[int, Field(ge=-MAX_PARAM_MAGNITUDE, le=MAX_PARAM_MAGNITUDE)]
@@ -50,6 +51,14 @@ SymbolCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
+def canonical_spec_json(spec: BaseModel) -> str:
+    """Return a spec as canonical JSON (sorted keys, no spaces), without ``rules`` when None."""
+    data = spec.model_dump(mode="json")
+    if data.get("rules", False) is None:
+        del data["rules"]
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 class BacktestSpec(BaseModel):
     """Everything needed to run (and re-run) one backtest on stored market data.
 
@@ -72,6 +81,8 @@ class BacktestSpec(BaseModel):
         close_at_end: Close an open position at the last close.
         risk_free_rate: Annual risk-free rate for Sharpe, Sortino and alpha.
         benchmark: Catalog code of a benchmark series, compared in the metrics.
+        rules: The rule of a rule strategy (``strategy="rules"``): its document and
+            the saved strategy it came from; required for ``rules``, refused otherwise.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -91,6 +102,7 @@ class BacktestSpec(BaseModel):
     close_at_end: bool = True
     risk_free_rate: RiskFreeRate = 0.0
     benchmark: SymbolCode | None = None
+    rules: RulesChoice | None = Field(None, validate_default=True)
 
     @field_validator("end")
     @classmethod
@@ -100,11 +112,20 @@ class BacktestSpec(BaseModel):
             raise PydanticCustomError("start_after_end", "start must not be after end")
         return end
 
+    @field_validator("rules")
+    @classmethod
+    def _rules_for_rule_strategy(
+        cls, rules: RulesChoice | None, info: ValidationInfo
+    ) -> RulesChoice | None:
+        return rules_field_check(info.data.get("strategy"), rules)
+
     def canonical_json(self) -> str:
-        """Return the spec as canonical JSON (sorted keys, no spaces)."""
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=False
-        )
+        """Return the spec as canonical JSON (sorted keys, no spaces).
+
+        ``rules`` is left out when None, so a spec without a rule strategy keeps the
+        text (and fingerprint) it had before rule strategies existed.
+        """
+        return canonical_spec_json(self)
 
     def fingerprint(self) -> str:
         """Return the sha256 hex digest of the canonical JSON: equal specs, equal ids."""

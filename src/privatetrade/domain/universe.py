@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from privatetrade.domain.specs import SymbolCode
+from privatetrade.domain.specs import SymbolCode, canonical_spec_json
 from privatetrade.engine.limits import IsoDate
 from privatetrade.engine.portfolio.rules import MAX_PORTFOLIO_SYMBOLS
 
@@ -90,10 +89,8 @@ class UniverseSpec(BaseModel):
         return end
 
     def canonical_json(self) -> str:
-        """Return the spec as canonical JSON (sorted keys, no spaces)."""
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=False
-        )
+        """Return the spec as canonical JSON (sorted keys, no spaces; ``rules`` only when set)."""
+        return canonical_spec_json(self)
 
     def fingerprint(self) -> str:
         """Return the sha256 hex digest of the canonical JSON: equal specs, equal ids."""
