@@ -196,7 +196,10 @@ def build_system(settings: Settings) -> System:
         on_submitted=dispatcher.wake,
     )
     metrics = ServiceMetrics(
-        submissions, settings.data_dir, data_updates=_scheduled_status(settings, submissions)
+        submissions,
+        settings.data_dir,
+        data_updates=_scheduled_status(settings, submissions),
+        executor_state=executor.state,
     )
     events = JobEvents()
     dispatcher.on_finished = _notify(events, metrics)

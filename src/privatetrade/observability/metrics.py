@@ -1,18 +1,21 @@
-"""Prometheus metrics: requests, latencies, jobs, queue, process, disk, scheduled updates.
+"""Prometheus metrics: requests, latencies, jobs, queue, workers, process, memory, disk.
 
-Job counts and the queue depth are read from the database at scrape time, so every
-server process reports the same truth. Request metrics are per process; with
-several server processes ``PROMETHEUS_MULTIPROC_DIR`` makes prometheus-client
-aggregate them across processes.
+Job counts, the queue depth and the oldest queued job's age are read from the database
+at scrape time, so every server process reports the same truth. Request metrics are per
+process; with several server processes ``PROMETHEUS_MULTIPROC_DIR`` makes
+prometheus-client aggregate them across processes. Workers, memory and disk are read
+at scrape time from the answering process (its executor) and the machine.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple, Protocol
 
 import psutil
 from prometheus_client import (
@@ -31,7 +34,7 @@ from privatetrade.domain.jobs import Job, JobState
 from privatetrade.observability.data_updates import DataUpdateCollector, StatusSource
 from privatetrade.observability.windows import RequestWindows
 
-__all__ = ["CONTENT_TYPE_LATEST", "ServiceMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "RequestTotals", "ServiceMetrics", "queue_age_seconds"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _JOB_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
@@ -41,8 +44,31 @@ def _multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+class _ExecutorState(Protocol):
+    @property
+    def healthy(self) -> bool: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def busy(self) -> int: ...
+
+
+class RequestTotals(NamedTuple):
+    """Requests answered so far and how many of them with a 5xx status (counters)."""
+
+    requests: float
+    server_errors: float
+
+
+def queue_age_seconds(oldest_queued_at: dt.datetime | None, now: dt.datetime) -> float:
+    """Seconds the longest-waiting queued job has waited (0 when the queue is empty)."""
+    if oldest_queued_at is None:
+        return 0.0
+    return max((now - oldest_queued_at).total_seconds(), 0.0)
+
+
 class _DatabaseCollector(Collector):
-    """Jobs by state and queue depth, straight from the jobs table."""
+    """Jobs by state, queue depth and the oldest queued job's age, from the jobs table."""
 
     def __init__(self, repository: JobSubmissions) -> None:
         self.repository = repository
@@ -55,6 +81,52 @@ class _DatabaseCollector(Collector):
         yield jobs
         yield GaugeMetricFamily(
             "privatetrade_queue_depth", "Jobs waiting for a worker", value=counts[JobState.QUEUED]
+        )
+        age = queue_age_seconds(self.repository.oldest_queued_at(), dt.datetime.now(dt.UTC))
+        yield GaugeMetricFamily(
+            "privatetrade_queue_oldest_age_seconds",
+            "Seconds the longest-waiting queued job has waited (0 when none waits)",
+            value=age,
+        )
+
+
+class _ExecutorCollector(Collector):
+    """The answering process's workers: how many can run jobs, how many are busy."""
+
+    def __init__(self, state: Callable[[], _ExecutorState]) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        state = self.state()
+        yield GaugeMetricFamily(
+            "privatetrade_executor_healthy",
+            "1 when the executor can run jobs (local pool open, Dask scheduler reachable)",
+            value=1 if state.healthy else 0,
+        )
+        yield GaugeMetricFamily(
+            "privatetrade_workers",
+            "Workers able to run jobs (0 when the executor is not healthy)",
+            value=state.workers if state.healthy else 0,
+        )
+        yield GaugeMetricFamily(
+            "privatetrade_workers_busy", "Workers running a job now", value=state.busy
+        )
+
+
+class _MemoryCollector(Collector):
+    """The machine's memory (what the seed's operators watch as "memory < 80 %")."""
+
+    def collect(self) -> Iterator[Metric]:
+        memory = psutil.virtual_memory()
+        yield GaugeMetricFamily(
+            "privatetrade_system_memory_total_bytes",
+            "Physical memory of the machine",
+            value=memory.total,
+        )
+        yield GaugeMetricFamily(
+            "privatetrade_system_memory_available_bytes",
+            "Memory available to new processes without swapping",
+            value=memory.available,
         )
 
 
@@ -80,7 +152,7 @@ class ServiceMetrics:
     """The metrics of one server process.
 
     ``data_updates`` reports the scheduled data updates (see
-    :mod:`privatetrade.observability.data_updates`).
+    :mod:`privatetrade.observability.data_updates`); ``executor_state`` the workers.
     """
 
     def __init__(
@@ -88,6 +160,7 @@ class ServiceMetrics:
         repository: JobSubmissions,
         data_dir: Path,
         data_updates: StatusSource | None = None,
+        executor_state: Callable[[], _ExecutorState] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
@@ -126,7 +199,13 @@ class ServiceMetrics:
         )
         self.windows = RequestWindows()
         self._process = psutil.Process()
-        self._extra: list[Collector] = [_DatabaseCollector(repository), _DiskCollector(data_dir)]
+        self._extra: list[Collector] = [
+            _DatabaseCollector(repository),
+            _DiskCollector(data_dir),
+            _MemoryCollector(),
+        ]
+        if executor_state is not None:
+            self._extra.append(_ExecutorCollector(executor_state))
         if data_updates is not None:
             self._extra.append(DataUpdateCollector(data_updates))
         self._last_sample = 0.0
@@ -162,18 +241,35 @@ class ServiceMetrics:
         self.process_cpu.labels("workers").set(worker_cpu)
         self.process_memory.labels("workers").set(worker_rss)
 
+    def _request_registry(self) -> CollectorRegistry:
+        """This process's registry, or every server process's with PROMETHEUS_MULTIPROC_DIR."""
+        directory = _multiprocess_dir()
+        if directory is None:
+            return self.registry
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return registry
+
+    def request_totals(self) -> RequestTotals:
+        """Requests and 5xx answers counted so far (all server processes when aggregated)."""
+        requests = server_errors = 0.0
+        for family in self._request_registry().collect():
+            if family.name != "privatetrade_http_requests":
+                continue
+            for sample in family.samples:
+                if sample.name != "privatetrade_http_requests_total":
+                    continue
+                requests += sample.value
+                if sample.labels.get("status", "").startswith("5"):
+                    server_errors += sample.value
+        return RequestTotals(requests, server_errors)
+
     def render(self) -> bytes:
         """Return the exposition text of every metric."""
         self.sample_processes()
-        directory = _multiprocess_dir()
-        if directory is None:
-            registry = self.registry
-        else:
-            from prometheus_client import multiprocess
-
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-        output = generate_latest(registry)
+        output = generate_latest(self._request_registry())
         extra = CollectorRegistry()
         for collector in self._extra:
             extra.register(collector)

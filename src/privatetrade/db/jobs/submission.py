@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from privatetrade.db.engine import read_tx, write_tx
 from privatetrade.db.jobs.rows import ACTIVE, JobTable, ended, owned, to_job
+from privatetrade.db.notifications import queue_job_endings
 from privatetrade.db.schema import jobs
 from privatetrade.domain.jobs import Job, JobPage, JobState
 from privatetrade.domain.kinds import JobKind, JobLabels, JobSpec
@@ -208,6 +209,14 @@ class JobSubmissions(JobTable):
             counts[JobState(state)] = int(count)
         return counts
 
+    def oldest_queued_at(self) -> dt.datetime | None:
+        """Return when the longest-waiting queued job was submitted (None: queue empty)."""
+        with read_tx(self.engine) as connection:
+            oldest: dt.datetime | None = connection.execute(
+                select(func.min(jobs.c.created_at)).where(jobs.c.state == JobState.QUEUED.value)
+            ).scalar()
+        return oldest
+
     def request_cancel(self, job_id: str, owner: str | None = None) -> Job | None:
         """Cancel a queued job at once, or ask a running one to stop.
 
@@ -216,7 +225,7 @@ class JobSubmissions(JobTable):
         now = self.clock()
         where = owned(job_id, owner)
         with write_tx(self.engine) as connection:
-            connection.execute(
+            cancelled = connection.execute(
                 update(jobs)
                 .where(*where, jobs.c.state == JobState.QUEUED.value)
                 .values(
@@ -225,7 +234,9 @@ class JobSubmissions(JobTable):
                     cancel_requested=True,
                     **ended(now),
                 )
-            )
+            ).rowcount
+            if cancelled:  # the owner's notifications, with the cancel
+                queue_job_endings(connection, [job_id], now)
             connection.execute(
                 update(jobs)
                 .where(*where, jobs.c.state == JobState.RUNNING.value)
