@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 
 from privatetrade.db.engine import read_tx, write_tx
 from privatetrade.db.jobs.rows import ACTIVE, JobTable, ended, owned, to_job
-from privatetrade.db.notifications import queue_job_endings
 from privatetrade.db.schema import jobs
 from privatetrade.domain.jobs import Job, JobPage, JobState
 from privatetrade.domain.kinds import JobKind, JobLabels, JobSpec
@@ -225,7 +224,7 @@ class JobSubmissions(JobTable):
         now = self.clock()
         where = owned(job_id, owner)
         with write_tx(self.engine) as connection:
-            cancelled = connection.execute(
+            connection.execute(
                 update(jobs)
                 .where(*where, jobs.c.state == JobState.QUEUED.value)
                 .values(
@@ -234,9 +233,7 @@ class JobSubmissions(JobTable):
                     cancel_requested=True,
                     **ended(now),
                 )
-            ).rowcount
-            if cancelled:  # the owner's notifications, with the cancel
-                queue_job_endings(connection, [job_id], now)
+            )
             connection.execute(
                 update(jobs)
                 .where(*where, jobs.c.state == JobState.RUNNING.value)
