@@ -25,6 +25,7 @@ from privatetrade.data.market_data import MarketData
 from privatetrade.db.artifacts import ArtifactFiles
 from privatetrade.db.engine import create_db_engine
 from privatetrade.db.jobs import JobQueue, JobResults, JobSubmissions
+from privatetrade.db.rule_strategies import RuleStrategyRepository
 from privatetrade.db.users import UserRepository
 from privatetrade.domain.data_updates import ScheduledUpdateStatus
 from privatetrade.domain.jobs import Job
@@ -61,6 +62,7 @@ class System:
     metrics: ServiceMetrics
     events: JobEvents
     accounts: AccountService
+    rule_strategies: RuleStrategyRepository
     scheduled_updates: ScheduledUpdates | None = None
     cpu: CpuSampler = field(default_factory=CpuSampler)
     started_monotonic: float = field(default_factory=time.monotonic)
@@ -217,6 +219,7 @@ def build_system(settings: Settings) -> System:
         metrics=metrics,
         events=events,
         accounts=account_service(settings, engine),
+        rule_strategies=RuleStrategyRepository(engine),
         scheduled_updates=_scheduled_updates(settings, jobs),
     )
 

@@ -18,7 +18,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from privatetrade.errors import ConflictError
@@ -28,8 +35,11 @@ __all__ = [
     "MAX_RULE_DOCUMENT_BYTES",
     "MAX_RULE_NAME",
     "RULES_STRATEGY",
+    "RuleDocumentJson",
+    "RuleName",
     "RuleNameTakenError",
     "RuleStrategy",
+    "RuleStrategyId",
     "RuleStrategyVersion",
     "RulesChoice",
     "SavedRuleRef",
@@ -55,6 +65,27 @@ def document_size(document: Any) -> int:
     """Bytes of ``document`` as compact JSON (UTF-8), the measure of the size limit."""
     text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return len(text.encode())
+
+
+def _bounded_document(document: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a document that is no plain JSON or larger than the limit."""
+    try:
+        size = document_size(document)
+    except (TypeError, ValueError) as exc:
+        raise PydanticCustomError(
+            "rule_document_not_json", "the rule document must be plain JSON (no NaN)"
+        ) from exc
+    if size > MAX_RULE_DOCUMENT_BYTES:
+        raise PydanticCustomError(
+            "rule_document_too_large",
+            "the rule document has {size} bytes; the limit is {limit}",
+            {"size": size, "limit": MAX_RULE_DOCUMENT_BYTES},
+        )
+    return document
+
+
+RuleDocumentJson = Annotated[dict[str, Any], AfterValidator(_bounded_document)]
+"""A rule document as JSON (an object of at most 32 KiB), not yet checked by the grammar."""
 
 
 class SavedRuleRef(BaseModel):
@@ -87,7 +118,7 @@ class RulesChoice(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    document: dict[str, Any] | None = None
+    document: RuleDocumentJson | None = None
     saved: SavedRuleRef | None = None
 
     @model_validator(mode="after")
@@ -96,19 +127,6 @@ class RulesChoice(BaseModel):
             raise PydanticCustomError(
                 "rules_empty", "give the rule's document or a saved rule strategy (saved.id)"
             )
-        if self.document is not None:
-            try:
-                size = document_size(self.document)
-            except ValueError as exc:
-                raise PydanticCustomError(
-                    "rule_document_not_json", "the rule document must be plain JSON"
-                ) from exc
-            if size > MAX_RULE_DOCUMENT_BYTES:
-                raise PydanticCustomError(
-                    "rule_document_too_large",
-                    "the rule document has {size} bytes; the limit is {limit}",
-                    {"size": size, "limit": MAX_RULE_DOCUMENT_BYTES},
-                )
         return self
 
     @property

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RESULT_SCHEMA_VERSION", "BacktestResult", "DataInfo", "fill_rows", "trade_rows"]
 
-RESULT_SCHEMA_VERSION = "1.0"
+RESULT_SCHEMA_VERSION = "1.1"
 _NS_PER_DAY = 86_400 * 1_000_000_000
 
 TRADE_COLUMNS = (
@@ -86,6 +86,9 @@ class BacktestResult:
         engine_version: Version of the engine semantics that produced this result.
         periods_per_year: Annualization factor the metrics used (given or inferred).
         warnings: Human-readable caveats (few trades, short history, ...).
+        rules: A rule strategy's rule, JSON-ready: ``{"document": {...}, "saved":
+            {"id", "version", "name"} | None}``, written as ``spec.rules``; None for
+            other strategies (and then not written).
     """
 
     strategy: str
@@ -100,6 +103,7 @@ class BacktestResult:
     engine_version: str
     periods_per_year: float
     warnings: list[str] = field(default_factory=list)
+    rules: dict[str, Any] | None = None
 
     @property
     def final_equity(self) -> float:
@@ -191,16 +195,19 @@ class BacktestResult:
 
         times = self.times
         bars = self.prepared.bars
+        spec: dict[str, Any] = {
+            "strategy": self.strategy,
+            "params": self.params,
+            "settings": self.settings.model_dump(mode="json"),
+            "benchmark": self.benchmark_name,
+        }
+        if self.rules is not None:
+            spec["rules"] = self.rules
         return {
             "schema_version": RESULT_SCHEMA_VERSION,
             "engine_version": self.engine_version,
             "app_version": __version__,
-            "spec": {
-                "strategy": self.strategy,
-                "params": self.params,
-                "settings": self.settings.model_dump(mode="json"),
-                "benchmark": self.benchmark_name,
-            },
+            "spec": spec,
             "data": {
                 **asdict(self.data_info),
                 "timezone": self.prepared.tz,

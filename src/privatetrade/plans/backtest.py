@@ -22,7 +22,8 @@ from privatetrade.domain.specs import BacktestSpec, CostChoice
 from privatetrade.engine.costs import CostModel, resolve_costs
 from privatetrade.engine.limits import MIN_DATE
 from privatetrade.engine.settings import DEFAULT_CAPITAL, SimulationSettings, default_capital
-from privatetrade.errors import ConfigurationError, DataError, InputError, ParameterError
+from privatetrade.errors import ConfigurationError, DataError, InputError
+from privatetrade.plans.strategies import normalized_rules, rules_record, strategy_registry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -268,7 +269,13 @@ def plan_backtest(
         benchmark = _bars(data, bench_symbol, spec, bench_series, "benchmark")["close"]
         if bench_series.fallback:
             notes.append(raw_fallback_warning(bench_symbol.code, benchmark=True))
-    normalized = spec.model_copy(update={"symbol": symbol.code, "benchmark": benchmark_code})
+    normalized = spec.model_copy(
+        update={
+            "symbol": symbol.code,
+            "benchmark": benchmark_code,
+            "rules": normalized_rules(spec.rules),
+        }
+    )
     return BacktestPlan(
         spec=normalized,
         strategy=strategy,
@@ -307,22 +314,16 @@ def plan_on_bars(
 
 
 def build_strategy(spec: BacktestSpec) -> Strategy[Any]:
-    """Return the spec's strategy with validated parameters.
+    """Return the spec's strategy with validated parameters (a rule strategy's from ``rules``).
 
     Raises:
         ParameterError: ``field`` is ``params.<name>``.
-        InputError: Unknown or broken strategy (``field`` is ``strategy``).
+        InputError: Unknown or broken strategy (``field`` is ``strategy``), an invalid
+            rule document (``rules.document.<path>``).
     """
-    from privatetrade.engine.api import default_registry
-    from privatetrade.errors import StrategyError
+    from privatetrade.plans.strategies import build_strategy as build
 
-    try:
-        return default_registry().build(spec.strategy, spec.params)
-    except ParameterError as exc:
-        field = f"params.{exc.field}" if exc.field else "params"
-        raise ParameterError(str(exc), field=field) from exc
-    except StrategyError as exc:
-        raise InputError(str(exc), field="strategy") from exc
+    return build(spec.strategy, spec.params, spec.rules)
 
 
 def execute_plan(
@@ -341,10 +342,12 @@ def execute_plan(
 
     report("simulating", 0.05)
     data_warnings = plan.warnings
+    spec = plan.spec
     result = run_backtest(
         plan.bars,
-        plan.spec.strategy,
-        plan.spec.params,
+        spec.strategy,
+        spec.params,
+        registry=strategy_registry(spec.strategy, spec.rules),
         settings=plan.settings,
         benchmark=plan.benchmark,
         benchmark_name=plan.spec.benchmark,
@@ -352,6 +355,8 @@ def execute_plan(
         progress=on_progress,
         cancel=cancel,
     )
+    if spec.rules is not None:
+        result = dataclasses.replace(result, rules=rules_record(spec.rules))
     if not data_warnings:
         return result
     return dataclasses.replace(result, warnings=[*data_warnings, *result.warnings])

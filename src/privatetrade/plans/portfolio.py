@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from privatetrade.domain.portfolio import PortfolioSpec
 from privatetrade.engine.costs import CostModel
 from privatetrade.engine.settings import SimulationSettings, default_capital
-from privatetrade.errors import ConfigurationError, InputError, ParameterError
+from privatetrade.errors import ConfigurationError, InputError
 from privatetrade.plans.backtest import Instrument, preset_costs
 from privatetrade.plans.portfolio_history import (
     calendar_start,
@@ -33,6 +33,7 @@ from privatetrade.plans.portfolio_history import (
     history_warning,
     strategy_warmup,
 )
+from privatetrade.plans.strategies import normalized_rules, strategy_registry
 from privatetrade.plans.universe import Member, Universe, resolve_universe, series_of
 
 if TYPE_CHECKING:
@@ -102,7 +103,8 @@ def plan_portfolio(
         _check_member(member, spec)
     codes = universe.codes
     rule = _checked_rule(spec, codes)
-    history = 0 if spec.start is None else history_sessions(rule, strategy_warmup(rule))
+    warmup = strategy_warmup(rule, spec.rules)
+    history = 0 if spec.start is None else history_sessions(rule, warmup)
     symbol_costs = _costs(spec, universe)
     first_costs = symbol_costs[codes[0]]
     settings = _settings(spec, universe.currency, first_costs)
@@ -118,6 +120,7 @@ def plan_portfolio(
             "symbols": None if spec.symbols is None else codes,
             "rule": rule,
             "benchmark": None if benchmark is None else benchmark.code,
+            "rules": normalized_rules(spec.rules),
         }
     )
     return PortfolioPlan(
@@ -163,8 +166,7 @@ def _check_member(member: Member, spec: PortfolioSpec) -> None:
 
 def _checked_rule(spec: PortfolioSpec, codes: list[str]) -> Any:
     """The rule with fixed weights keyed by the catalog's codes; the strategy checked."""
-    from privatetrade.engine.api import default_registry
-    from privatetrade.errors import StrategyError
+    from privatetrade.plans.strategies import build_strategy
 
     rule = spec.rule
     if rule.weights is not None:
@@ -180,13 +182,7 @@ def _checked_rule(spec: PortfolioSpec, codes: list[str]) -> Any:
         weights = {by_upper[code.upper()]: value for code, value in rule.weights.items()}
         rule = rule.model_copy(update={"weights": weights})
     if rule.strategy is not None:
-        try:
-            default_registry().build(rule.strategy, rule.params)
-        except ParameterError as exc:
-            field = f"rule.params.{exc.field}" if exc.field else "rule.params"
-            raise ParameterError(f"{field}: {exc}", field=field) from exc
-        except StrategyError as exc:
-            raise InputError(f"rule.strategy: {exc}", field="rule.strategy") from exc
+        build_strategy(rule.strategy, rule.params, spec.rules, prefix="rule.")
     return rule
 
 
@@ -345,9 +341,11 @@ def execute_portfolio(
     notes = list(plan.notes)
     if plan.spec.start is not None and first < plan.history:
         notes.append(history_warning(first, plan.history, plan.spec.start))
+    rule = plan.spec.rule
     result = run_portfolio(
         prepared,
-        plan.spec.rule,
+        rule,
+        registry=strategy_registry(rule.strategy or "", plan.spec.rules),
         settings=plan.settings,
         costs=plan.symbol_costs,
         benchmark=benchmark,

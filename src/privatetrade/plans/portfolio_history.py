@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from privatetrade.domain.rule_strategies import RulesChoice
 from privatetrade.engine.portfolio.rules import PortfolioRule
 
 if TYPE_CHECKING:
@@ -45,8 +46,10 @@ NS_PER_DAY: Final = 86_400 * 10**9
 _EPOCH = dt.date(1970, 1, 1)
 
 
-def strategy_warmup(rule: PortfolioRule) -> int:
+def strategy_warmup(rule: PortfolioRule, rules: RulesChoice | None = None) -> int:
     """Return the bars the rule's strategy needs before its first signal (0 without one).
+
+    ``rules``: the rule document of a rule strategy (``rule.strategy == "rules"``).
 
     Raises:
         StrategyError: Unknown strategy. ParameterError: a bad parameter (the plan
@@ -54,9 +57,9 @@ def strategy_warmup(rule: PortfolioRule) -> int:
     """
     if rule.strategy is None:
         return 0
-    from privatetrade.engine.api import default_registry
+    from privatetrade.plans.strategies import build_strategy
 
-    return int(default_registry().build(rule.strategy, rule.params).warmup_bars())
+    return int(build_strategy(rule.strategy, rule.params, rules, prefix="rule.").warmup_bars())
 
 
 def history_sessions(rule: PortfolioRule, warmup: int = 0) -> int:

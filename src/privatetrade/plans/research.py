@@ -94,8 +94,7 @@ def plan_research(
             (``space`` for a grid, ``samples`` otherwise; the limit in the message), or
             windows that do not fit the data (``in_sample``).
     """
-    from privatetrade.engine.api import default_registry
-    from privatetrade.errors import StrategyError
+    from privatetrade.plans.strategies import strategy_class
 
     if spec.method == "tpe" and (spec.samples or 0) > MAX_TPE_TRIALS:
         raise InputError(
@@ -105,15 +104,16 @@ def plan_research(
             code="tpe_too_many_trials",
             params={"limit": MAX_TPE_TRIALS},
         )
-    try:
-        strategy = default_registry().get(spec.strategy)
-    except StrategyError as exc:
-        raise InputError(str(exc), field="strategy") from exc
+    strategy = strategy_class(spec.strategy, spec.rules)
     space = build_space(strategy, spec.space, spec.params)
     probe = space.searched(space.sample(1, spec.seed)[0])
     backtest = plan_backtest(spec.backtest_spec(probe), data, max_bars=max_bars)
     normalized = spec.model_copy(
-        update={"symbol": backtest.spec.symbol, "benchmark": backtest.spec.benchmark}
+        update={
+            "symbol": backtest.spec.symbol,
+            "benchmark": backtest.spec.benchmark,
+            "rules": backtest.spec.rules,
+        }
     )
     cap = max_combinations or 10**9
     count = combination_count(space, spec.method, spec.samples, cap)

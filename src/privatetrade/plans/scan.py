@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from privatetrade.domain.scan import ScanSpec
 from privatetrade.plans.backtest import Instrument, build_strategy, resolve_settings
+from privatetrade.plans.strategies import normalized_rules
 from privatetrade.plans.universe import Universe, resolve_universe
 from privatetrade.research.scan import ScanProblem, ScanSymbol
 
@@ -137,10 +138,12 @@ def plan_scan(spec: ScanSpec, data: MarketData, *, max_symbols: int | None = Non
                 error=error,
             )
         )
-    normalized = (
-        spec if spec.symbols is None else spec.model_copy(update={"symbols": universe.codes})
-    )
+    normalized = spec.model_copy(update={"rules": normalized_rules(spec.rules)})
+    if spec.symbols is not None:
+        normalized = normalized.model_copy(update={"symbols": universe.codes})
     params = dict(strategy.params.__dict__)
     loader = StoredBars(data.data_dir, kinds, spec.start, spec.end)
-    problem = ScanProblem(spec.strategy, params, settings, tuple(symbols), loader)
+    # A rule strategy's class is made from its document (no registry knows it by name).
+    chosen = spec.strategy if spec.rules is None else type(strategy)
+    problem = ScanProblem(chosen, params, settings, tuple(symbols), loader)
     return ScanPlan(normalized, universe, problem)

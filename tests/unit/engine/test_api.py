@@ -53,8 +53,9 @@ def test_result_document_round_trips_through_json(goog: pd.DataFrame) -> None:
     text = result.to_json()
     document = json.loads(text)
     assert json.dumps(document, ensure_ascii=False, allow_nan=False) == text
-    assert document["schema_version"] == "1.0"
+    assert document["schema_version"] == "1.1"
     assert document["spec"]["strategy"] == "sma_cross"
+    assert "rules" not in document["spec"]  # only a rule strategy's result names its rule
     assert document["spec"]["params"] == {"fast": 10, "slow": 30}
     assert document["data"]["bar_count"] == len(goog)
     assert document["data"]["first_bar"] == "2004-08-19T00:00:00-04:00"

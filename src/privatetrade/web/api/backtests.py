@@ -19,6 +19,7 @@ from privatetrade.domain.specs import BacktestSpec
 from privatetrade.engine.limits import MAX_DATE, MIN_DATE
 from privatetrade.errors import InputError
 from privatetrade.system import System
+from privatetrade.web.api.rules import resolve_saved_rules
 from privatetrade.web.deps import Owner, SystemDep
 from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
 from privatetrade.web.schemas import JobList, JobOut
@@ -157,6 +158,7 @@ def submit_backtest(
     with the same ``Idempotency-Key`` returns the same job.
     """
     spec = BacktestSpec.model_validate(body.model_dump())
+    spec = resolve_saved_rules(spec, services, owner)
     submission = services.jobs.submit(owner, spec, idempotency_key=idempotency_key)
     job = submission.job
     response.headers["Location"] = f"/api/backtests/{job.id}"

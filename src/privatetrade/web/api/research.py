@@ -24,6 +24,7 @@ from privatetrade.domain.specs import ParamName, ParamValue
 from privatetrade.engine.columns import SweepMetric
 from privatetrade.errors import ConflictError, InputError, NotFoundError
 from privatetrade.web.api.jobs import JobId
+from privatetrade.web.api.rules import resolve_saved_rules
 from privatetrade.web.auth import CurrentUser
 from privatetrade.web.deps import SystemDep
 from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
@@ -98,6 +99,7 @@ def _submit(
     response: Response,
     idempotency_key: str | None,
 ) -> JobOut:
+    spec = resolve_saved_rules(spec, services, user.id)
     submission = services.jobs.submit(
         user.id,
         spec,

@@ -22,6 +22,7 @@ from privatetrade.domain.scan import ScanSort, ScanSpec
 from privatetrade.domain.specs import SymbolCode
 from privatetrade.errors import ConflictError, InputError, NotFoundError
 from privatetrade.web.api.jobs import JobId
+from privatetrade.web.api.rules import resolve_saved_rules
 from privatetrade.web.auth import CurrentUser
 from privatetrade.web.deps import SystemDep
 from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, problem_responses
@@ -71,7 +72,11 @@ def submit_job(
     response: Response,
     idempotency_key: str | None,
 ) -> JobOut:
-    """Queue a job of ``kind`` for the caller; set ``Location`` (shared by scans and portfolios)."""
+    """Queue a job of ``kind`` for the caller; set ``Location`` (shared by scans and portfolios).
+
+    A saved rule strategy named in ``rules.saved`` is resolved to its document first.
+    """
+    spec = resolve_saved_rules(spec, services, user.id)
     submission = services.jobs.submit(user.id, spec, kind=kind, idempotency_key=idempotency_key)
     job = submission.job
     response.headers["Location"] = f"/api/jobs/{job.id}"
