@@ -194,6 +194,14 @@ def stock_page(request: Request, code: str) -> Response:
     )
 
 
+def rule_strategy_choice(strategy_id: str) -> dict[str, Any]:
+    """A form's starting strategy for ``?rules=<id>``: that saved rule strategy's latest version.
+
+    The form offers it only when it is the caller's.
+    """
+    return {"strategy": "rules", "rules": {"saved": {"id": strategy_id, "version": None}}}
+
+
 def capital_defaults() -> dict[str, Any]:
     """The initial cash the run plan takes when the form leaves it empty, by currency."""
     from privatetrade.engine.settings import DEFAULT_CAPITAL, default_capital
@@ -215,11 +223,12 @@ def new_backtest(
     request: Request,
     symbol: Annotated[str, Query(max_length=32)] = "",
     from_: Annotated[str, Query(alias="from", max_length=64)] = "",
+    rules: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The backtest form, generated from the strategies' parameter schemas.
 
     ``?symbol=`` preselects a stock; ``?from=<id>`` fills the form from an earlier run
-    (re-run with edits).
+    (re-run with edits); ``?rules=<id>`` chooses one of the caller's rule strategies.
     """
     caller = signed_in(request)
     if caller is None:
@@ -227,6 +236,8 @@ def new_backtest(
     from privatetrade.engine.api import default_registry
 
     initial: dict[str, Any] = {"symbol": symbol.strip().upper()} if symbol.strip() else {}
+    if rules:
+        initial.update(rule_strategy_choice(rules))
     if from_:
         earlier = _backtest(request, caller, from_)
         if earlier is None:

@@ -26,7 +26,12 @@ from privatetrade.web.auth import Caller
 from privatetrade.web.context import system_of
 from privatetrade.web.schemas import JobOut
 from privatetrade.web.security import CHART_PAGE_POLICY, CSP_HEADER
-from privatetrade.web.ui.pages import capital_defaults, cost_presets, not_found
+from privatetrade.web.ui.pages import (
+    capital_defaults,
+    cost_presets,
+    not_found,
+    rule_strategy_choice,
+)
 from privatetrade.web.ui.render import signed_in, to_login, user_page
 
 __all__ = ["default_grids", "research_job", "research_view", "router"]
@@ -100,12 +105,14 @@ def new_research(
     symbol: Annotated[str, Query(max_length=32)] = "",
     kind: Annotated[str, Query(max_length=16)] = "",
     from_: Annotated[str, Query(alias="from", max_length=64)] = "",
+    rules: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The optimization form.
 
     ``?spec=<json>`` fills it with a backtest form's values ("Optimize these settings"),
     ``?symbol=`` preselects a stock, ``?from=<id>`` starts from an earlier backtest,
-    optimization or walk-forward, ``?kind=walkforward`` opens the walk-forward.
+    optimization or walk-forward, ``?kind=walkforward`` opens the walk-forward,
+    ``?rules=<id>`` chooses one of the caller's rule strategies.
     """
     caller = signed_in(request)
     if caller is None:
@@ -115,6 +122,8 @@ def new_research(
     initial = _spec_from_text(spec)
     if symbol.strip():
         initial["symbol"] = symbol.strip().upper()
+    if rules:
+        initial.update(rule_strategy_choice(rules))
     analysis = "walkforward" if kind == JobKind.WALKFORWARD.value else "sweep"
     from_href = ""
     if from_:

@@ -131,8 +131,11 @@
     return input.hasAttribute("data-percent") ? value / 100 : value;
   }
 
+  const ruleChoices = window.PTRuleChoices;
+
   function body() {
     const spec = { symbol: $("f-symbol").value.trim(), strategy: $("f-strategy").value, params: {} };
+    Object.assign(spec, ruleChoices.choice(spec.strategy)); // "My strategies": strategy "rules" + the saved id
     for (const input of $("params").querySelectorAll("input")) {
       const value = number(input);
       if (value !== undefined) spec.params[input.name.slice(7)] = value;
@@ -176,7 +179,7 @@
 
   function fill(spec) {
     if (spec.symbol) $("f-symbol").value = spec.symbol;
-    const strategy = spec.strategy || DEFAULT_STRATEGY;
+    const strategy = ruleChoices.valueOf(spec) || spec.strategy || DEFAULT_STRATEGY;
     if (strategies.has(strategy)) $("f-strategy").value = strategy;
     showStrategy($("f-strategy").value, spec.params);
     if (spec.start) $("f-start").value = spec.start;
@@ -298,6 +301,18 @@
   $("f-symbol").addEventListener("input", () => { clearTimeout(suggestTimer); suggestTimer = setTimeout(suggest, 150); });
 
   fill(initial);
+  /* The caller's rule strategies arrive after the page: then an earlier run's (or
+     ?rules=<id>'s) rule strategy is chosen with its parameter fields. */
+  ruleChoices.register(strategies);
+  ruleChoices.ready.then(() => {
+    const wanted = ruleChoices.valueOf(initial);
+    if (wanted && strategies.has(wanted)) {
+      $("f-strategy").value = wanted;
+      $("f-strategy").dispatchEvent(new Event("change", { bubbles: true }));
+      showStrategy(wanted, initial.params);
+      if (!researchMode) updateOptimizeLink();
+    }
+  });
   showCosts();
   showSizing();
   describeSymbol();

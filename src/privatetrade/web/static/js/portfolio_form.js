@@ -16,6 +16,8 @@
   const DEFAULT_STRATEGY = "sma_cross";
   const VALUE_HINTS = { fraction: "portfolio.position_fraction_hint", amount: "portfolio.position_amount_hint" };
   const typedWeights = new Map();
+  const ruleChoices = window.PTRuleChoices;
+  ruleChoices.register(shared.strategies);
 
   /* ------------------------------------------------------------ which fields a rule reads */
   function rule() {
@@ -121,6 +123,8 @@
     if (shown("strategy")) {
       chosen.strategy = $("f-strategy").value;
       chosen.params = shared.readParams($("params"));
+      const saved = ruleChoices.choice(chosen.strategy); // "My strategies": rules beside the rule
+      if (saved) chosen.strategy = saved.strategy;
     }
     if (shown("signals")) {
       put("max_positions", number($("f-max-positions")));
@@ -136,6 +140,8 @@
   function body() {
     const spec = Object.assign({}, picker.value());
     spec.rule = readRule();
+    const saved = shown("strategy") && ruleChoices.choice($("f-strategy").value);
+    if (saved) spec.rules = saved.rules;
     shared.readCommon(spec);
     if (shown("signals")) spec.stops = shared.readStops();
     const benchmark = $("f-benchmark").value.trim();
@@ -163,6 +169,14 @@
     const strategy = chosen.strategy && shared.strategies.has(chosen.strategy) ? chosen.strategy : DEFAULT_STRATEGY;
     $("f-strategy").value = strategy;
     shared.showStrategy($("params"), $("strategy-description"), strategy, chosen.params, "rule.params.");
+  }
+
+  /* An earlier portfolio's rule strategy, once the caller's rule strategies are listed. */
+  function fillRuleStrategy(spec) {
+    const wanted = ruleChoices.valueOf({ strategy: (spec.rule || {}).strategy, rules: spec.rules });
+    if (!wanted || !shared.strategies.has(wanted)) return;
+    $("f-strategy").value = wanted;
+    shared.showStrategy($("params"), $("strategy-description"), wanted, (spec.rule || {}).params, "rule.params.");
   }
 
   function fill(spec) {
@@ -228,6 +242,7 @@
   });
 
   fill(initial);
+  ruleChoices.ready.then(() => fillRuleStrategy(initial));
   showRule();
   offerBenchmark();
   window.PTPortfolioForm = { body: body, picker: picker };

@@ -11,6 +11,7 @@
   const form = document.getElementById("backtest-form");
   const $ = (id) => document.getElementById(id);
   const strategies = new Map(config.strategies.map((s) => [s.name, s]));
+  window.PTRuleChoices.register(strategies); // "My strategies" (rule_choices.js)
   const initial = config.initial || {};
   const isResearchSpec = Object.prototype.hasOwnProperty.call(initial, "space");
   const MODES = ["range", "list", "fixed"];

@@ -10,6 +10,8 @@
   const picker = window.PTUniversePicker($("universe"), { marketCounts: config.marketCounts, initial: config.universe });
   const initial = config.initial || {};
   const DEFAULT_STRATEGY = "sma_cross";
+  const ruleChoices = window.PTRuleChoices;
+  ruleChoices.register(shared.strategies);
 
   function showStrategy(values) {
     shared.showStrategy($("params"), $("strategy-description"), $("f-strategy").value, values, "params.");
@@ -17,6 +19,7 @@
 
   function body() {
     const spec = Object.assign({}, picker.value(), { strategy: $("f-strategy").value, params: shared.readParams($("params")) });
+    Object.assign(spec, ruleChoices.choice(spec.strategy)); // "My strategies": strategy "rules" + the saved id
     shared.readCommon(spec);
     spec.sizing = shared.readSizing();
     spec.stops = shared.readStops();
@@ -72,6 +75,13 @@
   $("f-sizing-mode").addEventListener("change", shared.showSizing);
 
   fill(initial);
+  ruleChoices.ready.then(() => {
+    const wanted = ruleChoices.valueOf(initial);
+    if (wanted && shared.strategies.has(wanted)) {
+      $("f-strategy").value = wanted;
+      showStrategy(initial.params);
+    }
+  });
   shared.showSizing();
   window.PTScanForm = { body: body, picker: picker };
 })();
