@@ -50,6 +50,7 @@ from privatetrade.web.ui import favicon as ui_favicon
 from privatetrade.web.ui import pages as ui_pages
 from privatetrade.web.ui import portfolio_pages as ui_portfolio_pages
 from privatetrade.web.ui import research_pages as ui_research_pages
+from privatetrade.web.ui import rule_pages as ui_rule_pages
 
 __all__ = ["create_app"]
 
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     app.include_router(ui_pages.router)
     app.include_router(ui_research_pages.router)
     app.include_router(ui_portfolio_pages.router)
+    app.include_router(ui_rule_pages.router)
     app.include_router(ui_data_pages.router)
     app.include_router(ui_assets.router)
     app.include_router(ui_favicon.router)
