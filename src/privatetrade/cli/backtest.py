@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
+from privatetrade.cli.rules import RulesFile
 from privatetrade.errors import InputError
 
 if TYPE_CHECKING:
@@ -75,6 +76,11 @@ def _option_of(field: str) -> str:
 
 def _in_cli_words(exc: InputError) -> InputError:
     """Name the option, not the spec field: ``--stop-loss: ...``, not ``stops.stop_loss: ...``."""
+    from privatetrade.cli.rules import in_rules_words
+
+    about_rules = in_rules_words(exc)
+    if about_rules is not None:
+        return about_rules
     message = str(exc)
     if exc.field and message.startswith(f"{exc.field}: "):
         message = f"{_option_of(exc.field)}: {message.removeprefix(f'{exc.field}: ')}"
@@ -104,6 +110,8 @@ def _spec(label: str, costs: str | CostModel, options: dict[str, Any]) -> Backte
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "options"
         message = str(error["msg"]).removeprefix("Value error, ")
+        if where.startswith("rules"):
+            raise InputError(f"--rules: {message}", field=where) from exc
         if error["type"] not in {"missing", "extra_forbidden"}:
             message += f", got {error['input']!r}"
         raise InputError(f"{_option_of(where)}: {message}", field=where) from exc
@@ -195,6 +203,7 @@ def backtest(
             "--param", "-p", metavar="NAME=VALUE", help="Strategy parameter; repeat for each."
         ),
     ] = None,
+    rules: RulesFile = None,
     cash: Annotated[
         float | None,
         typer.Option(
@@ -305,8 +314,13 @@ def backtest(
     overrides (--commission, --min-commission, --slippage, --slippage-ticks, --tax)
     change the chosen preset's numbers: the API receives the same run as a cost model.
     """
+    from privatetrade.cli.rules import rules_choice
     from privatetrade.plans.backtest import CostOverrides, execute_plan
 
+    try:
+        strategy, rule = rules_choice(strategy, rules)
+    except InputError as exc:
+        raise _in_cli_words(exc) from exc
     if slippage is not None and slippage_ticks is not None:
         raise InputError("give --slippage or --slippage-ticks, not both", field="costs.slippage")
     overrides = CostOverrides(
@@ -331,6 +345,7 @@ def backtest(
         "close_at_end": close_at_end,
         "risk_free_rate": risk_free_rate,
         "benchmark": benchmark,
+        "rules": rule,
     }
     try:
         plan = _plan(

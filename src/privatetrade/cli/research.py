@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from privatetrade.cli.backtest import _costs, _in_cli_words, _option_of, _parse_value, _spec
+from privatetrade.cli.rules import RulesFile
 from privatetrade.errors import ConfigurationError, InputError, UnavailableError
 
 if TYPE_CHECKING:
@@ -198,6 +199,7 @@ def optimize(
     symbol: Symbol,
     json_out: JsonOut,
     strategy: Strategy = "sma_cross",
+    rules: RulesFile = None,
     param: Params = None,
     fixed: Fixed = None,
     method: Method = "grid",
@@ -298,6 +300,7 @@ def walkforward(
         ),
     ] = False,
     strategy: Strategy = "sma_cross",
+    rules: RulesFile = None,
     param: Params = None,
     fixed: Fixed = None,
     method: Method = "grid",
@@ -505,8 +508,12 @@ def _backtest_part(
     chosen = _costs(
         options["costs"] or "auto", overrides, lambda: Instrument.of(data.symbol(symbol))
     )
+    from privatetrade.cli.rules import rules_choice
+
+    strategy, rule = rules_choice(strategy, options.get("rules"))
     stops = {name: options[name] for name in ("stop_loss", "take_profit", "trailing_stop")}
     fields = {
+        "rules": rule,
         "strategy": strategy,
         "params": fixed,
         "capital": options["cash"],
@@ -563,6 +570,11 @@ def _option(field: str) -> str:
 
 def _named(exc: InputError) -> InputError:
     """The error with the option it is about first (``--param fast: ...``)."""
+    from privatetrade.cli.rules import in_rules_words
+
+    about_rules = in_rules_words(exc)
+    if about_rules is not None:
+        return about_rules
     if not exc.field or exc.field == "symbol":
         return _in_cli_words(exc)
     option = _option(exc.field)

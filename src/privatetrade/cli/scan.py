@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from privatetrade.cli.backtest import _option_of, _parse_value
+from privatetrade.cli.rules import RulesFile
 from privatetrade.errors import ConfigurationError, InputError
 
 if TYPE_CHECKING:
@@ -115,8 +116,13 @@ def field_option(field: str, extra: FieldOptions | None = None) -> str:
 
 def named(exc: InputError, extra: FieldOptions | None = None) -> InputError:
     """The error with its option first (``--symbols: ...``), not the spec field."""
+    from privatetrade.cli.rules import in_rules_words
+
     if not exc.field:
         return exc
+    about_rules = in_rules_words(exc)
+    if about_rules is not None:
+        return about_rules
     option = field_option(exc.field, extra)
     message = str(exc)
     for prefix in (f"{exc.field}: ", f"{exc.field.rpartition('.')[2]}: "):
@@ -181,6 +187,8 @@ def validation_error(exc: ValidationError, extra: FieldOptions | None = None) ->
     reason = str(error["msg"]).removeprefix("Value error, ")
     name = where.rpartition(".")[2]
     reason = reason.removeprefix(f"{name}: ")
+    if where.startswith("rules"):
+        return InputError(f"--rules: {reason}", field=where)
     if error["type"] not in {"missing", "extra_forbidden", "value_error"}:
         reason += f", got {error['input']!r}"
     return InputError(f"{field_option(where, extra)}: {reason}", field=where)
@@ -238,6 +246,7 @@ def scan(
     strategy: Annotated[
         str, typer.Option(metavar="NAME", help="Strategy name (see `strategies`).")
     ] = "sma_cross",
+    rules: RulesFile = None,
     params: ParamPairs = None,
     sort: Annotated[
         str,
@@ -294,15 +303,21 @@ def scan(
     """
     from privatetrade.cli.context import system
     from privatetrade.cli.research import _Outputs
+    from privatetrade.cli.rules import rules_choice
     from privatetrade.domain.scan import ScanSpec
     from privatetrade.plans.scan import plan_scan
     from privatetrade.research.scan import DaskScanRunner, run_scan
 
     outputs = _Outputs.checked({"--csv": csv_out, "--json": json_out})
+    try:
+        strategy, rule = rules_choice(strategy, rules)
+    except InputError as exc:
+        raise named(exc) from exc
     stops = {"stop_loss": stop_loss, "take_profit": take_profit, "trailing_stop": trailing_stop}
     spec = spec_from_options(
         ScanSpec,
         {
+            "rules": rule,
             "market": market,
             "symbols": parse_symbols(symbols),
             "start": start,
