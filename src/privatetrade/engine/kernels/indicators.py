@@ -26,14 +26,20 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "atr_nb",
     "crossed_above_nb",
     "crossed_below_nb",
     "ema_nb",
+    "held_for_nb",
+    "held_within_nb",
+    "roc_nb",
     "rolling_max_nb",
     "rolling_min_nb",
     "rolling_std_nb",
     "rsi_nb",
+    "shift_nb",
     "sma_nb",
+    "wma_nb",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -45,6 +51,11 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def _njit(func: _F) -> _F:
     """Compile ``func`` with ``numba.njit(cache=True)``, keeping its signature for mypy."""
     return cast(_F, numba.njit(cache=True)(func))
+
+
+def _njit_numpy_errors(func: _F) -> _F:
+    """Compile ``func`` like :func:`_njit`, dividing by zero as numpy does (inf / NaN)."""
+    return cast(_F, numba.njit(cache=True, error_model="numpy")(func))
 
 
 @_njit
@@ -462,4 +473,141 @@ def crossed_below_nb(a: FloatArray, b: FloatArray) -> BoolArray:
     out = np.zeros(n, dtype=np.bool_)
     for t in range(1, n):
         out[t] = a[t] < b[t] and a[t - 1] >= b[t - 1]
+    return out
+
+
+@_njit
+def wma_nb(values: FloatArray, window: int) -> FloatArray:
+    """Return the linearly weighted moving average over the last ``window`` values.
+
+    ``out[t] = sum(w * values[t - window + w] for w in 1..window) / (window * (window + 1) / 2)``:
+    the newest value weighs ``window``, the oldest 1. Summed directly per bar (O(n * window),
+    no running-sum drift).
+
+    Args:
+        values: Input series.
+        window: Number of values, >= 1.
+
+    Returns:
+        The averages; NaN for ``t < window - 1`` and wherever the window holds a NaN.
+    """
+    if window < 1:
+        raise ValueError("window must be >= 1")
+    n = values.shape[0]
+    out = np.full(n, np.nan)
+    divisor = window * (window + 1) / 2.0
+    for t in range(window - 1, n):
+        total = 0.0
+        for w in range(1, window + 1):
+            total += w * values[t - window + w]
+        out[t] = total / divisor
+    return out
+
+
+@_njit
+def atr_nb(high: FloatArray, low: FloatArray, close: FloatArray, window: int) -> FloatArray:
+    """Return Wilder's average true range.
+
+    The true range of bar ``t >= 1`` is ``max(high - low, |high - close[t-1]|,
+    |low - close[t-1]|)``. The first ATR (bar ``window``) is the mean of the true ranges
+    of bars ``1..window``; then ``atr[t] = (atr[t-1] * (window - 1) + tr[t]) / window``.
+
+    Args:
+        high: Highest prices.
+        low: Lowest prices.
+        close: Closing prices.
+        window: Smoothing period, >= 1.
+
+    Returns:
+        The ATR; NaN for ``t < window``.
+    """
+    if window < 1:
+        raise ValueError("window must be >= 1")
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if n <= window:
+        return out
+    total = 0.0
+    for t in range(1, window + 1):
+        total += _true_range(high[t], low[t], close[t - 1])
+    average = total / window
+    out[window] = average
+    for t in range(window + 1, n):
+        average = (average * (window - 1) + _true_range(high[t], low[t], close[t - 1])) / window
+        out[t] = average
+    return out
+
+
+@_njit
+def _true_range(high: float, low: float, previous_close: float) -> float:
+    """Return the true range of a bar given the previous close."""
+    return max(high - low, abs(high - previous_close), abs(low - previous_close))
+
+
+@_njit_numpy_errors
+def roc_nb(values: FloatArray, window: int) -> FloatArray:
+    """Return the rate of change ``values[t] / values[t - window] - 1`` (a fraction).
+
+    Args:
+        values: Input series.
+        window: Bars back, >= 1.
+
+    Returns:
+        The changes; NaN for ``t < window`` (a zero base gives inf or NaN, as in numpy).
+    """
+    if window < 1:
+        raise ValueError("window must be >= 1")
+    n = values.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(window, n):
+        out[t] = values[t] / values[t - window] - 1.0
+    return out
+
+
+@_njit
+def shift_nb(values: FloatArray, bars: int) -> FloatArray:
+    """Return the series ``bars`` bars later: ``out[t] = values[t - bars]``, NaN before.
+
+    Args:
+        values: Input series.
+        bars: Bars back, >= 0.
+    """
+    if bars < 0:
+        raise ValueError("bars must be >= 0")
+    n = values.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(bars, n):
+        out[t] = values[t - bars]
+    return out
+
+
+@_njit
+def held_for_nb(condition: BoolArray, bars: int) -> BoolArray:
+    """Return where ``condition`` held on each of the last ``bars`` bars (``t`` included).
+
+    False while fewer than ``bars`` bars exist.
+    """
+    if bars < 1:
+        raise ValueError("bars must be >= 1")
+    n = condition.shape[0]
+    out = np.zeros(n, dtype=np.bool_)
+    run = 0
+    for t in range(n):
+        run = run + 1 if condition[t] else 0
+        out[t] = run >= bars
+    return out
+
+
+@_njit
+def held_within_nb(condition: BoolArray, bars: int) -> BoolArray:
+    """Return where ``condition`` held on one or more of the last ``bars`` bars (``t`` included)."""
+    if bars < 1:
+        raise ValueError("bars must be >= 1")
+    n = condition.shape[0]
+    out = np.zeros(n, dtype=np.bool_)
+    last = -bars - 1
+    for t in range(n):
+        if condition[t]:
+            last = t
+        out[t] = t - last < bars
     return out

@@ -100,6 +100,33 @@ class StrategyRegistry:
             registry.register(strategy)
         return registry
 
+    def with_rules(self, rules: Any) -> StrategyRegistry:
+        """Return a copy of this registry in which ``"rules"`` is the given rule document.
+
+        Args:
+            rules: A rule document (see docs/rules.md): a ``RuleDocument``, its JSON data
+                or text.
+
+        Raises:
+            RuleError: The document is invalid (``path`` names the offending part).
+
+        Example:
+            >>> registry = StrategyRegistry.with_builtins().with_rules(
+            ...     {"schema": "privatetrade.rules/1",
+            ...      "long": {"entry": {"compare": "<", "left": {"indicator": "rsi",
+            ...               "source": {"price": "close"}, "period": 14}, "right": 30}}})
+            >>> registry.build("rules").warmup_bars()
+            14
+        """
+        from privatetrade.engine.rules.strategy import rule_strategy_class
+
+        strategy = rule_strategy_class(rules)
+        copy = StrategyRegistry()
+        copy._classes = {name: cls for name, cls in self._classes.items() if name != strategy.name}
+        _check_strategy_class(strategy)
+        copy._classes[strategy.name] = strategy
+        return copy
+
     def register(self, strategy: StrategyT, *, verify: bool = True) -> StrategyT:
         """Add a strategy class; usable as a decorator.
 
