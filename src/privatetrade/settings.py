@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from privatetrade.observability.thresholds import AlertThresholds
+
 __all__ = ["Settings", "default_data_dir"]
 
 
@@ -75,6 +77,14 @@ class Settings(BaseSettings):
             (``PRIVATETRADE_TRUSTED_PROXIES=127.0.0.1,::1``) or a JSON list.
         log_level: Minimum level of log lines.
         log_json: JSON log lines (structured); plain text when False.
+        alerting: The built-in alerting: the server checks the thresholds of
+            ``alert_thresholds`` itself and notifies the administrators' channels when an
+            alert fires and when it resolves (for installations without Prometheus; see
+            docs/monitoring/README.md). Off by default.
+        alert_check_seconds: Seconds between two checks of the built-in alerting.
+        alert_thresholds: Its thresholds (JSON; only the fields to change), e.g.
+            ``PRIVATETRADE_ALERT_THRESHOLDS='{"queue_depth": 200}'``; the defaults are
+            those of docs/monitoring/alerts.yml.
         data_provider: The data provider of updates and fetches from the web UI and API
             (``fdr``, ``pykrx`` or ``yfinance``, with its extra installed); None (the
             default) keeps the service offline.
@@ -82,6 +92,22 @@ class Settings(BaseSettings):
             (KRX, NYSE) on its sessions; needs ``data_provider``. Off by default.
         update_delay_minutes: How long after the close the scheduled update runs (0 to
             720 minutes; default 30), so that the provider has the day's final bar.
+        public_url: The service's address as users reach it (``https://backtest.example.org``);
+            links in notifications start with it (default ``http://<host>:<port>``).
+        smtp_host: SMTP server of e-mail notifications (None: e-mail channels are off).
+        smtp_port: Its port (587 for STARTTLS, 25 without).
+        smtp_user: User name to log in with (None: no login).
+        smtp_password: Its password (never logged or shown).
+        smtp_from: The From address of notification e-mails.
+        smtp_starttls: Upgrade the connection with STARTTLS before logging in.
+        notification_key: Fernet key (``cryptography.fernet.Fernet.generate_key()``) that
+            encrypts channels' targets in the database; derived from ``secret_key`` when
+            unset. Changing it makes stored channels unreadable.
+        notification_max_attempts: Delivery attempts of a message before it is given up.
+        notification_retry_seconds: Wait before the first retry (doubling each time).
+        notification_retry_max_seconds: Longest wait between two attempts.
+        notification_timeout_seconds: Seconds one delivery attempt may take.
+        notification_start_delay_seconds: Wait after start before the first delivery.
     """
 
     model_config = SettingsConfigDict(env_prefix="PRIVATETRADE_", extra="ignore", frozen=True)
@@ -119,9 +145,25 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
+    alerting: bool = False
+    alert_check_seconds: float = Field(30.0, ge=1.0, le=3_600.0)
+    alert_thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
     data_provider: str | None = None
     scheduled_updates: bool = False
     update_delay_minutes: int = Field(30, ge=0, le=720)
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$", max_length=500)
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field("privatetrade@localhost", max_length=254)
+    smtp_starttls: bool = True
+    notification_key: SecretStr | None = None
+    notification_max_attempts: int = Field(8, ge=1, le=50)
+    notification_retry_seconds: float = Field(30.0, ge=0.01, le=86_400.0)
+    notification_retry_max_seconds: float = Field(3600.0, ge=0.01, le=7 * 86_400.0)
+    notification_timeout_seconds: float = Field(10.0, ge=0.1, le=300.0)
+    notification_start_delay_seconds: float = Field(0.0, ge=0.0, le=86_400.0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -183,6 +225,14 @@ class Settings(BaseSettings):
     def secret(self) -> str | None:
         """The configured secret key as text."""
         return None if self.secret_key is None else self.secret_key.get_secret_value()
+
+    @property
+    def base_url(self) -> str:
+        """The service's public URL (``public_url``, else ``http://<host>:<port>``)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def admin_password_text(self) -> str | None:
         """The configured first password of ``admin`` as text."""

@@ -233,3 +233,76 @@ rule_strategy_versions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("strategy_id", "version"),
 )
+
+# Per-user notification channels (docs/notifications.md). ``events`` lists the events the
+# channel wants between commas (",run_failed,alert,") so one LIKE picks the channels of an
+# event; ``sealed`` holds the target and its secrets, encrypted (never shown again);
+# ``shown`` the masked target the API and the pages show.
+notification_channels = Table(
+    "notification_channels",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("events", String(200), nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("sealed", Text, nullable=False),
+    Column("shown", String(300), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_notification_channels_user_id", "user_id"),
+)
+
+# The outbox: one message per channel and event, written in the transaction that ended the
+# job (or queued the alert); ``key`` is the message's idempotency key within its channel.
+notification_outbox = Table(
+    "notification_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "channel_id",
+        String(32),
+        ForeignKey("notification_channels.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", String(32), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("job_id", String(32)),
+    Column("payload", Text),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("last_error", String(300)),
+    UniqueConstraint("channel_id", "key"),
+    Index("ix_notification_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
+# Every delivery attempt (the newest few per channel are kept and shown to the user).
+notification_attempts = Table(
+    "notification_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "message_id",
+        Integer,
+        ForeignKey("notification_outbox.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "channel_id",
+        String(32),
+        ForeignKey("notification_channels.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", String(300)),
+    Index("ix_notification_attempts_channel_id_at", "channel_id", "at"),
+)

@@ -30,8 +30,12 @@ from privatetrade.db.engine import create_db_engine
 from privatetrade.db.jobs import JobResults
 from privatetrade.db.schema import UTCDateTime, api_tokens, artifacts, jobs, metadata, users
 
-HEAD = "0006"
+HEAD = "0007"
 HISTORY = [
+    (
+        "0007",
+        "Notifications: per-user channels, the outbox of messages and their delivery attempts.",
+    ),
     ("0006", "Rule strategies: a user's saved rule documents, every version kept."),
     ("0005", "Jobs: when the workers a queued job waits for are expected to be ready."),
     (

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, and_, case, func, or_, select, update
 
 from privatetrade.db.engine import is_sqlite, read_tx, write_tx
 from privatetrade.db.jobs.rows import ACTIVE, JobTable, current_attempt, ended, to_job
+from privatetrade.db.notifications import queue_job_endings
 from privatetrade.db.schema import jobs
 from privatetrade.domain.jobs import WAITING_FOR_WORKERS, FailureReason, Job, JobState
 
@@ -122,7 +123,7 @@ class JobQueue(JobTable):
             return 0
         now = self.clock()
         with write_tx(self.engine) as connection:
-            return int(
+            requeued = int(
                 connection.execute(
                     update(jobs)
                     .where(
@@ -143,6 +144,8 @@ class JobQueue(JobTable):
                     )
                 ).rowcount
             )
+            queue_job_endings(connection, job_ids, now)  # those cancelled meanwhile
+        return requeued
 
     def record_lost(
         self, job_id: str, max_attempts: int, detail: str, *, lease_owner: str | None = None
@@ -162,6 +165,7 @@ class JobQueue(JobTable):
                 .where(jobs.c.id == job_id, jobs.c.state.in_(ACTIVE), *held)
                 .values(**_lost_values(lost, max_attempts, detail, now))
             )
+            queue_job_endings(connection, [job_id], now)
             state = connection.execute(select(jobs.c.state).where(jobs.c.id == job_id)).scalar()
         return None if state is None else JobState(state)
 
@@ -178,15 +182,20 @@ class JobQueue(JobTable):
             or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now),
         )
         with write_tx(self.engine) as connection:
-            return int(
+            ids = list(connection.execute(select(jobs.c.id).where(expired)).scalars())
+            if not ids:
+                return 0
+            recovered = int(
                 connection.execute(
                     update(jobs)
-                    .where(expired)
+                    .where(jobs.c.id.in_(ids), expired)
                     .values(
                         **_lost_values(lost, max_attempts, "the server running it stopped", now)
                     )
                 ).rowcount
             )
+            queue_job_endings(connection, ids, now)  # those given up or cancelled
+        return recovered
 
     # ------------------------------------------------------------------ worker
 
@@ -249,6 +258,7 @@ class JobQueue(JobTable):
     def finish_failed(self, job_id: str, attempt: int, reason: FailureReason, error: str) -> bool:
         """Mark the current attempt failed with a reason."""
         return self._finish(
+            job_id,
             current_attempt(job_id, attempt),
             JobState.FAILED,
             stage="failed",
@@ -258,15 +268,24 @@ class JobQueue(JobTable):
 
     def finish_cancelled(self, job_id: str, attempt: int) -> bool:
         """Mark the current attempt cancelled (after the worker saw the cancel flag)."""
-        return self._finish(current_attempt(job_id, attempt), JobState.CANCELLED, stage="cancelled")
+        return self._finish(
+            job_id, current_attempt(job_id, attempt), JobState.CANCELLED, stage="cancelled"
+        )
 
-    def _finish(self, conditions: Sequence[Any], state: JobState, **values: Any) -> bool:
-        """Give the job matching ``conditions`` its final ``state``; False if none matched."""
+    def _finish(
+        self, job_id: str, conditions: Sequence[Any], state: JobState, **values: Any
+    ) -> bool:
+        """Give the job matching ``conditions`` its final ``state``; False if none matched.
+
+        The owner's notifications of the ending are queued in the same transaction.
+        """
         now = self.clock()
         with write_tx(self.engine) as connection:
             changed = connection.execute(
                 update(jobs).where(*conditions).values(state=state.value, **values, **ended(now))
             ).rowcount
+            if changed:
+                queue_job_endings(connection, [job_id], now)
         return bool(changed)
 
     def cancel_requested(self, job_id: str, attempt: int) -> bool:
@@ -305,7 +324,13 @@ class JobQueue(JobTable):
             jobs.c.cancel_requested.is_(False),
         )
         return self._finish(
-            leased, JobState.FAILED, stage="failed", reason=reason.value, error=error, progress=0.0
+            job_id,
+            leased,
+            JobState.FAILED,
+            stage="failed",
+            reason=reason.value,
+            error=error,
+            progress=0.0,
         )
 
 

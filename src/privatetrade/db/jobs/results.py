@@ -20,6 +20,7 @@ from privatetrade.db.jobs.rows import (
     to_job,
     utc_now,
 )
+from privatetrade.db.notifications import queue_job_endings
 from privatetrade.db.schema import artifacts, jobs
 from privatetrade.domain.artifacts import ArtifactInfo
 from privatetrade.domain.jobs import Job, JobState
@@ -103,6 +104,7 @@ class JobResults(JobTable):
                     **ended(now),
                 )
             )
+            queue_job_endings(connection, [job_id], now)  # the owner's notifications
         return True
 
     def artifact_infos(

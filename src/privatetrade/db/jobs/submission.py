@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from privatetrade.db.engine import read_tx, write_tx
 from privatetrade.db.jobs.rows import ACTIVE, JobTable, ended, owned, to_job
+from privatetrade.db.notifications import queue_job_endings
 from privatetrade.db.schema import jobs
 from privatetrade.domain.jobs import Job, JobPage, JobState
 from privatetrade.domain.kinds import JobKind, JobLabels, JobSpec
@@ -224,7 +225,7 @@ class JobSubmissions(JobTable):
         now = self.clock()
         where = owned(job_id, owner)
         with write_tx(self.engine) as connection:
-            connection.execute(
+            cancelled = connection.execute(
                 update(jobs)
                 .where(*where, jobs.c.state == JobState.QUEUED.value)
                 .values(
@@ -233,7 +234,9 @@ class JobSubmissions(JobTable):
                     cancel_requested=True,
                     **ended(now),
                 )
-            )
+            ).rowcount
+            if cancelled:  # the owner's notifications, with the cancel
+                queue_job_endings(connection, [job_id], now)
             connection.execute(
                 update(jobs)
                 .where(*where, jobs.c.state == JobState.RUNNING.value)
