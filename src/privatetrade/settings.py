@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from privatetrade.observability.thresholds import AlertThresholds
+
 __all__ = ["Settings", "default_data_dir"]
 
 
@@ -75,6 +77,14 @@ class Settings(BaseSettings):
             (``PRIVATETRADE_TRUSTED_PROXIES=127.0.0.1,::1``) or a JSON list.
         log_level: Minimum level of log lines.
         log_json: JSON log lines (structured); plain text when False.
+        alerting: The built-in alerting: the server checks the thresholds of
+            ``alert_thresholds`` itself and notifies the administrators' channels when an
+            alert fires and when it resolves (for installations without Prometheus; see
+            docs/monitoring/README.md). Off by default.
+        alert_check_seconds: Seconds between two checks of the built-in alerting.
+        alert_thresholds: Its thresholds (JSON; only the fields to change), e.g.
+            ``PRIVATETRADE_ALERT_THRESHOLDS='{"queue_depth": 200}'``; the defaults are
+            those of docs/monitoring/alerts.yml.
         data_provider: The data provider of updates and fetches from the web UI and API
             (``fdr``, ``pykrx`` or ``yfinance``, with its extra installed); None (the
             default) keeps the service offline.
@@ -135,6 +145,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
+    alerting: bool = False
+    alert_check_seconds: float = Field(30.0, ge=1.0, le=3_600.0)
+    alert_thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
     data_provider: str | None = None
     scheduled_updates: bool = False
     update_delay_minutes: int = Field(30, ge=0, le=720)

@@ -54,10 +54,11 @@ class _ExecutorState(Protocol):
 
 
 class RequestTotals(NamedTuple):
-    """Requests answered so far and how many of them with a 5xx status (counters)."""
+    """Requests answered so far, and how many of them with a 5xx status and with 404."""
 
     requests: float
     server_errors: float
+    not_found: float
 
 
 def queue_age_seconds(oldest_queued_at: dt.datetime | None, now: dt.datetime) -> float:
@@ -253,8 +254,8 @@ class ServiceMetrics:
         return registry
 
     def request_totals(self) -> RequestTotals:
-        """Requests and 5xx answers counted so far (all server processes when aggregated)."""
-        requests = server_errors = 0.0
+        """Requests, 5xx and 404 answers counted so far (all server processes when aggregated)."""
+        requests = server_errors = not_found = 0.0
         for family in self._request_registry().collect():
             if family.name != "privatetrade_http_requests":
                 continue
@@ -262,9 +263,10 @@ class ServiceMetrics:
                 if sample.name != "privatetrade_http_requests_total":
                     continue
                 requests += sample.value
-                if sample.labels.get("status", "").startswith("5"):
-                    server_errors += sample.value
-        return RequestTotals(requests, server_errors)
+                status = sample.labels.get("status", "")
+                server_errors += sample.value if status.startswith("5") else 0.0
+                not_found += sample.value if status == "404" else 0.0
+        return RequestTotals(requests, server_errors, not_found)
 
     def render(self) -> bytes:
         """Return the exposition text of every metric."""
