@@ -137,7 +137,8 @@ def test_each_alert_fires_once_and_resolves_once(name: str) -> None:
     firing, resolved = changes
     assert firing.since == T0 + 180
     assert firing.at == T0 + 180 + FOR
-    assert resolved.since == firing.since and resolved.at == T0 + 1400
+    assert resolved.since == firing.since
+    assert resolved.at == T0 + 1400
     assert firing.threshold == resolved.threshold == firing.rule.limit(THRESHOLDS)
     assert firing.value == pytest.approx(next(iter(BAD[name].values())))
     assert firing.key != resolved.key
@@ -167,7 +168,8 @@ def test_shares_before_two_samples_are_unknown() -> None:
     unknown = dataclasses.replace(bad("server_errors"), requests=None)
     states, _ = evaluate({}, bad("server_errors"), THRESHOLDS, T0)
     states, changes = evaluate(states, unknown, THRESHOLDS, T0 + FOR)
-    assert changes == [] and states["server_errors"].status is AlertStatus.PENDING
+    assert changes == []
+    assert states["server_errors"].status is AlertStatus.PENDING
 
 
 def test_a_missing_figure_keeps_a_firing_alert_and_its_last_value() -> None:
@@ -202,7 +204,9 @@ def test_request_shares_cover_the_window() -> None:
     for minute in range(2, 11):  # 100 requests a minute, 1 of them 404 from now on
         rates.add(T0 + 60 * minute, 1000 + 100 * minute, 30, 5 + (minute - 1))
     requests, errors, not_found = rates.readings()
-    assert requests == 500 and errors == 0.0 and not_found == pytest.approx(5 / 500)
+    assert requests == 500
+    assert errors == 0.0
+    assert not_found == pytest.approx(5 / 500)
 
 
 def test_request_shares_start_again_after_a_counter_reset() -> None:
@@ -348,14 +352,19 @@ def change(name: str, kind: str, value: float, at: float) -> AlertChange:
 def test_messages_in_english_and_korean() -> None:
     title, text = alert_message(change("disk_free", "firing", 0.053, T0 + FOR), "db1")
     assert title["en"] == "Critical: Disk almost full"
-    assert "db1" in text["en"] and "5.3%" in text["en"] and "10.0%" in text["en"]
+    assert "db1" in text["en"]
+    assert "5.3%" in text["en"]
+    assert "10.0%" in text["en"]
     assert "2027-01-15 08:00 UTC" in text["en"]
     assert title["ko"] == "긴급: 디스크 공간 부족"
-    assert "5.3%" in text["ko"] and "기준 10.0%" in text["ko"]
+    assert "5.3%" in text["ko"]
+    assert "기준 10.0%" in text["ko"]
     title, text = alert_message(change("oldest_queued", "resolved", 30.0, T0 + 3000), "db1")
     assert title["en"] == "Resolved: A job has waited long for a worker"
-    assert "over after 50 min" in text["en"] and "threshold 15 min" in text["en"]
-    assert "50분" in text["ko"] and "기준 15분" in text["ko"]
+    assert "over after 50 min" in text["en"]
+    assert "threshold 15 min" in text["en"]
+    assert "50분" in text["ko"]
+    assert "기준 15분" in text["ko"]
 
 
 @pytest.mark.parametrize("rule", ALERT_RULES, ids=lambda rule: rule.name)
@@ -379,7 +388,8 @@ class Outbox:
     def notify_user(self, user_id: str, event: object, **fields: object) -> int:
         self.calls.append((user_id, str(event), str(fields["key"])))
         assert fields["link"] == "/status"
-        assert isinstance(fields["title"], dict) and set(fields["title"]) == {"en", "ko"}
+        assert isinstance(fields["title"], dict)
+        assert set(fields["title"]) == {"en", "ko"}
         return self.channels.get(user_id, 0)
 
 

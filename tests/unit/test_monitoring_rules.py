@@ -151,7 +151,8 @@ def test_the_dashboard_is_a_grafana_dashboard_of_our_metrics() -> None:
     graphs = [panel for panel in panels if panel["type"] != "row"]
     assert len(graphs) >= 10
     for panel in graphs:
-        assert panel["title"] and panel["targets"], panel
+        assert panel["title"], panel
+        assert panel["targets"], panel
         assert {"h", "w", "x", "y"} <= set(panel["gridPos"])
         for target in panel["targets"]:
             assert "privatetrade_" in target["expr"] or target["expr"].startswith("up{")
