@@ -20,6 +20,8 @@ from privatetrade.engine.costs import (
 )
 from privatetrade.engine.metrics import compute_metrics, infer_periods_per_year, metric_warnings
 from privatetrade.engine.result import BacktestResult, DataInfo
+from privatetrade.engine.rules.limits import RULES_STRATEGY
+from privatetrade.engine.rules.strategy import RuleStrategy
 from privatetrade.engine.settings import (
     SimulationSettings,
     Sizing,
@@ -43,6 +45,8 @@ __all__ = [
     "default_registry",
     "make_settings",
     "run_backtest",
+    "strategy_registry",
+    "with_strategy_stops",
 ]
 
 _ArrayT = TypeVar("_ArrayT", bound=npt.NDArray[Any])
@@ -120,6 +124,7 @@ def run_backtest(
     window: int | None = None,
     registry: StrategyRegistry | None = None,
     start: int | None = None,
+    rules: Any = None,
 ) -> BacktestResult:
     """Backtest a strategy on bars and return the result.
 
@@ -152,6 +157,8 @@ def run_backtest(
             (its indicators warm up) but no order is placed before ``start``, and the
             result (equity, trades, metrics, time range) covers ``bars[start:]``.
             None or 0: all bars.
+        rules: The rule document of ``strategy="rules"`` (docs/rules.md): a
+            ``RuleDocument``, its JSON data or text. Its exits replace the stops they set.
 
     Returns:
         The backtest result.
@@ -159,7 +166,9 @@ def run_backtest(
     Raises:
         DataError: The bars are invalid (the message names the first bad row).
         ParameterError: A strategy parameter is invalid (``field`` names it), or
-            ``start`` is not a bar index (``field="start"``).
+            ``start`` is not a bar index (``field="start"``), or ``rules`` is given
+            without ``strategy="rules"`` or missing with it (``field="rules"``).
+        RuleError: The rule document is invalid (``path`` names the offending part).
         ConfigurationError: A setting is invalid.
         StrategyError: The strategy is unknown or returned malformed signals.
         CancelledError: The cancel token was set.
@@ -170,7 +179,7 @@ def run_backtest(
         >>> result.metrics.total_return  # doctest: +SKIP
     """
     prepared = prepare_bars(bars, tz=tz)
-    chosen = registry or default_registry()
+    chosen = strategy_registry(strategy, rules, registry)
     instance = chosen.build(strategy, params)
     resolved = make_settings(
         settings,
@@ -183,6 +192,7 @@ def run_backtest(
         allow_short=allow_short,
         close_at_end=close_at_end,
     )
+    resolved = with_strategy_stops(resolved, instance)
     history = len(prepared)
     check_start(start or 0, history)
     signals = compute_signals(instance, prepared.bars)
@@ -235,6 +245,52 @@ def run_backtest(
         periods_per_year=periods,
         warnings=warnings,
     )
+
+
+def strategy_registry(
+    strategy: str | type[Strategy[Any]], rules: Any, registry: StrategyRegistry | None
+) -> StrategyRegistry:
+    """Return the registry to build ``strategy`` from: ``registry`` plus the rule document.
+
+    Raises:
+        ParameterError: ``rules`` without ``strategy="rules"``, or ``"rules"`` without
+            ``rules`` where the registry has no rule strategy (``field="rules"``).
+        RuleError: The rule document is invalid.
+    """
+    chosen = registry or default_registry()
+    if rules is None:
+        if strategy == RULES_STRATEGY and RULES_STRATEGY not in chosen:
+            raise ParameterError(
+                "strategy 'rules' needs a rule document: pass rules=... (see docs/rules.md)",
+                field="rules",
+                code="rules_required",
+            )
+        return chosen
+    if strategy != RULES_STRATEGY:
+        raise ParameterError(
+            f"rules= is for strategy 'rules', not {strategy!r}",
+            field="rules",
+            code="rules_not_allowed",
+        )
+    return chosen.with_rules(rules)
+
+
+def with_strategy_stops(
+    settings: SimulationSettings, strategy: Strategy[Any]
+) -> SimulationSettings:
+    """Return ``settings`` with the exits a rule strategy's document sets.
+
+    The document's ``stop_loss``, ``take_profit``, ``trailing_stop`` and
+    ``max_bars_held`` (resolved with the strategy's parameters) replace the settings'
+    ones; other strategies leave the settings as they are.
+    """
+    if not isinstance(strategy, RuleStrategy):
+        return settings
+    stops = strategy.stops()
+    if not stops:
+        return settings
+    merged = Stops.model_validate(settings.stops.model_dump() | stops)
+    return settings.model_copy(update={"stops": merged})
 
 
 def check_start(start: int, n_bars: int) -> None:

@@ -36,6 +36,7 @@ class ExitReason(IntEnum):
     TRAILING_STOP = 4
     END_OF_DATA = 5
     REBALANCE = 6
+    TIME = 7
 
 
 class SizingMode(IntEnum):
@@ -68,6 +69,7 @@ EXIT_REASON_NAMES = {
     ExitReason.TRAILING_STOP: "trailing_stop",
     ExitReason.END_OF_DATA: "end_of_data",
     ExitReason.REBALANCE: "rebalance",
+    ExitReason.TIME: "time",
 }
 
 FILL_DTYPE = np.dtype(
@@ -127,6 +129,10 @@ STATE_DTYPE = np.dtype(
         ("won_pnl", np.float64),
         ("lost_pnl", np.float64),
         ("n_wins", np.int64),
+        # The open position was entered at a bar's close (counts bars held from the next).
+        ("entry_at_close", np.bool_),
+        # Exit reason of the pending exit when it is not a signal (a time exit), else 0.
+        ("pending_reason", np.int8),
     ],
     align=True,
 )
@@ -180,6 +186,8 @@ CONFIG_DTYPE = np.dtype(
         ("stop_loss", np.float64),
         ("take_profit", np.float64),
         ("trailing_stop", np.float64),
+        # Time exit after this many bars held (0: none).
+        ("max_bars_held", np.int64),
         ("tick_bounds", np.float64, (TICK_TABLE_ROWS, TICK_TABLE_WIDTH)),
         ("tick_sizes", np.float64, (TICK_TABLE_ROWS, TICK_TABLE_WIDTH)),
     ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from privatetrade.engine.costs import CostModel
@@ -107,6 +107,9 @@ class Stops(BaseModel):
     entries at the close. A gap through a level fills at the open; when the stop and
     the target are both touched in one bar, the stop wins (the intrabar order is
     unknown, so assume the worse). See docs/engine.md §3.6.
+
+    ``max_bars_held`` (a time exit) closes a position by a market exit decided at the
+    close of its N-th bar held, executed like a signal exit; exit reason ``time``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -114,6 +117,7 @@ class Stops(BaseModel):
     stop_loss: float | None = Field(None, gt=0.0, lt=1.0, allow_inf_nan=False)
     take_profit: float | None = Field(None, gt=0.0, le=100.0, allow_inf_nan=False)
     trailing_stop: float | None = Field(None, gt=0.0, lt=1.0, allow_inf_nan=False)
+    max_bars_held: StrictInt | None = Field(None, ge=1, le=10_000)
 
 
 class SimulationSettings(BaseModel):

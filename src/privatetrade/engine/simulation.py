@@ -83,6 +83,7 @@ def build_config(settings: SimulationSettings) -> npt.NDArray[np.void]:
     row["stop_loss"] = stops.stop_loss or 0.0
     row["take_profit"] = stops.take_profit or 0.0
     row["trailing_stop"] = stops.trailing_stop or 0.0
+    row["max_bars_held"] = stops.max_bars_held or 0
     row["tick_bounds"], row["tick_sizes"] = tick_tables(costs)
     return config
 

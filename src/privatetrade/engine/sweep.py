@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import TypeAdapter, ValidationError
 
-from privatetrade.engine.api import check_start, default_registry, make_settings
+from privatetrade.engine.api import check_start, make_settings, strategy_registry
 from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
 from privatetrade.engine.columns import SWEEP_METRICS
 from privatetrade.engine.costs import CostModel, CostPreset, cost_arrays
@@ -32,10 +32,13 @@ from privatetrade.engine.kernels.sweep import (
     backtest_summary_nb,
     ma_cross_sweep_nb,
     moving_average_table_nb,
+    signal_table_sweep_nb,
 )
 from privatetrade.engine.metrics import calendar_years, infer_periods_per_year
-from privatetrade.engine.records import FILL_DTYPE, TRADE_DTYPE, new_state
-from privatetrade.engine.settings import SimulationSettings
+from privatetrade.engine.records import CONFIG_DTYPE, FILL_DTYPE, TRADE_DTYPE, new_state
+from privatetrade.engine.rules.compiler import Evaluation
+from privatetrade.engine.rules.strategy import RuleStrategy, resolved_stops
+from privatetrade.engine.settings import SimulationSettings, Stops
 from privatetrade.engine.simulation import build_config, signal_arrays
 from privatetrade.engine.strategies.base import Strategy, StrategyParams
 from privatetrade.engine.strategies.registry import (
@@ -51,6 +54,8 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BLOCKS", "SWEEP_METRICS", "SweepResult", "block_edges", "evaluate", "sweep"]
 
 MAX_BLOCKS = 64
+_TABLE_BYTES = 64 * 1024 * 1024
+"""Signal tables of a rule sweep are filled and simulated in batches of about this size."""
 _MA_STRATEGIES = ("sma_cross", "ema_cross")
 _REJECTED = object()
 
@@ -116,6 +121,7 @@ def sweep(
     registry: StrategyRegistry | None = None,
     blocks: int = 0,
     start: int = 0,
+    rules: Any = None,
 ) -> SweepResult:
     """Backtest every combination of ``grid`` and return metrics only.
 
@@ -132,6 +138,7 @@ def sweep(
         registry: Strategy registry.
         blocks: As for :func:`evaluate`.
         start: As for :func:`evaluate`.
+        rules: The rule document of ``strategy="rules"`` (docs/rules.md).
 
     Returns:
         Metrics per valid combination; invalid ones (e.g. fast >= slow) are skipped.
@@ -141,7 +148,7 @@ def sweep(
             combination, or ``blocks`` or ``start`` is invalid.
     """
     prepared = prepare_bars(bars, tz=tz)
-    strategy_class = _strategy_class(strategy, registry)
+    strategy_class = _strategy_class(strategy, registry, rules)
     resolved = make_settings(settings, market=market, cash=cash, costs=costs)
     _check_window(len(prepared), blocks=blocks, start=start)
     params = _valid_combinations(strategy_class, grid)
@@ -162,6 +169,7 @@ def evaluate(
     registry: StrategyRegistry | None = None,
     blocks: int = 0,
     start: int = 0,
+    rules: Any = None,
 ) -> SweepResult:
     """Backtest each of the given parameter sets and return metrics only.
 
@@ -184,6 +192,8 @@ def evaluate(
         start: Bars before this index are history only: signals are computed on all
             bars (indicators warm up) but no order is placed before ``start``, and
             equity, returns and metrics cover ``bars[start:]``.
+        rules: The rule document of ``strategy="rules"`` (docs/rules.md). A rule
+            strategy's exits (resolved per parameter set) replace the stops they set.
 
     Returns:
         One row per parameter set, in the order given; ``skipped`` is 0.
@@ -193,7 +203,7 @@ def evaluate(
             missing, or ``blocks`` or ``start`` is invalid (``field`` names it).
     """
     prepared = prepare_bars(bars, tz=tz)
-    strategy_class = _strategy_class(strategy, registry)
+    strategy_class = _strategy_class(strategy, registry, rules)
     resolved = make_settings(settings, market=market, cash=cash, costs=costs)
     _check_window(len(prepared), blocks=blocks, start=start)
     complete = _with_defaults(strategy_class, params)
@@ -240,11 +250,12 @@ def block_edges(n_bars: int, blocks: int, start: int = 0) -> npt.NDArray[np.int6
 
 
 def _strategy_class(
-    strategy: str | type[Strategy[Any]], registry: StrategyRegistry | None
+    strategy: str | type[Strategy[Any]], registry: StrategyRegistry | None, rules: Any = None
 ) -> type[Strategy[Any]]:
+    chosen = strategy_registry(strategy, rules, registry)
     if not isinstance(strategy, str):
         return strategy
-    return (registry or default_registry()).get(strategy)
+    return chosen.get(strategy)
 
 
 def _with_defaults(
@@ -285,6 +296,8 @@ def _evaluate(
     inputs = _kernel_inputs(prepared, settings, blocks, start)
     if strategy_class.name in _MA_STRATEGIES:
         values, stats = _ma_cross_sweep(prepared, strategy_class.name, params, inputs)
+    elif issubclass(strategy_class, RuleStrategy):
+        values, stats = _rule_sweep(prepared, strategy_class, params, settings, inputs)
     else:
         model = strategy_class.Params
         instances = [strategy_class(model.model_construct(**p)) for p in params]
@@ -493,3 +506,76 @@ def _generic_sweep(
             inputs.block_edges, equity, k, out, block_out,
         )  # fmt: skip
     return out, block_out
+
+
+def _rule_sweep(
+    prepared: PreparedBars,
+    strategy_class: type[RuleStrategy],
+    params: list[dict[str, Any]],
+    settings: SimulationSettings,
+    inputs: _KernelInputs,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Sweep a rule strategy: signals per combination from one shared array cache.
+
+    Every indicator and condition array is computed once per distinct resolved
+    arguments (:class:`~privatetrade.engine.rules.compiler.Evaluation`) and reused by
+    every combination; the signal rows are then simulated in parallel, in batches.
+    """
+    program = strategy_class.program
+    evaluation = Evaluation(prepared.bars)
+    n = len(prepared)
+    count = len(params)
+    configs, config_rows = _rule_configs(strategy_class, params, settings)
+    short = program.short_entries is not None
+    out, block_out = _outputs(count, inputs)
+    batch = max(1, min(count, _TABLE_BYTES // max(4 * n, 1)))
+    entries = np.empty((batch, n), dtype=np.bool_)
+    exits = np.empty((batch, n), dtype=np.bool_)
+    short_entries = np.empty((batch if short else 0, n), dtype=np.bool_)
+    short_exits = np.empty((batch if short else 0, n), dtype=np.bool_)
+    no_fills, no_trades = np.empty(0, dtype=FILL_DTYPE), np.empty(0, dtype=TRADE_DTYPE)
+    for first in range(0, count, batch):
+        rows = min(batch, count - first)
+        for row in range(rows):
+            signals = program.signals(evaluation, params[first + row])
+            entries[row] = signals.entries
+            exits[row] = signals.exits
+            if short:
+                short_entries[row] = signals.short_entries
+                short_exits[row] = signals.short_exits
+        done = slice(first, first + rows)
+        signal_table_sweep_nb(
+            inputs.start, inputs.prices, entries[:rows], exits[:rows],
+            short_entries[:rows], short_exits[:rows], inputs.costs, configs,
+            config_rows[done], inputs.state, no_fills, no_trades, inputs.periods,
+            inputs.risk_free, inputs.years, inputs.block_edges,
+            min(rows, numba.get_num_threads() * 8), out[done], block_out[done],
+        )  # fmt: skip
+    return out, block_out
+
+
+def _rule_configs(
+    strategy_class: type[RuleStrategy],
+    params: list[dict[str, Any]],
+    settings: SimulationSettings,
+) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]]:
+    """Return the distinct kernel configs of the combinations and each one's row.
+
+    A rule document's exits may name parameters, so the stops can differ per combination.
+    """
+    document = strategy_class.document
+    rows: dict[tuple[tuple[str, float | int], ...], int] = {}
+    configs: list[npt.NDArray[np.void]] = []
+    config_rows = np.zeros(len(params), dtype=np.int64)
+    if document.exits is None:
+        return build_config(settings), config_rows
+    for k, values in enumerate(params):
+        stops = resolved_stops(document, values) or {}
+        key = tuple(sorted(stops.items()))
+        if key not in rows:
+            merged = Stops.model_validate(settings.stops.model_dump() | stops)
+            configs.append(build_config(settings.model_copy(update={"stops": merged})))
+            rows[key] = len(configs) - 1
+        config_rows[k] = rows[key]
+    table = np.concatenate(configs) if configs else np.zeros(1, dtype=CONFIG_DTYPE)
+    return table, config_rows

@@ -36,10 +36,12 @@ from privatetrade.engine.kernels.simulate import (
     check_stops_nb,
     close_out_nb,
     decide_bar_nb,
+    decide_time_exit_nb,
     fill_close_entry_nb,
     fill_close_exit_nb,
     fill_pending_entry_nb,
     fill_pending_exit_nb,
+    mark_time_exit_nb,
     record_fill_nb,
 )
 from privatetrade.engine.records import ExitReason, FillTiming, SizingMode
@@ -238,6 +240,7 @@ def portfolio_signals_window_nb(  # type: ignore[no-untyped-def]
     cfg0 = configs[0]
     next_open = cfg0.fill_timing == _NEXT_OPEN
     has_stops = cfg0.stop_loss > 0.0 or cfg0.take_profit > 0.0 or cfg0.trailing_stop > 0.0
+    has_time_exit = cfg0.max_bars_held > 0
     has_offsets = entry_offset.shape[0] > 0
     has_scores = scores.shape[0] > 0
     hold_delisted = rule[3]
@@ -271,11 +274,17 @@ def portfolio_signals_window_nb(  # type: ignore[no-untyped-def]
                 state.extreme_high = max(state.extreme_high, prices[1][t, j])
                 state.extreme_low = min(state.extreme_low, prices[2][t, j])
             last_close[j] = close[t, j]
-            if entries[t, j] or exits[t, j]:
-                offset = entry_offset[t, j] if has_offsets else np.nan
-                decide_bar_nb(
-                    state, state.position, entries[t, j], exits[t, j], False, False, offset
+            exit_ = exits[t, j]
+            time_only = False
+            if has_time_exit:
+                exit_, _, time_only = decide_time_exit_nb(
+                    state, state.position, t, configs[j], entries[t, j], exit_, False, False
                 )
+            if entries[t, j] or exit_:
+                offset = entry_offset[t, j] if has_offsets else np.nan
+                was_pending_exit = state.pending_exit
+                decide_bar_nb(state, state.position, entries[t, j], exit_, False, False, offset)
+                mark_time_exit_nb(state, time_only, was_pending_exit)
                 if entries[t, j] and state.pending_entry == _LONG:
                     priority[j] = scores[t, j] if has_scores else 0.0
                     if np.isnan(priority[j]):

@@ -42,6 +42,7 @@ _STOP_LOSS = int(ExitReason.STOP_LOSS)
 _TAKE_PROFIT = int(ExitReason.TAKE_PROFIT)
 _TRAILING = int(ExitReason.TRAILING_STOP)
 _END = int(ExitReason.END_OF_DATA)
+_TIME = int(ExitReason.TIME)
 _NONE = int(ExitReason.NONE)
 _NEXT_OPEN = int(FillTiming.NEXT_OPEN)
 
@@ -181,12 +182,15 @@ def fill_pending_exit_nb(state, fills, trades, bar, cfg):  # type: ignore[no-unt
     if state.pending_exit:
         if state.position == 0.0:
             state.pending_exit = False
+            state.pending_reason = 0
         else:
             side = _SELL if state.position > 0.0 else _BUY
             if not blocked_nb(side, bar):
                 price = fill_price_nb(open_, side, bar, cfg)
-                close_position_nb(state, fills, trades, bar, price, open_, _SIGNAL, cfg)
+                reason = state.pending_reason if state.pending_reason != 0 else _SIGNAL
+                close_position_nb(state, fills, trades, bar, price, open_, reason, cfg)
                 state.pending_exit = False
+                state.pending_reason = 0
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -216,7 +220,8 @@ def fill_pending_entry_nb(state, fills, bar, cfg):  # type: ignore[no-untyped-de
         base = max(open_, level) if side == _BUY else min(open_, level)
     price = fill_price_nb(base, side, bar, cfg)
     # An entry that cannot afford one lot is dropped, not retried.
-    open_position_nb(state, fills, bar, direction, price, base, cfg)
+    if open_position_nb(state, fills, bar, direction, price, base, cfg):
+        state.entry_at_close = False
     state.pending_entry = 0
 
 
@@ -344,6 +349,38 @@ def decide_nb(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def time_exit_due_nb(state, t, cfg):  # type: ignore[no-untyped-def]
+    """Return whether the open position has been held ``max_bars_held`` bars at ``t``'s close.
+
+    A position entered at a bar's open or intrabar holds that bar as its first; one
+    entered at a bar's close starts counting with the next bar.
+    """
+    held = t - state.entry_bar + (0 if state.entry_at_close else 1)
+    return held >= cfg.max_bars_held
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def decide_time_exit_nb(state, position, t, cfg, entry, exit_, short_entry, short_exit):  # type: ignore[no-untyped-def]
+    """Return ``(exit_, short_exit, time_only)`` with a due time exit added to the signals.
+
+    ``time_only`` is True when the time exit closes a position the bar's own signals
+    would keep (its exit is then recorded with reason ``time``).
+    """
+    if cfg.max_bars_held <= 0 or position == 0.0 or not time_exit_due_nb(state, t, cfg):
+        return exit_, short_exit, False
+    if position > 0.0:
+        return True, short_exit, not (exit_ or short_entry)
+    return exit_, True, not (short_exit or entry)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def mark_time_exit_nb(state, time_only, was_pending_exit):  # type: ignore[no-untyped-def]
+    """Record reason ``time`` on an exit the time limit alone made pending."""
+    if time_only and state.pending_exit and not was_pending_exit:
+        state.pending_reason = _TIME
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def decide_bar_nb(state, position, entry, exit_, short_entry, short_exit, offset):  # type: ignore[no-untyped-def]
     """Turn one bar's signals into the state's pending orders (see ``decide_nb``).
 
@@ -380,8 +417,10 @@ def fill_close_exit_nb(state, fills, trades, bar, cfg):  # type: ignore[no-untyp
         side = _SELL if state.position > 0.0 else _BUY
         if not blocked_nb(side, bar):
             price = fill_price_nb(close, side, bar, cfg)
-            close_position_nb(state, fills, trades, bar, price, close, _SIGNAL, cfg)
+            reason = state.pending_reason if state.pending_reason != 0 else _SIGNAL
+            close_position_nb(state, fills, trades, bar, price, close, reason, cfg)
             state.pending_exit = False
+            state.pending_reason = 0
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -394,7 +433,8 @@ def fill_close_entry_nb(state, fills, bar, cfg):  # type: ignore[no-untyped-def]
     if blocked_nb(side, bar):
         return
     price = fill_price_nb(close, side, bar, cfg)
-    open_position_nb(state, fills, bar, state.pending_entry, price, close, cfg)
+    if open_position_nb(state, fills, bar, state.pending_entry, price, close, cfg):
+        state.entry_at_close = True
     state.pending_entry = 0
 
 
@@ -441,6 +481,8 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
     n = close.shape[0]
     next_open = cfg.fill_timing == _NEXT_OPEN
     has_stops = cfg.stop_loss > 0.0 or cfg.take_profit > 0.0 or cfg.trailing_stop > 0.0
+    has_time_exit = cfg.max_bars_held > 0
+    watch_position = has_stops or has_time_exit
     has_offsets = entry_offset.shape[0] > 0
     full_series = cash_out.shape[0] > 0
     # The hot path works on local copies of the state; events (fills, stops) work on
@@ -450,7 +492,7 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
     while t < stop:
         # Quiet stretches (no order pending, no stops to watch, no signal that could
         # act on the position) only need the series written: run through them here.
-        if not pending and (position == 0.0 or not has_stops):
+        if not pending and (position == 0.0 or not watch_position):
             if position == 0.0:
                 while t < stop and not (entries[t] or (allow_short and short_entries[t])):
                     if full_series:
@@ -488,9 +530,17 @@ def simulate_window_nb(  # type: ignore[no-untyped-def]
             extreme_low = min(extreme_low, low[t])
         short_entry = allow_short and short_entries[t]
         short_exit = allow_short and short_exits[t]
-        if entries[t] or exits[t] or short_entry or short_exit:
+        exit_ = exits[t]
+        time_only = False
+        if has_time_exit:
+            exit_, short_exit, time_only = decide_time_exit_nb(
+                state, position, t, cfg, entries[t], exit_, short_entry, short_exit
+            )
+        if entries[t] or exit_ or short_entry or short_exit:
             offset = entry_offset[t] if has_offsets else np.nan
-            decide_bar_nb(state, position, entries[t], exits[t], short_entry, short_exit, offset)
+            was_pending_exit = state.pending_exit
+            decide_bar_nb(state, position, entries[t], exit_, short_entry, short_exit, offset)
+            mark_time_exit_nb(state, time_only, was_pending_exit)
             pending = state.pending_exit or state.pending_entry != 0
         if (not next_open and pending) or (t == n - 1 and cfg.close_at_end and position != 0.0):
             _store_extremes_nb(state, extreme_high, extreme_low)

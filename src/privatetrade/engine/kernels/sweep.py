@@ -282,3 +282,79 @@ def ma_cross_sweep_nb(  # type: ignore[no-untyped-def]
                 equity, start, state, initial_cash, periods_per_year, risk_free_per_period,
                 years, block_edges, out[k], block_out[k],
             )  # fmt: skip
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def signal_table_sweep_nb(  # type: ignore[no-untyped-def]
+    start,
+    prices,
+    entries,
+    exits,
+    short_entries,
+    short_exits,
+    costs,
+    configs,
+    config_rows,
+    template_state,
+    empty_fills,
+    empty_trades,
+    periods_per_year,
+    risk_free_per_period,
+    years,
+    block_edges,
+    n_chunks,
+    out,
+    block_out,
+):
+    """Backtest one row of precomputed signals per combination; write metrics into ``out``.
+
+    The sweep of strategies whose signals are computed outside numba (rule strategies):
+    each row of the signal tables is one combination, simulated by the same
+    ``simulate_window_nb`` as a single backtest, rows spread over threads.
+
+    Args:
+        start: First traded and evaluated bar.
+        prices: ``(open, high, low, close)``.
+        entries: ``(m, n)`` bool table, one row per combination.
+        exits: ``(m, n)`` bool table.
+        short_entries: ``(m, n)`` bool table, or ``(0, n)`` for no short signals.
+        short_exits: Same shape as ``short_entries``.
+        costs: Per-bar cost arrays, as for ``simulate_window_nb``.
+        configs: ``CONFIG_DTYPE`` array of the distinct settings.
+        config_rows: ``(m,)`` row of ``configs`` each combination runs with.
+        template_state: Fresh one-element ``STATE_DTYPE`` array (copied per combination).
+        empty_fills: Zero-length ``FILL_DTYPE`` array.
+        empty_trades: Zero-length ``TRADE_DTYPE`` array.
+        periods_per_year: Annualization factor.
+        risk_free_per_period: Risk-free return per bar.
+        years: Calendar years of the evaluated bars.
+        block_edges: Block boundaries, as for ``summarize_nb``.
+        n_chunks: Number of work units spread over the threads.
+        out: ``(m, N_COLUMNS)`` float64 output.
+        block_out: ``(m, blocks, 2)`` float64 output.
+    """
+    n = prices[3].shape[0]
+    m = entries.shape[0]
+    has_short = short_entries.shape[0] > 0
+    initial_cash = template_state[0].cash
+    for chunk in prange(n_chunks):
+        never = np.zeros(n, dtype=np.bool_)
+        offsets = np.empty(0)
+        no_series = np.empty(0)
+        equity = np.empty(n)
+        state = template_state.copy()
+        for k in range(chunk, m, n_chunks):
+            state[0] = template_state[0]
+            if has_short:
+                signals = (entries[k], exits[k], short_entries[k], short_exits[k], offsets)
+            else:
+                signals = (entries[k], exits[k], never, never, offsets)
+            row = config_rows[k]
+            simulate_window_nb(
+                start, n, prices, signals, costs, configs[row : row + 1], state,
+                empty_fills, empty_trades, no_series, no_series, equity,
+            )  # fmt: skip
+            summarize_nb(
+                equity, start, state, initial_cash, periods_per_year, risk_free_per_period,
+                years, block_edges, out[k], block_out[k],
+            )  # fmt: skip

@@ -258,7 +258,8 @@ def _check_settings(
         )
     stops = settings.stops
     has_stops = any(
-        value is not None for value in (stops.stop_loss, stops.take_profit, stops.trailing_stop)
+        value is not None
+        for value in (stops.stop_loss, stops.take_profit, stops.trailing_stop, stops.max_bars_held)
     )
     if has_stops and rule.rule != "signals":
         raise ConfigurationError(

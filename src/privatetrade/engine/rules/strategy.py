@@ -35,6 +35,7 @@ from privatetrade.engine.strategies.base import (
 __all__ = [
     "RuleStrategy",
     "evaluate_signals",
+    "resolved_stops",
     "rule_params_model",
     "rule_stops",
     "rule_strategy_class",
@@ -81,7 +82,7 @@ class RuleStrategy(Strategy[StrategyParams]):
 
     def stops(self) -> dict[str, float | int] | None:
         """Return the document's exits resolved with this strategy's parameters."""
-        return _resolved_stops(self.document, self.values())
+        return resolved_stops(self.document, self.values())
 
 
 def rule_params_model(doc: RuleDocument) -> type[StrategyParams]:
@@ -142,7 +143,8 @@ def _values(
     return dict(parsed.__dict__)
 
 
-def _resolved_stops(doc: RuleDocument, values: Values) -> dict[str, float | int] | None:
+def resolved_stops(doc: RuleDocument, values: Values) -> dict[str, float | int] | None:
+    """Return the exits a document sets, resolved with validated parameter values."""
     exits = doc.exits
     if exits is None:
         return None
@@ -174,7 +176,7 @@ def rule_stops(
         ParameterError: A parameter value is invalid.
     """
     document = parse_rules(doc)
-    return _resolved_stops(document, _values(document, params))
+    return resolved_stops(document, _values(document, params))
 
 
 def evaluate_signals(
