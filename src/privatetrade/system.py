@@ -25,6 +25,7 @@ from privatetrade.data.market_data import MarketData
 from privatetrade.db.artifacts import ArtifactFiles
 from privatetrade.db.engine import create_db_engine
 from privatetrade.db.jobs import JobQueue, JobResults, JobSubmissions
+from privatetrade.db.notifications import NotificationStore
 from privatetrade.db.rule_strategies import RuleStrategyRepository
 from privatetrade.db.users import UserRepository
 from privatetrade.domain.data_updates import ScheduledUpdateStatus
@@ -35,7 +36,15 @@ from privatetrade.jobs.executors import Executor, create_executor
 from privatetrade.jobs.kinds import KindContext
 from privatetrade.jobs.scheduled_updates import ScheduledUpdates, scheduled_update_status
 from privatetrade.jobs.service import JobService
+from privatetrade.notifications import (
+    DeliverySettings,
+    NotificationDispatcher,
+    NotificationService,
+)
+from privatetrade.notifications.sealing import Sealer
+from privatetrade.notifications.senders import SmtpServer
 from privatetrade.observability.metrics import ServiceMetrics
+from privatetrade.observability.notifications import NotificationMetrics
 from privatetrade.observability.status import CpuSampler, StatusSources, status_report
 from privatetrade.settings import Settings
 
@@ -64,6 +73,8 @@ class System:
     accounts: AccountService
     rule_strategies: RuleStrategyRepository
     scheduled_updates: ScheduledUpdates | None = None
+    notifications: NotificationService | None = None
+    notifier: NotificationDispatcher | None = None
     cpu: CpuSampler = field(default_factory=CpuSampler)
     started_monotonic: float = field(default_factory=time.monotonic)
     _database_checked: tuple[float, bool] = (float("-inf"), False)
@@ -80,6 +91,8 @@ class System:
         self.market_data.ensure_samples()
         self.executor.start()
         self.dispatcher.start()
+        if self.notifier is not None:
+            self.notifier.start()
         self._start_scheduled_updates()
         state = self.executor.state()
         log.info(
@@ -112,6 +125,8 @@ class System:
         if self.scheduled_updates is not None:
             self.scheduled_updates.stop()
         self.dispatcher.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
         self.engine.dispose()
         log.info("server.stopped")
 
@@ -204,7 +219,8 @@ def build_system(settings: Settings) -> System:
         executor_state=executor.state,
     )
     events = JobEvents()
-    dispatcher.on_finished = _notify(events, metrics)
+    notifications, notifier = _notifications(settings, engine, submissions, metrics)
+    dispatcher.on_finished = _notify(events, metrics, notifier.wake)
     return System(
         settings=settings,
         engine=engine,
@@ -221,7 +237,51 @@ def build_system(settings: Settings) -> System:
         accounts=account_service(settings, engine),
         rule_strategies=RuleStrategyRepository(engine),
         scheduled_updates=_scheduled_updates(settings, jobs),
+        notifications=notifications,
+        notifier=notifier,
     )
+
+
+def _notifications(
+    settings: Settings, engine: Engine, submissions: JobSubmissions, metrics: ServiceMetrics
+) -> tuple[NotificationService, NotificationDispatcher]:
+    """The users' notification channels and the dispatcher that empties the outbox."""
+    smtp = None
+    if settings.smtp_host:
+        password = settings.smtp_password
+        smtp = SmtpServer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            user=settings.smtp_user,
+            password=None if password is None else password.get_secret_value(),
+            starttls=settings.smtp_starttls,
+        )
+    key = settings.notification_key
+    sealer = Sealer.from_settings(
+        None if key is None else key.get_secret_value(),
+        resolve_secret_key(settings.secret(), settings.host, settings.data_dir),
+    )
+    counter = NotificationMetrics(metrics.registry)
+    service = NotificationService(
+        NotificationStore(engine),
+        submissions,
+        sealer,
+        DeliverySettings(
+            base_url=settings.base_url,
+            smtp=smtp,
+            timeout=settings.notification_timeout_seconds,
+            max_attempts=settings.notification_max_attempts,
+            retry_seconds=settings.notification_retry_seconds,
+            retry_max_seconds=settings.notification_retry_max_seconds,
+        ),
+        on_outcome=counter.observe,
+    )
+    notifier = NotificationDispatcher(
+        service, start_delay_seconds=settings.notification_start_delay_seconds
+    )
+    service.on_queued = notifier.wake
+    return service, notifier
 
 
 def _scheduled_updates(settings: Settings, jobs: JobService) -> ScheduledUpdates | None:
@@ -273,9 +333,12 @@ def account_service(settings: Settings, engine: Engine) -> AccountService:
     )
 
 
-def _notify(events: JobEvents, metrics: ServiceMetrics) -> Callable[[Job], None]:
+def _notify(
+    events: JobEvents, metrics: ServiceMetrics, wake_notifier: Callable[[], None]
+) -> Callable[[Job], None]:
     def on_finished(job: Job) -> None:
         events.notify(job.id)
         metrics.observe_job(job)
+        wake_notifier()  # the job's messages are in the outbox already
 
     return on_finished
