@@ -30,7 +30,7 @@ ALLOWED_WORDS = frozenset(
         "CSV", "JSON", "HTML", "PNG", "Parquet", "UTF-8", "CP949",
         # products and libraries
         "privatetrade", "Plotly", "Plotly.js", "Optuna", "SQLite", "PostgreSQL", "Dask",
-        "FinanceDataReader",
+        "FinanceDataReader", "Apprise",
         # standard abbreviations (indicators, statistics, methods), time zone, API
         "RSI", "MACD", "MAE", "MFE", "DSR", "PBO", "WFE", "TPE", "UTC", "API",
     }

@@ -14,7 +14,7 @@ from privatetrade.notifications.service import (
     MAX_CHANNELS,
     DeliverySettings,
     NotificationService,
-    TestOutcome,
+    SentTest,
 )
 
 __all__ = [
@@ -25,5 +25,5 @@ __all__ = [
     "NotificationDispatcher",
     "NotificationEvent",
     "NotificationService",
-    "TestOutcome",
+    "SentTest",
 ]

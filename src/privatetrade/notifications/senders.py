@@ -12,6 +12,7 @@ import json
 import logging
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +36,20 @@ __all__ = [
 
 # Apprise logs the URLs it posts to at debug level; they may hold tokens.
 logging.getLogger("apprise").setLevel(logging.WARNING)
+
+
+class _QuietWhileSending(logging.Filter):
+    """Drop HTTP clients' log lines (they name the URL) while this thread sends a message."""
+
+    sending = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.sending, "on", False)
+
+
+_QUIET = _QuietWhileSending()
+for _name in ("httpx", "httpcore", "urllib3", "requests"):
+    logging.getLogger(_name).addFilter(_QUIET)
 
 SIGNATURE_HEADER = "X-Privatetrade-Signature"
 TIMESTAMP_HEADER = "X-Privatetrade-Timestamp"
@@ -114,10 +129,13 @@ def send_webhook(
         IDEMPOTENCY_HEADER: envelope.idempotency_key,
         EVENT_HEADER: envelope.event,
     }
+    _QUIET.sending.on = True
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
         raise DeliveryError(_scrub(f"{type(exc).__name__}: {exc}", [url, secret])) from None
+    finally:
+        _QUIET.sending.on = False
     if not 200 <= response.status_code < 300:
         raise DeliveryError(f"HTTP {response.status_code}")
 
@@ -174,8 +192,12 @@ def send_apprise(
         if message.link is None or message.link in message.text
         else (f"{message.text}\n{message.link}")
     )
-    with apprise.LogCapture(level=logging.WARNING) as logs:  # type: ignore[no-untyped-call]
-        delivered = notifier.notify(title=message.title, body=body)
+    _QUIET.sending.on = True
+    try:
+        with apprise.LogCapture(level=logging.WARNING) as logs:  # type: ignore[no-untyped-call]
+            delivered = notifier.notify(title=message.title, body=body)
+    finally:
+        _QUIET.sending.on = False
     if not delivered:
         lines = [line for line in logs.getvalue().splitlines() if line.strip()]
         last = lines[-1].split(" - ", 2)[-1] if lines else "not delivered"

@@ -40,7 +40,7 @@ from privatetrade.notifications.senders import (
 )
 from privatetrade.notifications.targets import build_target
 
-__all__ = ["MAX_CHANNELS", "DeliverySettings", "NotificationService", "TestOutcome"]
+__all__ = ["MAX_CHANNELS", "DeliverySettings", "NotificationService", "SentTest"]
 
 MAX_CHANNELS = 10
 SUBSCRIBABLE = (
@@ -87,7 +87,7 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True, slots=True)
-class TestOutcome:
+class SentTest:
     """What a test message did."""
 
     delivered: bool
@@ -263,7 +263,7 @@ class NotificationService:
             self.on_queued()
         return len(queued)
 
-    def send_test(self, channel_id: str, user_id: str) -> TestOutcome:
+    def send_test(self, channel_id: str, user_id: str) -> SentTest:
         """Send a test message now (one attempt, recorded like any other).
 
         Raises:
@@ -282,7 +282,7 @@ class NotificationService:
         if message is None:
             raise NotFoundError(f"no notification channel with id {channel_id!r}")
         outcome, detail = self.deliver(message, last_attempt=True)
-        return TestOutcome(outcome is DeliveryOutcome.DELIVERED, detail)
+        return SentTest(outcome is DeliveryOutcome.DELIVERED, detail)
 
     def deliver(
         self, message: OutboxMessage, *, last_attempt: bool = False
@@ -315,7 +315,7 @@ class NotificationService:
             message_id=message.id,
             channel_id=channel.id,
             kind=channel.kind.value,
-            event=message.event.value,
+            notification=message.event.value,
             attempt=attempt,
             outcome=outcome.value,
             detail=detail,

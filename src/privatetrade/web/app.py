@@ -27,6 +27,7 @@ from privatetrade.web.api import (
     data_updates,
     health,
     jobs,
+    notifications,
     portfolios,
     research,
     results,
@@ -47,6 +48,7 @@ from privatetrade.web.ui import assets as ui_assets
 from privatetrade.web.ui import data_pages as ui_data_pages
 from privatetrade.web.ui import errors as ui_errors
 from privatetrade.web.ui import favicon as ui_favicon
+from privatetrade.web.ui import notification_pages as ui_notification_pages
 from privatetrade.web.ui import pages as ui_pages
 from privatetrade.web.ui import portfolio_pages as ui_portfolio_pages
 from privatetrade.web.ui import research_pages as ui_research_pages
@@ -112,8 +114,10 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     ):
         app.include_router(module.router, dependencies=signed_in, responses=unauthorized)
     app.include_router(accounts.router)
+    app.include_router(notifications.router)
     app.include_router(status.router)
     app.include_router(ui_accounts.router)
+    app.include_router(ui_notification_pages.router)
     app.include_router(ui_pages.router)
     app.include_router(ui_research_pages.router)
     app.include_router(ui_portfolio_pages.router)

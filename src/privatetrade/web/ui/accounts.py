@@ -19,6 +19,7 @@ from privatetrade.web.auth import SESSION_COOKIE, Caller
 from privatetrade.web.clients import client_address
 from privatetrade.web.context import system_of
 from privatetrade.web.ui.i18n import preferences
+from privatetrade.web.ui.notification_pages import notification_context
 from privatetrade.web.ui.render import page, safe_next, signed_in, to_login, user_page
 
 router = APIRouter(include_in_schema=False)
@@ -149,7 +150,8 @@ def _require_page_session(request: Request) -> Caller | RedirectResponse:
 
 def _account_page(request: Request, caller: Caller, status: int = 200, **extra: Any) -> Response:
     tokens = system_of(request).accounts.tokens(caller.user)
-    return user_page(request, caller, "account.html", status, tokens=tokens, **extra)
+    context = notification_context(request, caller)
+    return user_page(request, caller, "account.html", status, tokens=tokens, **context, **extra)
 
 
 def _checked_form(request: Request, csrf_token: str) -> Caller | Response:
@@ -176,7 +178,7 @@ def status_page(request: Request) -> Response:
 
 @router.get("/account")
 def account(request: Request) -> Response:
-    """The account page: API tokens."""
+    """The account page: API tokens and notification channels."""
     caller = _require_page_session(request)
     if isinstance(caller, RedirectResponse):
         return caller
