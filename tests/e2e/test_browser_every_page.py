@@ -98,6 +98,34 @@ RUNS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+RULE_STRATEGY: dict[str, Any] = {
+    "name": "SMA cross rule",
+    "description": "SMA(fast) crosses above SMA(slow); out on the opposite cross",
+    "document": {
+        "schema": "privatetrade.rules/1",
+        "parameters": {
+            "fast": {"type": "int", "default": 10, "min": 5, "max": 50},
+            "slow": {"type": "int", "default": 30, "min": 10, "max": 200},
+        },
+        "long": {
+            "entry": {
+                "crosses_above": [
+                    {"indicator": "sma", "source": {"price": "close"}, "period": "${fast}"},
+                    {"indicator": "sma", "source": {"price": "close"}, "period": "${slow}"},
+                ]
+            },
+            "exit": {
+                "crosses_below": [
+                    {"indicator": "sma", "source": {"price": "close"}, "period": "${fast}"},
+                    {"indicator": "sma", "source": {"price": "close"}, "period": "${slow}"},
+                ]
+            },
+        },
+        "exits": {"stop_loss": 0.08},
+    },
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PageCase:
     """One page to audit: where it is, what shows it is drawn, what it must contain."""
@@ -166,6 +194,14 @@ PAGES = [
         ("#scan-scatter[data-points]", "#ranking-table tbody tr"),
         figures=True,
     ),
+    PageCase("rules", "/rules", ("#rules-table[aria-busy=false] tbody tr[data-id]",), fields=True),
+    PageCase("rule-builder", "/rules/new", ("#rule-form[data-ready]",), fields=True),
+    PageCase(
+        "rule-builder-saved",
+        "/rules/{rule}",
+        ("#rule-form[data-ready]", '[data-key="long.entry.crosses_above[1].period|from"]'),
+        fields=True,
+    ),
     PageCase("account", "/account"),
     PageCase("status", "/status"),
     PageCase("not-found", "/no-such-page", status=404),
@@ -210,6 +246,9 @@ def runs(site: ServerProcess) -> dict[str, str]:
         for name, job_id in ids.items():
             job = poll(lambda job_id=job_id: ended(client, job_id), 240.0, f"the {name} run")
             assert job["state"] == "succeeded", job
+        saved = client.post("/api/rule-strategies", json=RULE_STRATEGY)  # the builder's pages
+        assert saved.status_code == 201, saved.text
+        ids["rule"] = saved.json()["id"]
     return ids
 
 

@@ -83,6 +83,56 @@ RUNS: dict[str, tuple[str, dict[str, Any]]] = {
         {"market": "KOSDAQ", "strategy": "sma_cross", "params": {"fast": 5, "slow": 20}},
     ),
 }
+# A saved rule strategy, named and described in Korean by its user; its parameters keep
+# the names the rule gives them (shown as "${fast}") and have Korean labels.
+RULE_STRATEGY: dict[str, Any] = {
+    "name": "이동평균 교차 규칙",
+    "description": "단기 이동평균이 장기 이동평균을 상향 돌파하면 매수",
+    "document": {
+        "schema": "privatetrade.rules/1",
+        "parameters": {
+            "fast": {"type": "int", "default": 10, "min": 5, "max": 50, "title": "단기 기간"},
+            "slow": {"type": "int", "default": 30, "min": 10, "max": 200, "title": "장기 기간"},
+        },
+        "long": {
+            "entry": {
+                "all": [
+                    {
+                        "crosses_above": [
+                            {"indicator": "sma", "source": {"price": "close"}, "period": "${fast}"},
+                            {"indicator": "sma", "source": {"price": "close"}, "period": "${slow}"},
+                        ]
+                    },
+                    {
+                        "within_bars": 3,
+                        "condition": {
+                            "between": {
+                                "indicator": "rsi",
+                                "source": {"price": "close"},
+                                "period": 14,
+                            },
+                            "low": 30,
+                            "high": 70,
+                        },
+                    },
+                ]
+            },
+            "exit": {
+                "crosses_below": [
+                    {"indicator": "sma", "source": {"price": "close"}, "period": "${fast}"},
+                    {
+                        "indicator": "bollinger",
+                        "source": {"price": "close"},
+                        "period": 20,
+                        "k": 2,
+                        "band": "upper",
+                    },
+                ]
+            },
+        },
+        "exits": {"stop_loss": 0.08, "max_bars_held": 60},
+    },
+}
 RESULT_DRAWN = ("#equity-chart .main-svg", "#price-chart .main-svg", "#monthly-chart .main-svg")
 # (name, path formatted with the runs' ids or "report", selectors that show it is drawn)
 PAGES: list[tuple[str, str, tuple[str, ...]]] = [
@@ -110,6 +160,11 @@ PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     ("scan form", "/scans/new?market=KOSDAQ", ("#param-fast",)),
     ("scan", "/scans/{scan}", ("#ranking-table tbody tr", ".main-svg")),
+    ("my strategies", "/rules", ("#rules-table[aria-busy=false] tbody tr[data-id]",)),
+    ("rule builder", "/rules/new", ("#rule-form[data-ready]",)),
+    ("saved rule in the builder", "/rules/{rule}", ("#rule-form[data-ready]",)),
+    ("backtest form with a rule strategy", "/backtests/new?rules={rule}", ("#param-fast",)),
+    ("rule strategy's backtest", "/backtests/{rule_backtest}", RESULT_DRAWN),
     ("account", "/account", ("table",)),
     ("status", "/status", ("table",)),
     ("not found", "/backtests/0123456789abcdef0123456789abcdef", ("main h1",)),
@@ -154,6 +209,14 @@ def runs(site: ServerProcess) -> dict[str, str]:
         for name, job_id in ids.items():
             job = poll(lambda job_id=job_id: ended(client, job_id), 240.0, f"the {name} run")
             assert job["state"] == "succeeded", job
+        saved = client.post("/api/rule-strategies", json=RULE_STRATEGY)  # the builder's pages
+        assert saved.status_code == 201, saved.text
+        ids["rule"] = saved.json()["id"]
+        rules = {"saved": {"id": ids["rule"], "version": None}}
+        ruled = submit(client, {"symbol": "DEMO01", "strategy": "rules", "rules": rules})
+        job = poll(lambda: ended(client, ruled["id"]), 240.0, "the rule strategy's backtest")
+        assert job["state"] == "succeeded", job
+        ids["rule_backtest"] = ruled["id"]
     return ids
 
 
@@ -248,7 +311,9 @@ def test_every_page_in_korean_shows_no_english_word(
     data_words: set[str],
 ) -> None:
     # Besides the stored data: run ids, and the code searched for without a match.
+    # ... and the names of the rule strategy's parameters (the user's words, as "${fast}").
     allowed = data_words | {run_id[:8] for run_id in runs.values()} | {"NOPE99"}
+    allowed |= set(RULE_STRATEGY["document"]["parameters"])
     found: list[str] = []
     for name, path, ready in PAGES:
         url = report.as_uri() if path == "report" else site.url + path.format(**runs)

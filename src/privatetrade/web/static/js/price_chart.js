@@ -83,8 +83,25 @@
     return domains;
   }
 
+  /* A rule strategy's lines come named by the engine in English ("SMA(close, 10)",
+     "Bollinger upper(close, 20, 2)", "high 1 bars ago"): other languages get the words
+     from the catalog's rule builder labels. */
+  const RULE_LINE_WORDS = [
+    [/\bBollinger (upper|middle|lower)\b/g, (t, whole, band) => `${t("rules.indicator.bollinger")} ${t("rules.band." + band)}`],
+    [/\bDonchian (upper|lower)\b/g, (t, whole, band) => `${t("rules.indicator.donchian")} ${t("rules.band." + band)}`],
+    [/\bRange breakout\b/g, (t) => t("rules.indicator.range_breakout")],
+    [/\bMACD (signal|histogram)\b/g, (t, whole, part) => `MACD ${t("rules.output." + part)}`],
+    [/\b(\d+) bars ago\b/g, (t, whole, bars) => t("rules.bars_ago", { bars: bars })],
+    [/\b(SMA|EMA|WMA|ROC|ATR)\b/g, (t, whole, name) => t("rules.indicator." + name.toLowerCase())],
+    [/\b(open|high|low|close|volume)\b/g, (t, whole, price) => t("rules.price." + price)],
+  ];
+
   function lineLabel(ctx, name, params) {
-    return ctx.t("indicator." + name, params || {});
+    const key = "indicator." + name;
+    const known = ctx.t(key, params || {});
+    if (known !== key) return known;
+    if (ctx.fmt.locale.startsWith("en")) return name;
+    return RULE_LINE_WORDS.reduce((text, [pattern, word]) => text.replace(pattern, (...found) => word(ctx.t, ...found)), name);
   }
 
   function indicatorTraces(ctx, x, analysis, params, axes) {

@@ -419,7 +419,7 @@
 
   /* An API error: its field errors at their paths, anything else at the top. */
   function showApiError(error) {
-    if (error.status !== 422) {
+    if (error.status !== 422 && !(error.status === 409 && error.field)) { // 409: a name already taken
       showError($("rule-error"), errorMessage(error));
       return;
     }
@@ -511,17 +511,8 @@
     return traces;
   }
 
-  /* The indicator lines named by the catalog when it knows them, else numbered. */
   function chartContext(currency) {
-    const lineNames = new Map();
-    const chartT = (key, values) => {
-      if (!key.startsWith("indicator.")) return t(key, values);
-      const known = t(key, values);
-      if (known !== key) return known;
-      if (!lineNames.has(key)) lineNames.set(key, t("rules.line", { number: lineNames.size + 1 }));
-      return lineNames.get(key);
-    };
-    return { t: chartT, fmt: fmt, currency: currency, colors: config.colors };
+    return { t: t, fmt: fmt, currency: currency, colors: config.colors };
   }
 
   async function preview(event) {
