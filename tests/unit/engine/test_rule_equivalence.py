@@ -195,8 +195,8 @@ def test_rule_sweep_row_equals_the_rule_backtest_with_parameter_stops() -> None:
         assert reasons <= {"signal", "stop_loss", "time", "end_of_data"}
         if params["hold"] == 3:
             assert "time" in reasons
-    held = {p["hold"]: swept.values[i, 4] for i, p in enumerate(swept.params) if p["fast"] == 5}
-    assert held[3] > held[50]  # shorter holding periods mean more trades
+    final = {p["hold"]: swept.values[i, 0] for i, p in enumerate(swept.params) if p["fast"] == 5}
+    assert len(set(final.values())) == 3  # the holding limit changes the outcome
 
 
 def test_the_strategy_class_is_built_once_per_document() -> None:
