@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from privatetrade.observability.thresholds import AlertThresholds
+from privatetrade.domain.alert_thresholds import AlertThresholds
 
 __all__ = ["Settings", "default_data_dir"]
 

@@ -30,6 +30,7 @@ from privatetrade.db.rule_strategies import RuleStrategyRepository
 from privatetrade.db.users import UserRepository
 from privatetrade.domain.data_updates import ScheduledUpdateStatus
 from privatetrade.domain.jobs import Job
+from privatetrade.domain.notifications import NotificationEvent
 from privatetrade.jobs.dispatcher import Dispatcher
 from privatetrade.jobs.events import JobEvents
 from privatetrade.jobs.executors import Executor, create_executor
@@ -43,6 +44,8 @@ from privatetrade.notifications import (
 )
 from privatetrade.notifications.sealing import Sealer
 from privatetrade.notifications.senders import SmtpServer
+from privatetrade.observability.alert_sources import build_alert_checker
+from privatetrade.observability.alerting import AlertChecker
 from privatetrade.observability.metrics import ServiceMetrics
 from privatetrade.observability.notifications import NotificationMetrics
 from privatetrade.observability.status import CpuSampler, StatusSources, status_report
@@ -75,6 +78,7 @@ class System:
     scheduled_updates: ScheduledUpdates | None = None
     notifications: NotificationService | None = None
     notifier: NotificationDispatcher | None = None
+    alerting: AlertChecker | None = None
     cpu: CpuSampler = field(default_factory=CpuSampler)
     started_monotonic: float = field(default_factory=time.monotonic)
     _database_checked: tuple[float, bool] = (float("-inf"), False)
@@ -94,6 +98,8 @@ class System:
         if self.notifier is not None:
             self.notifier.start()
         self._start_scheduled_updates()
+        if self.alerting is not None:
+            self.alerting.start()
         state = self.executor.state()
         log.info(
             "server.started",
@@ -124,6 +130,8 @@ class System:
         """Stop the schedule, the dispatcher and the workers (running jobs go back to the queue)."""
         if self.scheduled_updates is not None:
             self.scheduled_updates.stop()
+        if self.alerting is not None:
+            self.alerting.stop()
         self.dispatcher.stop()
         if self.notifier is not None:
             self.notifier.stop()
@@ -239,6 +247,18 @@ def build_system(settings: Settings) -> System:
         scheduled_updates=_scheduled_updates(settings, jobs),
         notifications=notifications,
         notifier=notifier,
+        alerting=build_alert_checker(
+            settings.alerting,
+            settings.alert_thresholds,
+            interval=settings.alert_check_seconds,
+            data_dir=settings.data_dir,
+            request_totals=metrics.request_totals,
+            jobs=submissions,
+            executor_state=executor.state,
+            users=UserRepository(engine),
+            notifications=notifications,
+            event=NotificationEvent.ALERT,
+        ),
     )
 
 

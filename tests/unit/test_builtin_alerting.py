@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from korean_text import latin_words
+from privatetrade.domain.alert_thresholds import AlertThresholds
 from privatetrade.observability.alert_delivery import AdminNotifier, alert_message
 from privatetrade.observability.alerting import (
     ALERT_RULES,
@@ -24,7 +25,6 @@ from privatetrade.observability.alerting import (
     evaluate,
     step,
 )
-from privatetrade.observability.thresholds import AlertThresholds
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "docs" / "monitoring" / "alerts.yml"
 FOR = 300.0

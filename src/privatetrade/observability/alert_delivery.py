@@ -20,7 +20,7 @@ import structlog
 
 from privatetrade.observability.alerting import AlertChange
 
-__all__ = ["AdminNotifier", "alert_message", "format_value"]
+__all__ = ["AdminNotifier", "Notifications", "alert_message", "format_value"]
 
 log = structlog.get_logger("privatetrade.alerting")
 LANGUAGES = ("en", "ko")
@@ -82,7 +82,9 @@ def alert_message(change: AlertChange, host: str) -> tuple[dict[str, str], dict[
     return titles, texts
 
 
-class _Notifications(Protocol):
+class Notifications(Protocol):
+    """What the alerts need of the notification service."""
+
     def notify_user(
         self,
         user_id: str,
@@ -92,7 +94,9 @@ class _Notifications(Protocol):
         title: str | Mapping[str, str],
         text: str | Mapping[str, str],
         link: str | None = None,
-    ) -> int: ...
+    ) -> int:
+        """Queue a message for the user's channels taking ``event``; return how many."""
+        ...
 
 
 class AdminNotifier:
@@ -108,7 +112,7 @@ class AdminNotifier:
     def __init__(
         self,
         admins: Callable[[], Iterable[str]],
-        notifications: _Notifications,
+        notifications: Notifications,
         event: Any,
         host: str,
     ) -> None:

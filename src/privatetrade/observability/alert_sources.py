@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import psutil
 import structlog
 
+from privatetrade.domain.alert_thresholds import AlertThresholds
 from privatetrade.domain.jobs import JobState
-from privatetrade.observability.alerting import Readings, RequestRates
+from privatetrade.domain.users import Role, User
+from privatetrade.observability.alert_delivery import AdminNotifier, Notifications
+from privatetrade.observability.alerting import AlertChecker, Readings, RequestRates
 from privatetrade.observability.metrics import RequestTotals, queue_age_seconds
 
-__all__ = ["ServiceReadings"]
+__all__ = ["ServiceReadings", "admin_ids", "build_alert_checker"]
 
 log = structlog.get_logger("privatetrade.alerting")
 
@@ -109,3 +113,52 @@ class ServiceReadings:
 def _memory_available() -> float | None:
     memory = psutil.virtual_memory()
     return memory.available / memory.total if memory.total else None
+
+
+class _Users(Protocol):
+    def all(self) -> Iterable[User]: ...
+
+
+def admin_ids(users: _Users) -> Callable[[], list[str]]:
+    """The enabled administrators' user ids, read at each call."""
+
+    def ids() -> list[str]:
+        return [u.id for u in users.all() if u.role is Role.ADMIN and not u.disabled]
+
+    return ids
+
+
+def build_alert_checker(
+    enabled: bool,
+    thresholds: AlertThresholds,
+    *,
+    interval: float,
+    data_dir: Path,
+    request_totals: Callable[[], RequestTotals],
+    jobs: _Jobs,
+    executor_state: Callable[[], _ExecutorState],
+    users: _Users,
+    notifications: Notifications,
+    event: Any,
+) -> AlertChecker | None:
+    """The server's built-in alerting (None unless ``enabled``: settings ``alerting``).
+
+    Args:
+        enabled: Settings ``alerting``.
+        thresholds: Settings ``alert_thresholds``.
+        interval: Settings ``alert_check_seconds``.
+        data_dir: The data directory (disk figures; the checker's lock and state file).
+        request_totals: The request counters (``ServiceMetrics.request_totals``).
+        jobs: The jobs table.
+        executor_state: The executor's state.
+        users: The users (the enabled administrators are notified).
+        notifications: The notification service.
+        event: The notification event of alerts (``NotificationEvent.ALERT``).
+    """
+    if not enabled:
+        return None
+    read = ServiceReadings(
+        request_totals, jobs, executor_state, data_dir, thresholds.window_seconds
+    )
+    notify = AdminNotifier(admin_ids(users), notifications, event, socket.gethostname())
+    return AlertChecker(read, notify, thresholds, interval=interval, state_dir=data_dir)

@@ -37,7 +37,7 @@ from typing import IO, Any, Literal
 
 import structlog
 
-from privatetrade.observability.thresholds import AlertThresholds
+from privatetrade.domain.alert_thresholds import AlertThresholds
 
 __all__ = [
     "ALERT_RULES",

@@ -1,7 +1,8 @@
 """The thresholds of the built-in alerting (settings ``alert_thresholds``).
 
-Their defaults are the thresholds of ``docs/monitoring/alerts.yml`` (tested), so an
-installation without Prometheus is told about the same conditions as one with it.
+The checker is :mod:`privatetrade.observability.alerting`. The defaults are the
+thresholds of ``docs/monitoring/alerts.yml`` (tested), so an installation without
+Prometheus is told about the same conditions as one with it.
 """
 
 from __future__ import annotations
