@@ -394,7 +394,10 @@ def test_a_nested_rule_built_with_the_keyboard_fits_a_phone(
         expect(control(page, "long.entry.all[1]|kind")).to_be_focused()
         # ...and makes it "RSI between 30 and 70 within the last 5 bars".
         control(page, "long.entry.all[1]|kind").select_option("between")
-        expect(control(page, "long.entry.all[1].between|kind")).to_have_value("indicator.rsi")
+        between = control(page, "long.entry.all[1].between|kind")
+        expect(between).to_have_value("price.close")  # the comparison's left operand, kept
+        between.select_option("indicator.rsi")
+        expect(control(page, "long.entry.all[1].between.period|num")).to_have_value("14")
         control(page, "long.entry.all[1]|kind").select_option("within_bars")
         expect(control(page, "long.entry.all[1].condition|kind")).to_have_value("between")
         control(page, "long.entry.all[1].within_bars|num").fill("5")

@@ -179,7 +179,9 @@
 
   function fill(spec) {
     if (spec.symbol) $("f-symbol").value = spec.symbol;
-    const strategy = ruleChoices.valueOf(spec) || spec.strategy || DEFAULT_STRATEGY;
+    const wanted = ruleChoices.valueOf(spec) || spec.strategy || DEFAULT_STRATEGY;
+    /* a rule strategy is listed later (or never: deleted, another user's) */
+    const strategy = ruleChoices.isRule(wanted) && !strategies.has(wanted) ? DEFAULT_STRATEGY : wanted;
     if (strategies.has(strategy)) $("f-strategy").value = strategy;
     showStrategy($("f-strategy").value, spec.params);
     if (spec.start) $("f-start").value = spec.start;
