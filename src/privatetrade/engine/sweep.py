@@ -23,7 +23,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import TypeAdapter, ValidationError
 
-from privatetrade.engine.api import check_start, make_settings, strategy_registry
+from privatetrade.engine.api import (
+    check_start,
+    make_settings,
+    strategy_registry,
+    with_strategy_stops,
+)
 from privatetrade.engine.bars import BarsInput, PreparedBars, prepare_bars
 from privatetrade.engine.columns import SWEEP_METRICS
 from privatetrade.engine.costs import CostModel, CostPreset, cost_arrays
@@ -37,6 +42,7 @@ from privatetrade.engine.kernels.sweep import (
 from privatetrade.engine.metrics import calendar_years, infer_periods_per_year
 from privatetrade.engine.records import CONFIG_DTYPE, FILL_DTYPE, TRADE_DTYPE, new_state
 from privatetrade.engine.rules.compiler import Evaluation
+from privatetrade.engine.rules.model import iter_references
 from privatetrade.engine.rules.strategy import RuleStrategy, resolved_stops
 from privatetrade.engine.settings import SimulationSettings, Stops
 from privatetrade.engine.simulation import build_config, signal_arrays
@@ -537,12 +543,10 @@ def _rule_sweep(
     for first in range(0, count, batch):
         rows = min(batch, count - first)
         for row in range(rows):
-            signals = program.signals(evaluation, params[first + row])
-            entries[row] = signals.entries
-            exits[row] = signals.exits
+            outputs: tuple[npt.NDArray[np.bool_], ...] = (entries[row], exits[row])
             if short:
-                short_entries[row] = signals.short_entries
-                short_exits[row] = signals.short_exits
+                outputs += (short_entries[row], short_exits[row])
+            program.write_signals(evaluation, params[first + row], outputs)
         done = slice(first, first + rows)
         signal_table_sweep_nb(
             inputs.start, inputs.prices, entries[:rows], exits[:rows],
@@ -567,8 +571,10 @@ def _rule_configs(
     rows: dict[tuple[tuple[str, float | int], ...], int] = {}
     configs: list[npt.NDArray[np.void]] = []
     config_rows = np.zeros(len(params), dtype=np.int64)
-    if document.exits is None:
-        return build_config(settings), config_rows
+    if not params or document.exits is None or not any(iter_references(document.exits)):
+        # The same stops for every combination (none, or numbers only).
+        sample = strategy_class(strategy_class.Params.model_construct(**(params or [{}])[0]))
+        return build_config(with_strategy_stops(settings, sample)), config_rows
     for k, values in enumerate(params):
         stops = resolved_stops(document, values) or {}
         key = tuple(sorted(stops.items()))

@@ -14,6 +14,7 @@ combinations that use it.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -87,14 +88,22 @@ class Evaluation:
         """Return the array stored under ``key``, computing and storing it if missing."""
         found = self._cache.get(key)
         if found is None:
-            found = compute()
-            size = _nbytes(found)
-            if self._cached_bytes + size > self._limit:
-                self._cache.clear()
-                self._cached_bytes = 0
-            self._cache[key] = found
-            self._cached_bytes += size
+            found = self.store(key, compute())
         return found
+
+    def lookup(self, key: Key) -> Any:
+        """Return the array stored under ``key``, or None."""
+        return self._cache.get(key)
+
+    def store(self, key: Key, value: Any) -> Any:
+        """Store ``value`` under ``key`` (emptying the cache first when it is full)."""
+        size = _nbytes(value)
+        if self._cached_bytes + size > self._limit:
+            self._cache.clear()
+            self._cached_bytes = 0
+        self._cache[key] = value
+        self._cached_bytes += size
+        return value
 
     def full(self, value: Scalar) -> FloatArray:
         """Return a constant series."""
@@ -474,12 +483,34 @@ class RangeBreakout(Series):
 
 
 class Condition(ABC):
-    """A boolean per bar of a compiled document."""
+    """A boolean per bar of a compiled document.
+
+    :func:`compile_document` numbers every distinct condition of a document and records
+    the parameters it depends on, so its cache key is that number and those parameters'
+    values: cheap to build for each of a sweep's parameter sets.
+    """
+
+    _ident: int = -1
+    _depends_on: tuple[str, ...] = ()
 
     def truth(self, ev: Evaluation, values: Values) -> BoolArray:
         """Return the condition on the evaluation's bars (cached by resolved key)."""
-        result: BoolArray = ev.cached(self.key(values), lambda: self.compute(ev, values))
-        return result
+        if self._ident < 0:
+            key = self.key(values)
+        else:
+            key = (self._ident, *[values[name] for name in self._depends_on])
+        found: BoolArray | None = ev.lookup(key)
+        if found is None:
+            found = ev.store(key, self.compute(ev, values))
+        return found
+
+    def parts(self) -> tuple[Condition, ...]:
+        """Return the direct sub-conditions."""
+        return ()
+
+    def write(self, ev: Evaluation, values: Values, out: BoolArray) -> None:
+        """Write the condition into ``out`` (a sweep's signal row)."""
+        np.copyto(out, self.truth(ev, values))
 
     @abstractmethod
     def key(self, values: Values) -> Key:
@@ -607,13 +638,16 @@ class Combination(Condition):
     """Every (``every=True``) or any of the sub-conditions."""
 
     every: bool
-    parts: tuple[Condition, ...]
+    members: tuple[Condition, ...]
+
+    def parts(self) -> tuple[Condition, ...]:
+        return self.members
 
     def key(self, values: Values) -> Key:
-        return ("all" if self.every else "any", *(part.key(values) for part in self.parts))
+        return ("all" if self.every else "any", *(part.key(values) for part in self.members))
 
     def compute(self, ev: Evaluation, values: Values) -> BoolArray:
-        truths = [part.truth(ev, values) for part in self.parts]
+        truths = [part.truth(ev, values) for part in self.members]
         if len(truths) == 1:
             return truths[0]
         combine = np.logical_and if self.every else np.logical_or
@@ -622,16 +656,27 @@ class Combination(Condition):
             combine(result, truth, out=result)
         return result
 
+    def write(self, ev: Evaluation, values: Values, out: BoolArray) -> None:
+        """Combine the sub-conditions straight into ``out`` (no array of its own, not cached)."""
+        truths = [part.truth(ev, values) for part in self.members]
+        if len(truths) == 1:
+            np.copyto(out, truths[0])
+            return
+        combine = np.logical_and if self.every else np.logical_or
+        combine(truths[0], truths[1], out=out)
+        for truth in truths[2:]:
+            combine(out, truth, out=out)
+
     def first(self, values: Values) -> int:
-        firsts = [part.first(values) for part in self.parts]
+        firsts = [part.first(values) for part in self.members]
         return max(firsts) if self.every else min(firsts)
 
     def operands(self) -> Iterator[Operand]:
-        for part in self.parts:
+        for part in self.members:
             yield from part.operands()
 
     def levels(self, values: Values) -> Iterator[IndicatorLevel]:
-        for part in self.parts:
+        for part in self.members:
             yield from part.levels(values)
 
 
@@ -640,6 +685,9 @@ class Negation(Condition):
     """The sub-condition does not hold (true where it is false, warm-up included)."""
 
     part: Condition
+
+    def parts(self) -> tuple[Condition, ...]:
+        return (self.part,)
 
     def key(self, values: Values) -> Key:
         return ("not", self.part.key(values))
@@ -665,6 +713,9 @@ class Held(Condition):
     every: bool
     bars: int | float | ParamRef
     part: Condition
+
+    def parts(self) -> tuple[Condition, ...]:
+        return (self.part,)
 
     def key(self, values: Values) -> Key:
         name = "for_bars" if self.every else "within_bars"
@@ -760,6 +811,10 @@ class Program:
         conditions = (self.entries, self.exits, self.short_entries, self.short_exits)
         object.__setattr__(self, "_conditions", tuple(c for c in conditions if c is not None))
 
+    def conditions(self) -> tuple[Condition, ...]:
+        """Return the signal conditions present (entries first)."""
+        return self._conditions
+
     def signals(self, ev: Evaluation, values: Values) -> Signals:
         """Return the signals on the evaluation's bars."""
         entries = self.entries.truth(ev, values)
@@ -769,6 +824,15 @@ class Program:
         short_entries = self.short_entries.truth(ev, values)
         short_exits = self._truth_or_never(self.short_exits, ev, values)
         return Signals(entries, exits, short_entries, short_exits)
+
+    def write_signals(self, ev: Evaluation, values: Values, rows: tuple[BoolArray, ...]) -> None:
+        """Write the signals into ``rows`` (entries, exits[, short entries, short exits])."""
+        conditions = (self.entries, self.exits, self.short_entries, self.short_exits)
+        for condition, row in zip(conditions, rows, strict=False):
+            if condition is None:
+                row[:] = False
+            else:
+                condition.write(ev, values, row)
 
     @staticmethod
     def _truth_or_never(condition: Condition | None, ev: Evaluation, values: Values) -> BoolArray:
@@ -801,9 +865,38 @@ class Program:
 def compile_document(doc: m.RuleDocument) -> Program:
     """Compile a validated document into a :class:`Program`."""
     short = doc.short
-    return Program(
+    program = Program(
         _condition(doc.long.entry),
         None if doc.long.exit is None else _condition(doc.long.exit),
         None if short is None else _condition(short.entry),
         None if short is None or short.exit is None else _condition(short.exit),
     )
+    numbers: dict[str, int] = {}
+    for condition in program.conditions():
+        _number_conditions(condition, numbers)
+    return program
+
+
+def _number_conditions(condition: Condition, numbers: dict[str, int]) -> frozenset[str]:
+    """Give each condition its number (equal conditions share one) and its parameters."""
+    names = set(_parameter_names(condition))
+    for part in condition.parts():
+        names |= _number_conditions(part, numbers)
+    ident = numbers.setdefault(repr(condition), len(numbers))
+    object.__setattr__(condition, "_ident", ident)
+    object.__setattr__(condition, "_depends_on", tuple(sorted(names)))
+    return frozenset(names)
+
+
+def _parameter_names(node: object) -> Iterator[str]:
+    """Yield the parameter names of a node's numbers and operands (not of sub-conditions)."""
+    if isinstance(node, ParamRef):
+        yield node.name
+    elif isinstance(node, Operand | Condition):
+        for item in dataclasses.fields(node):  # type: ignore[arg-type]
+            value = getattr(node, item.name)
+            if isinstance(value, Condition) or (
+                isinstance(value, tuple) and value and isinstance(value[0], Condition)
+            ):
+                continue
+            yield from _parameter_names(value)
