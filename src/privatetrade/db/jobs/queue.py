@@ -136,7 +136,11 @@ class JobQueue(JobTable):
                             (jobs.c.cancel_requested.is_(True), JobState.CANCELLED.value),
                             else_=JobState.QUEUED.value,
                         ),
-                        stage="queued",
+                        stage=case(
+                            (jobs.c.cancel_requested.is_(True), "cancelled"), else_="queued"
+                        ),
+                        # A cancelled one ended now (its owner's notifications need the time).
+                        finished_at=case((jobs.c.cancel_requested.is_(True), now), else_=None),
                         progress=0.0,
                         updated_at=now,
                         lease_owner=None,
