@@ -156,6 +156,17 @@ CONFIG: dict[str, Any] = {
             )
         ),
         {
+            # Rule documents are checked by their grammar on the server (422 naming the
+            # JSON path), saved strategies by id (404) and name (409); test_rules_fuzz.py
+            # fuzzes these operations on their own too.
+            "include-path-regex": "^/api/(rules|rule-strategies)(/|$)",
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": ["2xx", "404", "409", "413", "422"],
+                },
+            },
+        },
+        {
             # ``confirm`` must repeat the code, which the schema cannot say (422).
             "include-name": "DELETE /api/data/symbols/{code}",
             "checks": {

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.convertors import Convertor, register_url_convertor
 
 from privatetrade.domain.rule_strategies import (
     MAX_RULE_DESCRIPTION,
@@ -38,6 +39,26 @@ from privatetrade.web.problems import INVALID, UNAVAILABLE, ProblemError, proble
 __all__ = ["resolve_saved_rules", "router"]
 
 router = APIRouter(tags=["rules"], responses=problem_responses(UNAVAILABLE))
+
+
+class _StrategyIdConvertor(Convertor[str]):
+    """Path segments that can be a strategy id (32 hex), so ``/import`` is no id.
+
+    Without it ``PUT /api/rule-strategies/import`` would reach the update route
+    (422 for the id) instead of answering 405 with ``Allow: POST``.
+    """
+
+    regex = "[0-9a-f]{32}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("rule_strategy_id", _StrategyIdConvertor())
+_ONE = "/api/rule-strategies/{strategy_id:rule_strategy_id}"
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
 StrategyId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="32 hex characters")]
@@ -347,11 +368,12 @@ def rules_schema() -> dict[str, Any]:
     return rules_json_schema()
 
 
-@router.post(
-    "/api/rules/validate",
-    response_model=RuleValidation,
-    responses=problem_responses({413: "Request body too large", **INVALID}),
+_DOCUMENT_ERRORS = problem_responses(
+    {400: "The body cannot be read (not UTF-8)", 413: "Request body too large", **INVALID}
 )
+
+
+@router.post("/api/rules/validate", response_model=RuleValidation, responses=_DOCUMENT_ERRORS)
 def validate_rules(body: RuleDocumentIn) -> RuleValidation:
     """Check a rule document; 422 naming the offending part (``document.<JSON path>``)."""
     document = checked_document(body.document)
@@ -360,11 +382,7 @@ def validate_rules(body: RuleDocumentIn) -> RuleValidation:
     )
 
 
-@router.post(
-    "/api/rules/preview",
-    response_model=RulePreviewOut,
-    responses=problem_responses({413: "Request body too large", **INVALID}),
-)
+@router.post("/api/rules/preview", response_model=RulePreviewOut, responses=_DOCUMENT_ERRORS)
 def preview_rules(body: RulePreviewIn, services: SystemDep) -> RulePreviewOut:
     """Evaluate a document on a stock's stored bars: where it would enter and exit.
 
@@ -446,9 +464,7 @@ def import_rule_strategy(
     return _create(services, owner, body, _free_name(services, owner, body.name), response)
 
 
-@router.get(
-    "/api/rule-strategies/{strategy_id}", response_model=RuleStrategyOut, responses=_NOT_FOUND
-)
+@router.get(_ONE, response_model=RuleStrategyOut, responses=_NOT_FOUND)
 def get_rule_strategy(
     strategy_id: StrategyId, services: SystemDep, owner: Owner
 ) -> RuleStrategyOut:
@@ -460,7 +476,7 @@ def get_rule_strategy(
 
 
 @router.put(
-    "/api/rule-strategies/{strategy_id}",
+    _ONE,
     response_model=RuleStrategyOut,
     responses={**_NOT_FOUND, **_WRITE},
 )
@@ -482,7 +498,7 @@ def update_rule_strategy(
 
 
 @router.delete(
-    "/api/rule-strategies/{strategy_id}",
+    _ONE,
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=_NOT_FOUND,
@@ -495,7 +511,7 @@ def delete_rule_strategy(strategy_id: StrategyId, services: SystemDep, owner: Ow
 
 
 @router.get(
-    "/api/rule-strategies/{strategy_id}/versions/{version}",
+    _ONE + "/versions/{version}",
     response_model=RuleVersionOut,
     responses=_NOT_FOUND,
 )
@@ -513,7 +529,7 @@ def get_rule_strategy_version(
 
 
 @router.get(
-    "/api/rule-strategies/{strategy_id}/export",
+    _ONE + "/export",
     response_model=RuleStrategyIn,
     responses=_NOT_FOUND,
 )
