@@ -54,6 +54,16 @@ CASES: dict[str, dict[str, Any]] = {
         "settings": SimulationSettings(costs=CostModel.krx("KOSDAQ", slippage=5.0)),
         "start": 120,
     },
+    "rsi_time_exit": {
+        "strategy": "rsi_reversion",
+        "params": {"period": 10, "lower": 40, "upper": 80},
+        "settings": SimulationSettings(stops=Stops(stop_loss=0.05, max_bars_held=7)),
+    },
+    "sma_time_exit_close": {
+        "strategy": "sma_cross",
+        "params": {"fast": 5, "slow": 20},
+        "settings": SimulationSettings(stops=Stops(max_bars_held=4), fill_at="close"),
+    },
     "bollinger_lots": {
         "strategy": "bollinger_reversion",
         "params": {"period": 20, "k": 1.5},
