@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from privatetrade.engine.api import run_backtest
 from privatetrade.engine.portfolio.api import run_portfolio
@@ -34,6 +35,53 @@ _SWEEP_GRIDS = {
     "ema_cross": {"fast": [2, 3], "slow": [5, 8]},
     "rsi_reversion": {"period": [7, 14]},
 }
+
+
+_CLOSE = {"price": "close"}
+_RSI = {"indicator": "rsi", "source": _CLOSE, "period": 5}
+# A rule document touching every indicator and condition kernel of the rule compiler.
+_WARMUP_RULES: dict[str, Any] = {
+    "schema": "privatetrade.rules/1",
+    "parameters": {"n": {"type": "int", "default": 5, "min": 2, "max": 20}},
+    "long": {
+        "entry": {
+            "any": [
+                {"crosses_above": [
+                    {"indicator": "wma", "source": _CLOSE, "period": "${n}"},
+                    {"indicator": "ema", "source": _CLOSE, "period": 12},
+                ]},
+                {"all": [
+                    {"compare": "<", "left": _RSI, "right": 45},
+                    {"for_bars": 2, "condition": {
+                        "compare": ">", "left": {"price": "volume"},
+                        "right": {"indicator": "volume_average", "period": 5}}},
+                    {"within_bars": 3, "condition": {
+                        "compare": ">", "left": {"price": "high"},
+                        "right": {"indicator": "range_breakout", "k": 0.3}}},
+                ]},
+            ]
+        },
+        "exit": {
+            "any": [
+                {"crosses_below": [_CLOSE, {"indicator": "bollinger", "source": _CLOSE,
+                                            "period": 10, "k": 2, "band": "middle"}]},
+                {"between": {"indicator": "roc", "source": _CLOSE, "period": 3},
+                 "low": -1, "high": -0.02},
+                {"compare": ">", "left": {"indicator": "atr", "period": 5}, "right": 1e6},
+                {"not": {"compare": "<", "left": _CLOSE, "right": {
+                    "indicator": "previous",
+                    "source": {"indicator": "donchian", "period": 8, "band": "upper"},
+                    "bars": 1}}},
+                {"compare": ">", "left": {"indicator": "macd", "source": _CLOSE, "fast": 3,
+                                          "slow": 6, "signal": 3, "output": "histogram"},
+                 "right": 5},
+            ]
+        },
+    },
+    "short": {"entry": {"compare": ">", "left": _RSI, "right": 80},
+              "exit": {"compare": "<", "left": _RSI, "right": 50}},
+    "exits": {"max_bars_held": "${n}"},
+}  # fmt: skip
 
 
 def _sample_bars() -> dict[str, list[float] | list[int]]:
@@ -69,9 +117,12 @@ def compile_kernels(*, sweeps: bool = True) -> list[str]:
         result = run_backtest(bars, name, costs="krx", stops={"trailing_stop": 0.1}, tz="UTC")
         result.to_json()
     _compile_portfolio_kernels(bars)
+    run_backtest(bars, "rules", rules=_WARMUP_RULES, costs="krx", allow_short=True, tz="UTC")
     if sweeps:
         for name, grid in _SWEEP_GRIDS.items():
             sweep(bars, name, grid, tz="UTC", blocks=2, start=_BARS // 2)
+        grid = {"n": [3, 7]}
+        sweep(bars, "rules", grid, rules=_WARMUP_RULES, tz="UTC", blocks=2, start=_BARS // 2)
     return names
 
 
