@@ -267,10 +267,12 @@ def strategy_registry(
             )
         return chosen
     if strategy != RULES_STRATEGY:
+        name = strategy if isinstance(strategy, str) else strategy.name
         raise ParameterError(
-            f"rules= is for strategy 'rules', not {strategy!r}",
+            f"rules= is for strategy 'rules', not {name!r}",
             field="rules",
-            code="rules_not_allowed",
+            code="rules_not_used",
+            params={"strategy": name},
         )
     return chosen.with_rules(rules)
 
