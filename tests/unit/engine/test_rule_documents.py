@@ -323,3 +323,18 @@ def test_the_published_schema_describes_the_grammar() -> None:
     period = schema["$defs"]["AverageSeries"]["properties"]["period"]["anyOf"]
     assert period[0] == {"type": "integer", "minimum": 1, "maximum": 1000}
     json.dumps(schema)  # plain JSON data
+
+
+def test_a_rule_strategy_class_pickles_as_its_document() -> None:
+    import pickle
+
+    from privatetrade.engine.rules import strategy as rule_strategy
+
+    strategy_class = rule_strategy_class(VALID)
+    data = pickle.dumps(strategy_class)
+    assert pickle.loads(data) is strategy_class
+    rule_strategy._class_for.cache_clear()  # as in a fresh worker process
+    rebuilt = pickle.loads(data)
+    assert rebuilt is not strategy_class
+    assert rebuilt.document == strategy_class.document
+    assert rebuilt.Params().model_dump() == {"fast": 10, "level": 30.0}

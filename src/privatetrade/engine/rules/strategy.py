@@ -9,7 +9,9 @@ distinct document (by its canonical JSON) and reused.
 
 from __future__ import annotations
 
+import copyreg
 import functools
+from abc import ABCMeta
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, cast
 
@@ -50,7 +52,26 @@ def _reject_bool(value: object) -> object:
     return value
 
 
-class RuleStrategy(Strategy[StrategyParams]):
+class _RuleStrategyType(ABCMeta):
+    """Metaclass of the rule strategies: a document's class pickles as its document.
+
+    A class made by :func:`rule_strategy_class` exists only in the process that made it;
+    pickled (to a worker process or a Dask worker, e.g. in an optimization's problem), it
+    is rebuilt there from the document's canonical JSON.
+    """
+
+
+def _reduce_rule_class(cls: _RuleStrategyType) -> str | tuple[Any, ...]:
+    document = cls.__dict__.get("document")
+    if document is None:  # RuleStrategy itself: by name, as any class
+        return cls.__qualname__
+    return (_class_for, (document.to_json(),))
+
+
+copyreg.pickle(_RuleStrategyType, _reduce_rule_class)
+
+
+class RuleStrategy(Strategy[StrategyParams], metaclass=_RuleStrategyType):
     """Base of the strategy classes built from rule documents.
 
     Subclasses (made by :func:`rule_strategy_class`) set ``document``, ``program`` and
