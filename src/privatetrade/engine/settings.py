@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 from pydantic_core import PydanticCustomError
 
 from privatetrade.engine.costs import CostModel
@@ -118,6 +127,18 @@ class Stops(BaseModel):
     take_profit: float | None = Field(None, gt=0.0, le=100.0, allow_inf_nan=False)
     trailing_stop: float | None = Field(None, gt=0.0, lt=1.0, allow_inf_nan=False)
     max_bars_held: StrictInt | None = Field(None, ge=1, le=10_000)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_time_exit(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave ``max_bars_held`` out while None.
+
+        Specs, fingerprints and result documents without a time exit keep the text they
+        had before it existed.
+        """
+        data = handler(self)
+        if self.max_bars_held is None and isinstance(data, dict):
+            data.pop("max_bars_held", None)
+        return data
 
 
 class SimulationSettings(BaseModel):

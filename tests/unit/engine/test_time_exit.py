@@ -111,3 +111,13 @@ def test_no_time_exit_changes_nothing() -> None:
 def test_max_bars_held_is_a_whole_number_from_1_to_10000(value: object) -> None:
     with pytest.raises(ValidationError):
         Stops(max_bars_held=value)  # type: ignore[arg-type]
+
+
+def test_settings_without_a_time_exit_serialize_as_before() -> None:
+    assert Stops(stop_loss=0.05).model_dump() == {
+        "stop_loss": 0.05,
+        "take_profit": None,
+        "trailing_stop": None,
+    }
+    assert Stops(max_bars_held=3).model_dump()["max_bars_held"] == 3
+    assert Stops.model_validate(Stops(max_bars_held=3).model_dump()) == Stops(max_bars_held=3)
