@@ -43,7 +43,12 @@ PROBLEM_JSON = "application/problem+json"
 WRONG_CREDENTIALS = "Wrong username or password."
 # Path parameters naming an object that belongs to a user (filled with A's ids), and
 # the ones naming shared catalog entries. A new path parameter must be added here.
-OWNED_PARAMETERS = {"job_id": "job", "token_id": "token", "strategy_id": "rule strategy"}
+OWNED_PARAMETERS = {
+    "job_id": "job",
+    "token_id": "token",
+    "strategy_id": "rule strategy",
+    "channel_id": "notification channel",
+}
 SHARED_PARAMETERS = {"code": "AAPL", "name": "sma_cross", "version": "1"}
 RULE_DOCUMENT: dict[str, Any] = {
     "schema": "privatetrade.rules/1",
@@ -52,6 +57,7 @@ RULE_DOCUMENT: dict[str, Any] = {
 # Id-taking operations that need a body: the body sent (a valid one, so only the id decides).
 BODIES: dict[str, dict[str, Any]] = {
     "PUT /api/rule-strategies/{strategy_id}": {"document": RULE_DOCUMENT},
+    "PATCH /api/notification-channels/{channel_id}": {"name": "renamed by someone else"},
 }
 PUBLIC_PATHS = {"/api/health", "/metrics"}
 LINK_LINE = re.compile(
@@ -307,6 +313,15 @@ def a_rule(alice: httpx.Client) -> str:
 
 
 @pytest.fixture(scope="module")
+def a_channel(alice: httpx.Client) -> str:
+    """A's notification channel (a webhook nobody listens to: only its id matters)."""
+    body = {"kind": "webhook", "target": "http://127.0.0.1:9/hook", "events": ["run_failed"]}
+    response = alice.post("/api/notification-channels", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+@pytest.fixture(scope="module")
 def a_token(alice: httpx.Client) -> dict[str, Any]:
     """An API token A created through the API (``id`` and secret ``token``)."""
     response = alice.post("/api/tokens", json={"name": "a's script"})
@@ -405,11 +420,17 @@ def test_other_users_get_404_for_every_operation_on_my_objects(
     a_job: str,
     a_token: dict[str, Any],
     a_rule: str,
+    a_channel: str,
 ) -> None:
-    a_ids = {"job": a_job, "token": a_token["id"], "rule strategy": a_rule}
-    unknown_ids = {"job": uuid.uuid4().hex, "token": uuid.uuid4().hex}
-    unknown_ids["rule strategy"] = uuid.uuid4().hex
+    a_ids = {
+        "job": a_job,
+        "token": a_token["id"],
+        "rule strategy": a_rule,
+        "notification channel": a_channel,
+    }
+    unknown_ids = {name: uuid.uuid4().hex for name in a_ids}
     rule_before = alice.get(f"/api/rule-strategies/{a_rule}").json()
+    channels_before = alice.get("/api/notification-channels").json()
     before = alice.get(f"/api/backtests/{a_job}").json()
 
     answers: dict[str, tuple[httpx.Response, httpx.Response]] = {}
@@ -456,8 +477,13 @@ def test_other_users_get_404_for_every_operation_on_my_objects(
         "DELETE /api/rule-strategies/{strategy_id}",
         "GET /api/rule-strategies/{strategy_id}/versions/{version}",
         "GET /api/rule-strategies/{strategy_id}/export",
+        "PATCH /api/notification-channels/{channel_id}",
+        "DELETE /api/notification-channels/{channel_id}",
+        "POST /api/notification-channels/{channel_id}/test",
+        "GET /api/notification-channels/{channel_id}/deliveries",
     } <= answers.keys(), list(answers)
     assert alice.get(f"/api/rule-strategies/{a_rule}").json() == rule_before
+    assert alice.get("/api/notification-channels").json() == channels_before
 
     # A's objects are unchanged.
     after = alice.get(f"/api/backtests/{a_job}")

@@ -167,6 +167,16 @@ CONFIG: dict[str, Any] = {
             },
         },
         {
+            # A channel's target is checked for its kind (an address, a webhook URL, a
+            # known Apprise scheme), e-mail needs the server's SMTP settings, and the
+            # ``test`` event cannot be subscribed to: 422 naming the field; a made-up
+            # channel id is 404.
+            "include-path-regex": "^/api/notification-channels(/|$)",
+            "checks": {
+                "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "422"]},
+            },
+        },
+        {
             # ``confirm`` must repeat the code, which the schema cannot say (422).
             "include-name": "DELETE /api/data/symbols/{code}",
             "checks": {
