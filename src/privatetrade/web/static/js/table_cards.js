@@ -32,7 +32,8 @@
       for (const row of body.rows) {
         let column = 0;
         for (const cell of row.cells) {
-          const name = names[column] || "";
+          /* a cell across every column (an empty table's message) is no column's value */
+          const name = cell.colSpan >= names.length ? "" : names[column] || "";
           if (cell.dataset.label !== name) cell.dataset.label = name;
           column += cell.colSpan;
         }
