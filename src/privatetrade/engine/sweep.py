@@ -41,8 +41,8 @@ from privatetrade.engine.kernels.sweep import (
 )
 from privatetrade.engine.metrics import calendar_years, infer_periods_per_year
 from privatetrade.engine.records import CONFIG_DTYPE, FILL_DTYPE, TRADE_DTYPE, new_state
-from privatetrade.engine.rules.compiler import Evaluation
-from privatetrade.engine.rules.model import iter_references
+from privatetrade.engine.rules.checks import iter_references
+from privatetrade.engine.rules.evaluation import Evaluation
 from privatetrade.engine.rules.strategy import RuleStrategy, resolved_stops
 from privatetrade.engine.settings import SimulationSettings, Stops
 from privatetrade.engine.simulation import build_config, signal_arrays
@@ -524,7 +524,7 @@ def _rule_sweep(
     """Sweep a rule strategy: signals per combination from one shared array cache.
 
     Every indicator and condition array is computed once per distinct resolved
-    arguments (:class:`~privatetrade.engine.rules.compiler.Evaluation`) and reused by
+    arguments (:class:`~privatetrade.engine.rules.evaluation.Evaluation`) and reused by
     every combination; the signal rows are then simulated in parallel, in batches.
     """
     program = strategy_class.program

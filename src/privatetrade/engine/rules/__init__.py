@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+from privatetrade.engine.rules.document import RuleDocument, parse_rules, rules_json_schema
 from privatetrade.engine.rules.limits import (
     MAX_ABS_NUMBER,
     MAX_BARS,
@@ -39,7 +40,6 @@ from privatetrade.engine.rules.limits import (
     RULES_SCHEMA_ID,
     RULES_STRATEGY,
 )
-from privatetrade.engine.rules.model import RuleDocument, parse_rules, rules_json_schema
 from privatetrade.engine.rules.strategy import (
     RuleStrategy,
     evaluate_signals,

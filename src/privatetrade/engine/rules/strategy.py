@@ -17,15 +17,12 @@ from typing import Annotated, Any, ClassVar, cast
 
 from pydantic import BeforeValidator, Field, create_model
 
-from privatetrade.engine.rules.compiler import Evaluation, Program, Values, compile_document
+from privatetrade.engine.rules.compiler import Program, compile_document
+from privatetrade.engine.rules.document import RuleDocument, parse_rules
+from privatetrade.engine.rules.evaluation import Evaluation, Values
 from privatetrade.engine.rules.limits import RULES_STRATEGY
-from privatetrade.engine.rules.model import (
-    FloatParameter,
-    IntParameter,
-    RuleDocument,
-    parse_rules,
-)
 from privatetrade.engine.rules.numbers import ParamRef
+from privatetrade.engine.rules.parameters import FloatParameter, IntParameter
 from privatetrade.engine.strategies.base import (
     Bars,
     Indicators,
