@@ -165,25 +165,37 @@ def niceness(child):
     except psutil.Error:
         return None
 
-def initialized(count):
-    # The initializer sets the parent-death signal, then lowers its priority (nice 10).
-    while len(ready := [w for w in workers() if niceness(w) == 10]) < count:
+DEADLINE = time.monotonic() + 240
+
+def until(check, what):
+    while not (found := check()):
+        if time.monotonic() > DEADLINE:
+            print("gave up waiting for", what, flush=True)
+            sys.exit(3)
         time.sleep(0.02)
-    return ready
+    return found
+
+def initialized():
+    # The initializer sets the parent-death signal, then lowers its priority (nice 10).
+    return len([w for w in workers() if niceness(w) == 10]) == 2
 
 def in_thread(action):
     # Act on a thread that lives until the workers are initialized, then exits: Linux
     # sends the parent-death signal when the thread that forked a worker exits.
-    thread = threading.Thread(target=lambda: (action(), initialized(2)))
+    thread = threading.Thread(target=action)
     thread.start()
     thread.join()
 
-in_thread(executor.start)
+def replace_until_initialized():
+    # As the dispatcher does on every poll: a replacement that died while starting
+    # is itself replaced by a later call.
+    until(lambda: executor.replace_dead_workers() >= 0 and initialized(), "two workers again")
+
+in_thread(lambda: (executor.start(), until(initialized, "two workers")))
 victim = workers()[0]
 victim.kill()
-while victim.is_running() and victim.status() != psutil.STATUS_ZOMBIE:
-    time.sleep(0.02)
-in_thread(executor.replace_dead_workers)
+until(lambda: not victim.is_running() or victim.status() == psutil.STATUS_ZOMBIE, "the kill")
+in_thread(replace_until_initialized)
 print("pids:", *(c.pid for c in psutil.Process().children()), flush=True)
 time.sleep(600)
 """
@@ -208,8 +220,9 @@ def test_workers_and_resource_tracker_exit_when_their_parent_is_killed(
         assert parent.stdout is not None
         line = ""
         while not line.startswith("pids:"):  # log lines come first
-            line = parent.stdout.readline()
+            line = parent.stdout.readline()  # the parent gives up after 240 s and says so
             assert line, "the parent exited early"
+            assert not line.startswith("gave up"), line
         children = [psutil.Process(int(pid)) for pid in line.split()[1:]]
         assert len(children) == 3  # two workers and the resource tracker
         # The threads that started and replaced workers are gone; the workers live on
