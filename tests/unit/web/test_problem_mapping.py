@@ -15,6 +15,12 @@ CASES: list[tuple[Callable[[], Exception], int, dict[str, object], dict[str, str
     (lambda: errors.InputError("bad", field="start"), 422, {"field": "start"}, {}),
     (lambda: errors.ParameterError("bad", field="params.fast"), 422, {"field": "params.fast"}, {}),
     (lambda: errors.ConfigurationError("bad", field="costs"), 422, {"field": "costs"}, {}),
+    (
+        lambda: errors.RuleError("bad", path="$.long.entry", code="unknown_series"),
+        422,
+        {"field": "$.long.entry", "code": "unknown_series"},
+        {},
+    ),
     (lambda: errors.NotFoundError("no such job"), 404, {}, {}),
     (lambda: errors.ConflictError("not yet", state="running"), 409, {"state": "running"}, {}),
     (
