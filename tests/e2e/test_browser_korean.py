@@ -323,11 +323,20 @@ def test_every_page_in_korean_shows_no_english_word(
 
 
 def test_the_forms_errors_and_times_are_korean(
-    korean: Page, site: ServerProcess, data_words: set[str]
+    korean: Page, site: ServerProcess, runs: dict[str, str], data_words: set[str]
 ) -> None:
-    """The API's 422 answers next to their fields, and the time left of a run."""
+    """The API's 422 answers next to their fields, and the time left of a run.
+
+    The user has a saved rule strategy (made with ``runs``): the picker, regrouped into
+    built-ins and My strategies when those arrive, still shows the fields' strategy.
+    """
     page = korean
     open_page(page, site.url + "/backtests/new?symbol=DEMO01", ("#param-fast",), "korean-form")
+    picker = page.locator("#f-strategy")
+    expect(picker).to_have_attribute("data-rule-strategies", "1")
+    rule_option = picker.locator(f'option[value="rules:{runs["rule"]}"]')
+    expect(rule_option).to_have_count(1)
+    expect(picker).to_have_value("sma_cross")
     page.locator("#param-fast").fill("0")
     page.get_by_role("button", name="백테스트 실행").click()
     error = page.locator("[data-error-for='params.fast']")

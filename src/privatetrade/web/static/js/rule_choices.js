@@ -48,6 +48,9 @@
 
   function addOptions(described) {
     if (!select || !described.length) return;
+    /* Moving the chosen option into the group unselects it (Chromium then selects the
+       last option moved): the picker would show another strategy than its fields. */
+    const chosen = select.value;
     const builtIn = Array.from(select.children).filter((node) => node.tagName === "OPTION");
     if (builtIn.length) {
       const group = el("optgroup", { label: t("form.builtin_strategies") });
@@ -56,6 +59,7 @@
     }
     select.append(el("optgroup", { label: t("form.my_strategies"), "data-rules": "" },
       ...described.map((entry) => el("option", { value: entry.name, text: entry.title }))));
+    select.value = chosen;
   }
 
   function addGrids(described) {
