@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from privatetrade.domain.rule_strategies import RulesChoice, rules_field_check
+from privatetrade.domain.rule_strategies import RulesChoice, omitted, rules_field_check
 from privatetrade.domain.specs import Costs, SymbolCode
 from privatetrade.domain.universe import UniverseSpec
 from privatetrade.engine.limits import Cash, RiskFreeRate
@@ -43,7 +43,7 @@ class PortfolioSpec(UniverseSpec):
     close_at_end: bool = True
     risk_free_rate: RiskFreeRate = 0.0
     benchmark: SymbolCode | None = None
-    rules: RulesChoice | None = Field(None, validate_default=True)
+    rules: RulesChoice | None = Field(None, validate_default=True, exclude_if=omitted)
 
     @field_validator("stops")
     @classmethod

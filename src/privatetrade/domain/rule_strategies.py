@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, Self
 
@@ -44,6 +45,8 @@ __all__ = [
     "RulesChoice",
     "SavedRuleRef",
     "document_size",
+    "non_finite_number_path",
+    "omitted",
     "rules_field_check",
 ]
 
@@ -67,13 +70,43 @@ def document_size(document: Any) -> int:
     return len(text.encode())
 
 
+def non_finite_number_path(document: Any) -> str | None:
+    """The JSON path (``$.long.entry.all[1].right``) of the first NaN or infinity, or None.
+
+    JSON bodies can hold ``NaN``, ``Infinity`` and ``1e400`` (parsed as infinity).
+    """
+    pending: list[tuple[str, Any]] = [("$", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return path
+        if isinstance(value, dict):
+            items = [(f"{path}.{key}", item) for key, item in value.items()]
+        elif isinstance(value, list):
+            items = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+        else:
+            continue
+        pending.extend(reversed(items))  # depth first, in document order
+    return None
+
+
 def _bounded_document(document: dict[str, Any]) -> dict[str, Any]:
-    """Refuse a document that is no plain JSON or larger than the limit."""
+    """Refuse a document that is no plain JSON or larger than the limit.
+
+    A NaN or infinity is named by its JSON path (the error's ``json_path`` context).
+    """
     try:
         size = document_size(document)
     except (TypeError, ValueError) as exc:
+        json_path = non_finite_number_path(document)
+        if json_path is not None:
+            raise PydanticCustomError(
+                "rule_document_not_json",
+                "the number at {json_path} must be finite (not NaN, Infinity or beyond ±1.8e308)",
+                {"json_path": json_path},
+            ) from exc
         raise PydanticCustomError(
-            "rule_document_not_json", "the rule document must be plain JSON (no NaN)"
+            "rule_document_not_json", "the rule document must be plain JSON"
         ) from exc
     if size > MAX_RULE_DOCUMENT_BYTES:
         raise PydanticCustomError(
@@ -213,3 +246,12 @@ class RuleNameTakenError(ConflictError):
         super().__init__(f"you already have a rule strategy named {name!r}")
         self.name = name
         self.params = {"name": name}
+
+
+def omitted(rules: RulesChoice | None) -> bool:
+    """True for a spec without a rule: its ``rules`` is left out of the serialized spec.
+
+    Specs, fingerprints and result documents of built-in strategies keep the text they
+    had before rule strategies existed.
+    """
+    return rules is None

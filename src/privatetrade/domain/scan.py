@@ -11,7 +11,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
-from privatetrade.domain.rule_strategies import RulesChoice, rules_field_check
+from privatetrade.domain.rule_strategies import RulesChoice, omitted, rules_field_check
 from privatetrade.domain.specs import BacktestSpec, Costs, ParamName, ParamValue
 from privatetrade.domain.universe import UniverseSpec
 from privatetrade.engine.limits import Cash, RiskFreeRate
@@ -83,7 +83,7 @@ class ScanSpec(UniverseSpec):
 
     strategy: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "sma_cross"
     params: dict[ParamName, ParamValue] = Field(default_factory=dict, max_length=32)
-    rules: RulesChoice | None = Field(None, validate_default=True)
+    rules: RulesChoice | None = Field(None, validate_default=True, exclude_if=omitted)
     capital: Cash | None = None
     costs: Costs = "auto"
     sizing: Sizing = Field(default_factory=Sizing)

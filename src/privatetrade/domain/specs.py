@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from privatetrade.domain.rule_strategies import RulesChoice, rules_field_check
+from privatetrade.domain.rule_strategies import RulesChoice, omitted, rules_field_check
 from privatetrade.engine.costs import CostModel
 from privatetrade.engine.limits import MAX_PARAM_MAGNITUDE, Cash, IsoDate, RiskFreeRate
 from privatetrade.engine.settings import FillAt, Sizing, Stops
@@ -52,10 +52,8 @@ ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,
 
 
 def canonical_spec_json(spec: BaseModel) -> str:
-    """Return a spec as canonical JSON (sorted keys, no spaces), without ``rules`` when None."""
+    """Return a spec as canonical JSON (sorted keys, no spaces); ``rules`` is left out when None."""
     data = spec.model_dump(mode="json")
-    if data.get("rules", False) is None:
-        del data["rules"]
     return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
@@ -102,7 +100,7 @@ class BacktestSpec(BaseModel):
     close_at_end: bool = True
     risk_free_rate: RiskFreeRate = 0.0
     benchmark: SymbolCode | None = None
-    rules: RulesChoice | None = Field(None, validate_default=True)
+    rules: RulesChoice | None = Field(None, validate_default=True, exclude_if=omitted)
 
     @field_validator("end")
     @classmethod

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StrictInt,
     ValidationInfo,
     field_validator,
-    model_serializer,
 )
 from pydantic_core import PydanticCustomError
 
@@ -108,6 +106,10 @@ class Sizing(BaseModel):
         return value
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class Stops(BaseModel):
     """Protective exits, as fractions of the entry price (0.05 = 5%).
 
@@ -126,19 +128,9 @@ class Stops(BaseModel):
     stop_loss: float | None = Field(None, gt=0.0, lt=1.0, allow_inf_nan=False)
     take_profit: float | None = Field(None, gt=0.0, le=100.0, allow_inf_nan=False)
     trailing_stop: float | None = Field(None, gt=0.0, lt=1.0, allow_inf_nan=False)
-    max_bars_held: StrictInt | None = Field(None, ge=1, le=10_000)
-
-    @model_serializer(mode="wrap")
-    def _without_unset_time_exit(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """Leave ``max_bars_held`` out while None.
-
-        Specs, fingerprints and result documents without a time exit keep the text they
-        had before it existed.
-        """
-        data = handler(self)
-        if self.max_bars_held is None and isinstance(data, dict):
-            data.pop("max_bars_held", None)
-        return data
+    # Left out of the serialized form while None, so specs, fingerprints and result
+    # documents without a time exit keep the text they had before it existed.
+    max_bars_held: StrictInt | None = Field(None, ge=1, le=10_000, exclude_if=_is_none)
 
 
 class SimulationSettings(BaseModel):
