@@ -74,6 +74,10 @@ REJECTED_DATE_TOKENS = ("0", "-1", "1e400", "NaN", "true", "[]", "{}")
 _PLACEHOLDER = "\u0000value\u0000"
 
 
+def _sma(period: int | str) -> dict[str, Any]:
+    return {"indicator": "sma", "source": {"price": "close"}, "period": period}
+
+
 @dataclass(frozen=True)
 class Reply:
     """One answer, and whether the connection survived it."""
@@ -167,6 +171,57 @@ def connection(hostile_server: ServerProcess) -> Iterator[KeepAliveConnection]:
         yield keep_alive
     finally:
         keep_alive.close()
+
+
+# A rule strategy the hostile server's admin saves: the ``rules.saved`` of the bodies
+# whose leaf is under ``rules`` (a run's rule; a made-up id would be a 404 naming
+# ``rules.saved.id`` whatever the leaf's value).
+RULE_DOCUMENT: dict[str, Any] = {
+    "schema": "privatetrade.rules/1",
+    "parameters": {"fast": {"type": "int", "default": 5, "min": 2, "max": 50}},
+    "long": {
+        "entry": {"crosses_above": [{"price": "close"}, _sma("${fast}")]},
+        "exit": {
+            "any": [
+                {"crosses_below": [{"price": "close"}, _sma(20)]},
+                {"compare": "<", "left": {"price": "close"}, "right": 1},
+            ]
+        },
+    },
+    "exits": {"stop_loss": 0.1, "max_bars_held": 50},
+}
+# Numbers inside a run's rule document (free-form JSON in the OpenAPI document, so the
+# schema walk does not see them): where each is, and the field under ``rules.document`` a
+# 422 must name (a parameter's bounds are checked together: the parameter or a member).
+DOCUMENT_NUMBERS: list[tuple[tuple[str | int, ...], str]] = [
+    (("parameters", "fast", "default"), "parameters.fast"),
+    (("parameters", "fast", "max"), "parameters.fast"),
+    (
+        ("long", "exit", "any", 0, "crosses_below", 1, "period"),
+        "long.exit.any[0].crosses_below[1].period",
+    ),
+    (("long", "exit", "any", 1, "right"), "long.exit.any[1].right"),
+    (("exits", "stop_loss"), "exits.stop_loss"),
+    (("exits", "max_bars_held"), "exits.max_bars_held"),
+]
+
+
+@pytest.fixture(scope="module")
+def saved_rule_id(connection: KeepAliveConnection) -> str:
+    body = json.dumps({"name": "hostile", "document": RULE_DOCUMENT})
+    reply = connection.post_json(body, path="/api/rule-strategies")
+    assert reply.status == 201, reply.body
+    return str(reply.problem()["id"])
+
+
+def with_rule_strategy(base: Mapping[str, Any], saved_id: str) -> dict[str, Any]:
+    """``base`` running the saved rule strategy (a portfolio's rule names the strategy)."""
+    body = {**base, "rules": {"saved": {"id": saved_id}}}
+    if "rule" in base:
+        body["rule"] = {**base["rule"], "strategy": "rules"}
+    else:
+        body["strategy"] = "rules"
+    return body
 
 
 @pytest.fixture(scope="module")
@@ -284,8 +339,11 @@ def _walk(
             _walk(openapi, sub, [*trail, (SAMPLE_KEY, schema)], {}, leaves)
 
 
-def variants(leaf: Leaf) -> list[dict[str, Any]]:
-    """Base bodies for a leaf: one per value of a ``mode`` next to it (sizing modes)."""
+def variants(leaf: Leaf, saved_id: str) -> list[dict[str, Any]]:
+    """Base bodies for a leaf: one per value of a ``mode`` next to it (sizing modes);
+    a leaf under ``rules`` (``rules.saved.version``) in a run of the saved rule strategy."""
+    if leaf.field.startswith("rules."):
+        return [with_rule_strategy(BASE_BODY, saved_id)]
     mode = leaf.siblings.get("mode", {})
     if not mode.get("enum") or len(leaf.trail) < 2:
         return [BASE_BODY]
@@ -412,15 +470,16 @@ def test_the_schema_walk_finds_the_known_fields(openapi: dict[str, Any]) -> None
         "costs.lot_size",
         "costs.sell_tax.0.rate",
         "costs.sell_tax.0.since",
+        "rules.saved.version",
     } <= fields
 
 
 def test_every_number_field_refuses_non_finite_and_huge_values(
-    connection: KeepAliveConnection, openapi: dict[str, Any]
+    connection: KeepAliveConnection, openapi: dict[str, Any], saved_rule_id: str
 ) -> None:
     failures = []
     for leaf in (leaf for leaf in body_leaves(openapi) if leaf.kind == "number"):
-        for base in variants(leaf):
+        for base in variants(leaf, saved_rule_id):
             for token in REJECTED_NUMBERS:
                 reply = connection.post_json(body_with(base, leaf.trail, token))
                 connection.forget(reply)
@@ -431,17 +490,46 @@ def test_every_number_field_refuses_non_finite_and_huge_values(
 
 
 def test_every_number_field_takes_edge_values_without_a_5xx(
-    connection: KeepAliveConnection, openapi: dict[str, Any]
+    connection: KeepAliveConnection, openapi: dict[str, Any], saved_rule_id: str
 ) -> None:
     failures = []
     for leaf in (leaf for leaf in body_leaves(openapi) if leaf.kind == "number"):
-        for base in variants(leaf):
+        for base in variants(leaf, saved_rule_id):
             for token in EDGE_NUMBERS:
                 reply = connection.post_json(body_with(base, leaf.trail, token))
                 connection.forget(reply)
                 problem = verdict(reply, connection, {202, 422}, leaf.field)
                 if problem:
                     failures.append(f"{leaf.field}={token} ({base}): {problem}")
+    assert failures == []
+
+
+def document_with(position: tuple[str | int, ...], token: str) -> str:
+    """A backtest of ``RULE_DOCUMENT`` with the raw JSON ``token`` at ``position``."""
+    document = copy.deepcopy(RULE_DOCUMENT)
+    container: Any = document
+    for key in position[:-1]:
+        container = container[key]
+    container[position[-1]] = _PLACEHOLDER
+    body = {**BASE_BODY, "strategy": "rules", "rules": {"document": document}}
+    return json.dumps(body).replace(json.dumps(_PLACEHOLDER), token)
+
+
+def test_every_number_of_a_rule_document_is_checked(connection: KeepAliveConnection) -> None:
+    valid = connection.post_json(document_with(("exits", "stop_loss"), "0.1"))
+    connection.forget(valid)
+    assert valid.status == 202, valid.body
+    failures = []
+    for position, named in DOCUMENT_NUMBERS:
+        field = f"rules.document.{named}"
+        cases = [(token, {422}) for token in REJECTED_NUMBERS]
+        cases += [(token, {202, 422}) for token in EDGE_NUMBERS]
+        for token, statuses in cases:
+            reply = connection.post_json(document_with(position, token))
+            connection.forget(reply)
+            problem = verdict(reply, connection, statuses, field)
+            if problem:
+                failures.append(f"{field}={token}: {problem}")
     assert failures == []
 
 
@@ -474,7 +562,7 @@ UNIVERSE_BODIES: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("path", sorted(UNIVERSE_BODIES))
 def test_every_number_and_date_field_of_scans_and_portfolios_is_checked(
-    connection: KeepAliveConnection, openapi: dict[str, Any], path: str
+    connection: KeepAliveConnection, openapi: dict[str, Any], saved_rule_id: str, path: str
 ) -> None:
     base = UNIVERSE_BODIES[path]
     leaves = body_leaves(openapi, path)
@@ -492,6 +580,8 @@ def test_every_number_and_date_field_of_scans_and_portfolios_is_checked(
             cases = [(token, {422}) for token in REJECTED_NUMBERS]
             cases += [(token, {202, 422}) for token in EDGE_NUMBERS]
             body = base
+            if leaf.field.startswith("rules."):
+                body = with_rule_strategy(base, saved_rule_id)
         for token, statuses in cases:
             reply = connection.post_json(body_with(body, leaf.trail, token), path=path)
             connection.forget(reply)
@@ -510,7 +600,14 @@ REJECTED_QUERY = {
     "enum": ["bogus", "NaN", "0"],
 }
 ANY_QUERY = ["", "0", "-1", "x" * 5000, "\x00", "%", "NaN", "1e400", "null"]
-PATH_VALUES = {"code": "IBM", "job_id": "0" * 32, "name": "sma_cross", "token_id": "0" * 32}
+# Made-up ids (and a version of the made-up rule strategy): 404 once the query is valid.
+MADE_UP_IDS = ("job_id", "token_id", "strategy_id", "channel_id")
+PATH_VALUES = {
+    "code": "IBM",
+    "name": "sma_cross",
+    "version": "1",
+    **dict.fromkeys(MADE_UP_IDS, "0" * 32),
+}
 
 
 def query_kind(openapi: dict[str, Any], schema: dict[str, Any]) -> str:
@@ -528,9 +625,10 @@ def query_kind(openapi: dict[str, Any], schema: dict[str, Any]) -> str:
 
 
 def _named(path: str, reply: Reply, name: str) -> str | None:
-    """The field an error must name: none for the 404 of the made-up job id in the path
-    (a value the parameter accepts gets as far as looking the job up)."""
-    return None if "{job_id}" in path and reply.status == 404 else name
+    """The field an error must name: none for the 404 of a made-up id in the path (a
+    value the parameter accepts gets as far as looking the job, channel... up)."""
+    made_up = any(f"{{{parameter}}}" in path for parameter in MADE_UP_IDS)
+    return None if made_up and reply.status == 404 else name
 
 
 def test_every_query_parameter_refuses_extreme_values(

@@ -23,7 +23,16 @@ from server import ServerProcess, submit, wait_for
 
 pytestmark = pytest.mark.e2e
 
-PATH_VALUES = {"code": "AAPL", "name": "sma_cross"}
+# A made-up notification channel id (404: a real channel's test route would send a
+# message) and the first version of the rule strategy the test saves.
+PATH_VALUES = {"code": "AAPL", "name": "sma_cross", "channel_id": "0" * 32, "version": "1"}
+RULE_DOCUMENT = {
+    "schema": "privatetrade.rules/1",
+    "long": {
+        "entry": {"compare": "<", "left": {"price": "close"}, "right": 1000},
+        "exit": {"compare": ">", "left": {"price": "close"}, "right": 2000},
+    },
+}
 PAGES = ["/", "/stocks", "/stocks/AAPL", "/backtests/new", "/history", "/account", "/status"]
 STATIC = ["/static/site.css", "/static/js/app.js", "/static/js/swagger.js", "/assets/plotly.min.js"]
 DOCS_ASSETS = [
@@ -126,7 +135,14 @@ def test_every_operation_in_the_schema_answers_with_the_headers(api: httpx.Clien
     job_id = submit(api, {"symbol": "MSFT"})["id"]  # its own: deleted at the end
     assert wait_for(api, job_id, timeout=120)["state"] == "succeeded"
     token = api.post("/api/tokens", json={"name": "headers"}).json()["id"]
-    values = {**PATH_VALUES, "job_id": job_id, "token_id": token}
+    saved = api.post("/api/rule-strategies", json={"name": "headers", "document": RULE_DOCUMENT})
+    assert saved.status_code == 201, saved.text
+    values = {
+        **PATH_VALUES,
+        "job_id": job_id,
+        "token_id": token,
+        "strategy_id": saved.json()["id"],
+    }
     found = operations(api)
     # Deleting last, so the job and the token exist for every other operation.
     for method, path in sorted(found, key=lambda operation: operation[0] == "DELETE"):

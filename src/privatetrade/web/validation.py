@@ -108,6 +108,20 @@ class _Located:
         self.message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         self.code = str(error.get("type", "invalid_input"))
         self.params = error_params(error)
+        self._extend_by_json_path()
+
+    def _extend_by_json_path(self) -> None:
+        """Name the part of a free-form JSON field that an error is about.
+
+        A validator's ``json_path`` context (``$.long.exit.right``) extends the field
+        (``rules.document.long.exit.right``), also given as ``params.path``, as the
+        rule grammar's errors are.
+        """
+        json_path = self.params.pop("json_path", None)
+        inner = json_path[1:].removeprefix(".") if isinstance(json_path, str) else ""
+        if isinstance(json_path, str) and json_path.startswith("$") and inner and self.path:
+            self.path = [*self.path, inner]
+            self.params["path"] = self.field
 
     @classmethod
     def of(cls, error: Mapping[str, Any], model: type[BaseModel] | None) -> _Located:

@@ -75,3 +75,23 @@ def test_locations_outside_the_body_are_named_as_they_are() -> None:
         ]
     )
     assert [error["field"] for error in errors] == ["limit", "body", "body"]
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ('{"exits":{"stop_loss":NaN}}', "rules.document.exits.stop_loss"),
+        ('{"long":{"exit":{"all":[{},{"right":1e400}]}}}', "rules.document.long.exit.all[1].right"),
+        ('{"a":[[-Infinity]]}', "rules.document.a[0][0]"),
+    ],
+)
+def test_a_non_finite_number_in_a_rule_document_is_named_by_its_path(
+    document: str, field: str
+) -> None:
+    errors = errors_of(
+        BacktestSpec, '{"symbol":"AAPL","strategy":"rules","rules":{"document":' + document + "}}"
+    )
+    assert [error["field"] for error in errors] == [field]
+    assert errors[0]["code"] == "rule_document_not_json"
+    assert errors[0]["params"] == {"path": field}
+    assert "must be finite" in errors[0]["message"]
